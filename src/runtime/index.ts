@@ -8,3 +8,4 @@
  */
 export type * from './runtime-service.js';
 export type * from './sandbox-handler.js';
+export type * from '../images/index.js';
