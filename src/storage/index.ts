@@ -8,3 +8,4 @@
  * watches in revision order without gaps; compacted revisions answer Gone.
  */
 export type * from './key-value-store.js';
+export { openKeyValueStore, type OpenKeyValueStoreDeps } from './open-key-value-store.js';
