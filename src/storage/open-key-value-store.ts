@@ -39,7 +39,11 @@ export async function openKeyValueStore(url: string, deps: OpenKeyValueStoreDeps
       });
     }
     case 'sqlite': {
-      throw badRequest('sqlite:// is not available yet');
+      const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
+      return openSqliteStore(parsed, {
+        log: deps.log.child({ component: 'store', backend: 'sqlite' }),
+        clock,
+      });
     }
     case 'etcd': {
       throw badRequest('etcd:// is not available yet');

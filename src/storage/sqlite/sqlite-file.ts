@@ -1,0 +1,185 @@
+/**
+ * Creating and checking the SQLite database file before the store opens it for writing.
+ *
+ * Rules: a new store is built under a temporary name and renamed into place, so an existing
+ * file at the store's path is always one we finished creating; an existing file that is empty,
+ * not SQLite, truncated, corrupt or not an h8s store is refused with an error naming the file,
+ * and the check opens it read-only, so the file (and its -wal) are left exactly as they were.
+ */
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
+import { describeError, H8sError, internal, unavailable } from '../../lib/index.js';
+import { applySchema, schemaVersion } from './sqlite-schema.js';
+
+export type StartupCheck = 'quick' | 'full' | 'off';
+
+const sqliteMagic = Buffer.from('SQLite format 3\0', 'latin1');
+
+/** Creates the store file at `path` if it does not exist yet; returns true when it did. */
+export function ensureStoreFile(path: string): boolean {
+  if (existsSync(path)) return false;
+  for (const side of ['-wal', '-journal']) {
+    if (existsSync(path + side)) {
+      // A log without its database: opening would silently start from nothing.
+      throw internal(
+        `Cannot open store "${path}": the database file is missing but "${path + side}" exists; ` +
+          'restore the database file or move the leftover file away',
+      );
+    }
+  }
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${path}.init-${randomBytes(4).toString('hex')}`;
+  try {
+    const db = new Database(tmp);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.transaction(() => applySchema(db))();
+    } finally {
+      db.close(); // checkpoints and removes the -wal, leaving one complete file
+    }
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    fsyncDirectory(dir);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    rmSync(tmp + '-wal', { force: true });
+    rmSync(tmp + '-shm', { force: true });
+    throw internal(`Cannot create store "${path}": ${describeError(err)}`, { cause: err });
+  }
+  return true;
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Checks an existing store file without changing it.
+ * @throws InternalError naming the file and what is wrong; ServiceUnavailable when another
+ *   process holds the database.
+ */
+export function checkStoreFile(path: string, check: StartupCheck): void {
+  const size = statSync(path).size;
+  if (size === 0) {
+    throw internal(
+      `Cannot open store "${path}": the file is empty (truncated?); h8s never leaves an empty store file, ` +
+        'so restore it from a backup or move it away to start a new store',
+    );
+  }
+  const header = Buffer.alloc(100);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, header, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (size < 100 || !header.subarray(0, 16).equals(sqliteMagic)) {
+    throw internal(`Cannot open store "${path}": the file is not an SQLite database (bad header)`);
+  }
+  // The read-only connection may create -shm/-wal side files; remove the ones it created.
+  const sideFiles = ['-wal', '-shm'].map((s) => path + s).filter((f) => !existsSync(f));
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const problems = runCheck(db, check);
+    if (problems.length > 0) {
+      throw internal(
+        `Cannot open store "${path}": the database is corrupt (${problems.slice(0, 3).join('; ')}); ` +
+          'the file was left untouched: restore it from a backup or repair it with sqlite3 ".recover"',
+      );
+    }
+    const version = readSchemaVersion(db, path);
+    if (version > schemaVersion) {
+      throw internal(
+        `Cannot open store "${path}": it has schema version ${version}, newer than this h8s understands (${schemaVersion})`,
+      );
+    }
+  } catch (err) {
+    throw explainOpenError(path, err);
+  } finally {
+    db?.close();
+    for (const f of sideFiles) rmSync(f, { force: true });
+  }
+}
+
+function runCheck(db: Database.Database, check: StartupCheck): string[] {
+  // Touch the schema first: a truncated or garbled file fails here with SQLITE_CORRUPT/NOTADB.
+  db.prepare('SELECT count(*) FROM sqlite_schema').get();
+  if (check === 'off') return [];
+  const rows = db.pragma(check === 'full' ? 'integrity_check(20)' : 'quick_check(20)') as Record<
+    string,
+    string
+  >[];
+  const lines = rows.map((r) => String(Object.values(r)[0]));
+  return lines.length === 1 && lines[0] === 'ok' ? [] : lines.map((l) => l.replace(/\s+/g, ' ').trim());
+}
+
+function readSchemaVersion(db: Database.Database, path: string): number {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'").get();
+  if (!hasMeta) {
+    throw internal(
+      `Cannot open store "${path}": it is an SQLite database but not an h8s store (no "meta" table)`,
+    );
+  }
+  const row = db.prepare("SELECT value FROM meta WHERE name = 'schema_version'").get() as
+    { value: number } | undefined;
+  if (!row) throw internal(`Cannot open store "${path}": its schema version is missing`);
+  return row.value;
+}
+
+/** Turns an SQLite error at open into an error naming the file and what to do. */
+export function explainOpenError(path: string, err: unknown): Error {
+  if (err instanceof H8sError) return err;
+  const code = (err as { code?: unknown }).code;
+  switch (code) {
+    case 'SQLITE_BUSY':
+    case 'SQLITE_LOCKED':
+    case 'SQLITE_IOERR_LOCK':
+      return unavailable(`Cannot open store "${path}": the database is in use by another process`, {
+        cause: err,
+      });
+    case 'SQLITE_CORRUPT':
+      return internal(
+        `Cannot open store "${path}": the database is corrupt or truncated (${describeError(err)}); ` +
+          'the file was left untouched: restore it from a backup',
+        { cause: err },
+      );
+    case 'SQLITE_NOTADB':
+      return internal(`Cannot open store "${path}": the file is not an SQLite database`, { cause: err });
+    case 'SQLITE_CANTOPEN':
+    case 'SQLITE_PERM':
+    case 'SQLITE_READONLY':
+      return internal(
+        `Cannot open store "${path}": ${describeError(err)} (check the path and its permissions)`,
+        {
+          cause: err,
+        },
+      );
+    default:
+      return internal(`Cannot open store "${path}": ${describeError(err)}`, { cause: err });
+  }
+}
