@@ -67,6 +67,12 @@ export interface PullOptions {
   readonly auth?: RegistryAuth;
   readonly onProgress?: (p: PullProgress) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Also prepare the image's root filesystem as part of the pull (added by images): `layers`
+   * unpacks each layer for overlayfs as soon as it is downloaded (pipelined with the other
+   * downloads), `disk` builds the VM root disk after the pull. Default `none`.
+   */
+  readonly unpack?: 'none' | 'layers' | 'disk';
 }
 
 /** The root filesystem of an image, as each handler consumes it. */
@@ -108,4 +114,11 @@ export interface ImageService {
   release(holder: string): Promise<void>;
   /** Deletes blobs and cached outputs no image refers to; returns bytes freed. */
   garbageCollect(): Promise<number>;
+  /**
+   * Checks credentials against a registry, as `hyperctl login` does before storing them
+   * (added by images; the daemon's `/auth`; optional so existing implementations still compile).
+   * Stores nothing.
+   * @throws Unauthorized when the registry rejects them; ServiceUnavailable when unreachable
+   */
+  checkLogin?(registry: string, auth: RegistryAuth, options?: { signal?: AbortSignal }): Promise<void>;
 }

@@ -1,0 +1,101 @@
+/**
+ * Opens a stored layer blob as a stream of uncompressed tar bytes: gzip through node:zlib,
+ * zstd through Debian's `zstd` binary (Node 20 has no zstd), and "none" as is. Also sniffs
+ * the compression of blobs from tarballs whose media type does not say.
+ */
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { invalid, spawnProcess } from '../lib/index.js';
+import type { LayerCompression } from './oci-schemas.js';
+
+/** Looks at the first bytes of a file: gzip (1f 8b), zstd (28 b5 2f fd) or plain. */
+export async function sniffCompression(path: string): Promise<LayerCompression> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(buf, 0, 4, 0);
+    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
+    if (bytesRead >= 4 && buf.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+    return 'none';
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface LayerStream {
+  /** Uncompressed tar bytes. */
+  readonly chunks: AsyncIterable<Buffer>;
+  /** After `chunks` is exhausted: the digest of the uncompressed bytes (the layer's diffID). */
+  diffId(): string;
+  /** Resolves when the decompressor finished cleanly; rejects with its error otherwise. */
+  done(): Promise<void>;
+  /** Stops early (on error elsewhere). */
+  destroy(): void;
+}
+
+/** Opens `path` (compressed as `compression`) for reading as a tar stream, hashing what it yields. */
+export async function openLayerStream(
+  path: string,
+  compression: LayerCompression,
+  what: string,
+): Promise<LayerStream> {
+  const hash = createHash('sha256');
+  let source: Readable;
+  let finished: Promise<void>;
+  let destroy: () => void;
+  if (compression === 'zstd') {
+    const child = await spawnProcess(['zstd', '-dcq', '--', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    source = child.stdout!;
+    const errChunks: Buffer[] = [];
+    child.stderr?.on('data', (c: Buffer) => {
+      if (errChunks.length < 16) errChunks.push(c);
+    });
+    finished = child.exited.then((st) => {
+      if (st.code !== 0)
+        throw invalid(
+          `Cannot decompress ${what} (zstd): ${Buffer.concat(errChunks).toString('utf8').trim().slice(0, 300) || `exit ${st.code ?? st.signal}`}`,
+        );
+    });
+    destroy = () => void child.stop(1000);
+  } else if (compression === 'gzip') {
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    const file = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    finished = new Promise<void>((resolve, reject) => {
+      pipeline(file, gunzip, (err) =>
+        err ? reject(invalid(`Cannot decompress ${what} (gzip): ${err.message}`, { cause: err })) : resolve(),
+      );
+    });
+    source = gunzip;
+    destroy = () => gunzip.destroy();
+  } else {
+    source = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    finished = new Promise<void>((resolve, reject) => {
+      source.on('end', resolve);
+      source.on('error', reject);
+    });
+    destroy = () => source.destroy();
+  }
+  finished.catch(() => undefined); // observed through done()
+  const chunks = (async function* () {
+    try {
+      for await (const c of source) {
+        const b = c as Buffer;
+        hash.update(b);
+        yield b;
+      }
+    } catch (err) {
+      await finished; // prefer the decompressor's own error
+      throw err;
+    }
+  })();
+  let digest: string | undefined;
+  return {
+    chunks,
+    diffId: () => (digest ??= 'sha256:' + hash.digest('hex')),
+    done: () => finished,
+    destroy,
+  };
+}
