@@ -36,7 +36,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile, invalid, type Logger } from '../lib/index.js';
-import { readTar, type TarHeader, type TarReaderLimits } from './tar-format.js';
+import { readTar, type TarHeader, type TarReaderLimits, type TarSource } from './tar-format.js';
 
 export type UnpackMode = 'overlay' | 'merge';
 export type DeviceNodePolicy = 'skip' | 'create';
@@ -98,7 +98,7 @@ function errCode(err: unknown): string | undefined {
  * @throws Invalid for a malicious or malformed layer, with the entry named
  */
 export async function unpackLayer(
-  source: AsyncIterable<Buffer | Uint8Array | string>,
+  source: TarSource,
   root: string,
   options: UnpackOptions,
 ): Promise<UnpackStats> {
@@ -138,7 +138,7 @@ class Unpacker {
     this.#dirs.add(root);
   }
 
-  async run(source: AsyncIterable<Buffer | Uint8Array | string>): Promise<UnpackStats> {
+  async run(source: TarSource): Promise<UnpackStats> {
     for await (const entry of readTar(source, this.#opts.limits)) {
       this.#opts.signal?.throwIfAborted();
       this.#stats.entries++;

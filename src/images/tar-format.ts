@@ -41,18 +41,21 @@ export interface TarReaderLimits {
 }
 
 const block = 512;
+
+/** What the reader reads from: a stream of chunks (or an array of them). */
+export type TarSource = AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>;
 const zeroBlock = Buffer.alloc(block);
 
 /** Pulls exact byte counts out of an async stream of chunks without concatenating everything. */
 class ChunkReader {
-  readonly #it: AsyncIterator<Buffer | Uint8Array | string>;
+  readonly #it: AsyncIterator<Buffer | Uint8Array | string> | Iterator<Buffer | Uint8Array | string>;
   #cur: Buffer = Buffer.alloc(0);
   #eof = false;
   /** Bytes consumed so far (for error messages). */
   offset = 0;
 
-  constructor(source: AsyncIterable<Buffer | Uint8Array | string>) {
-    this.#it = source[Symbol.asyncIterator]();
+  constructor(source: TarSource) {
+    this.#it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   }
 
   async #more(): Promise<boolean> {
@@ -241,10 +244,7 @@ function parsePax(data: Buffer, maxNameBytes: number): PaxRecords {
  * only after the previous body was consumed or abandoned.
  * @throws Invalid for a malformed archive (bad checksum, truncated data, oversized headers).
  */
-export async function* readTar(
-  source: AsyncIterable<Buffer | Uint8Array | string>,
-  limits: TarReaderLimits = {},
-): AsyncGenerator<TarEntry> {
+export async function* readTar(source: TarSource, limits: TarReaderLimits = {}): AsyncGenerator<TarEntry> {
   const maxMeta = limits.maxMetaBytes ?? 1 << 20;
   const maxName = limits.maxNameBytes ?? 4096;
   const maxEntries = limits.maxEntries ?? 2_000_000;

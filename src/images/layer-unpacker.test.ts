@@ -1,0 +1,226 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile, isInvalid, nullLogger } from '../lib/index.js';
+import { buildTar, type TarWriteHeader } from './tar-format.js';
+import { unpackLayer, type UnpackMode } from './layer-unpacker.js';
+
+const tmps: string[] = [];
+after(async () => {
+  for (const t of tmps) await rm(t, { recursive: true, force: true });
+});
+
+async function fresh(): Promise<{ dir: string; root: string; outside: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'h8s-unpack-'));
+  tmps.push(dir);
+  const root = join(dir, 'root');
+  const outside = join(dir, 'outside');
+  await mkdir(root);
+  await mkdir(outside);
+  return { dir, root, outside };
+}
+
+type E = { header: TarWriteHeader; data?: Buffer };
+const f = (name: string, data = 'x', extra: Partial<TarWriteHeader> = {}): E => ({
+  header: { name, type: 'file', ...extra },
+  data: Buffer.from(data),
+});
+const d = (name: string, extra: Partial<TarWriteHeader> = {}): E => ({
+  header: { name, type: 'directory', ...extra },
+});
+const sl = (name: string, linkname: string): E => ({ header: { name, type: 'symlink', linkname } });
+const hl = (name: string, linkname: string): E => ({ header: { name, type: 'hardlink', linkname } });
+
+async function apply(
+  root: string,
+  entries: E[],
+  mode: UnpackMode = 'merge',
+  deviceNodes: 'skip' | 'create' = 'skip',
+) {
+  return unpackLayer([buildTar(entries)], root, { mode, log: nullLogger, deviceNodes, what: 'test layer' });
+}
+
+async function listAll(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).sort();
+}
+
+describe('layer unpacker against malicious layers', { concurrency: 1 }, () => {
+  it('refuses "../" path traversal and writes nothing outside', async () => {
+    const t = await fresh();
+    await assert.rejects(
+      apply(t.root, [f('../outside/pwned')]),
+      (err) => isInvalid(err) && /contains "\.\."/.test((err as Error).message),
+    );
+    await assert.rejects(apply(t.root, [f('a/../../outside/pwned')]), isInvalid);
+    assert.deepEqual(await listAll(t.outside), []);
+  });
+
+  it('refuses absolute entry names', async () => {
+    const t = await fresh();
+    await assert.rejects(
+      apply(t.root, [f(join(t.outside, 'pwned'))]),
+      (err) => isInvalid(err) && /absolute path/.test((err as Error).message),
+    );
+    assert.deepEqual(await listAll(t.outside), []);
+  });
+
+  it('refuses to write through a symlink that climbs out of the root', async () => {
+    const t = await fresh();
+    await assert.rejects(
+      apply(t.root, [sl('escape', '../outside'), f('escape/pwned')]),
+      (err) => isInvalid(err) && /symlink that points outside the root/.test((err as Error).message),
+    );
+    await assert.rejects(apply(t.root, [sl('deep', 'a/../../../../outside'), f('deep/pwned')]), isInvalid);
+    assert.deepEqual(await listAll(t.outside), []);
+  });
+
+  it("keeps writes through an absolute symlink inside the root (the image's own /)", async () => {
+    const t = await fresh();
+    await apply(t.root, [sl('evil', t.outside), f('evil/pwned', 'gotcha')]);
+    assert.deepEqual(await listAll(t.outside), []);
+    assert.equal(await readFile(join(t.root, t.outside.slice(1), 'pwned'), 'utf8'), 'gotcha');
+  });
+
+  it('replaces a symlink at the final component instead of following it', async () => {
+    const t = await fresh();
+    await apply(t.root, [sl('passwd', join(t.outside, 'target')), f('passwd', 'new')]);
+    assert.deepEqual(await listAll(t.outside), []);
+    assert.equal((await lstat(join(t.root, 'passwd'))).isFile(), true);
+  });
+
+  it('refuses hard links to paths outside the root', async () => {
+    const t = await fresh();
+    await import('node:fs/promises').then((fs) => fs.writeFile(join(t.outside, 'secret'), 'host secret'));
+    await assert.rejects(apply(t.root, [hl('stolen', '../outside/secret')]), isInvalid);
+    await assert.rejects(apply(t.root, [hl('stolen', join(t.outside, 'secret'))]), isInvalid);
+    // and through a symlinked directory that escapes
+    await assert.rejects(apply(t.root, [sl('up', '..'), hl('stolen', 'up/outside/secret')]), isInvalid);
+    assert.equal((await stat(join(t.outside, 'secret'))).nlink, 1);
+  });
+
+  it('skips device nodes by default and creates whiteouts in overlay mode', async () => {
+    const t = await fresh();
+    const stats = await apply(
+      t.root,
+      [
+        { header: { name: 'sda', type: 'block', devmajor: 8, devminor: 0, mode: 0o666 } },
+        { header: { name: 'mem', type: 'char', devmajor: 1, devminor: 1 } },
+        f('.wh.gone'),
+        { header: { name: 'pipe', type: 'fifo', mode: 0o600 } },
+      ],
+      'overlay',
+    );
+    assert.equal(stats.skippedDevices, 2);
+    await assert.rejects(lstat(join(t.root, 'sda')));
+    await assert.rejects(lstat(join(t.root, 'mem')));
+    const wh = await lstat(join(t.root, 'gone'));
+    assert.equal(wh.isCharacterDevice(), true);
+    assert.equal(wh.rdev, 0);
+    assert.equal((await lstat(join(t.root, 'pipe'))).isFIFO(), true);
+  });
+
+  it('creates device nodes only when the policy says so', async () => {
+    const t = await fresh();
+    await apply(
+      t.root,
+      [{ header: { name: 'null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 } }],
+      'merge',
+      'create',
+    );
+    const st = await lstat(join(t.root, 'null'));
+    assert.equal(st.isCharacterDevice(), true);
+    assert.equal(st.mode & 0o777, 0o666);
+  });
+
+  it('drops xattrs that could steer overlayfs and keeps user and capability xattrs', async () => {
+    const t = await fresh();
+    await apply(
+      t.root,
+      [
+        d('dir', {
+          xattrs: new Map([
+            ['trusted.overlay.redirect', Buffer.from('/etc')],
+            ['user.note', Buffer.from('hi')],
+          ]),
+        }),
+        f('dir/ping', 'elf', {
+          mode: 0o755,
+          xattrs: new Map([
+            ['security.capability', Buffer.from('0100000200200000000000000000000000000000', 'hex')],
+          ]),
+        }),
+      ],
+      'overlay',
+    );
+    const attrs = (
+      await execFile([
+        'getfattr',
+        '-d',
+        '-m',
+        '-',
+        '--absolute-names',
+        join(t.root, 'dir'),
+        join(t.root, 'dir/ping'),
+      ])
+    ).stdout;
+    assert.match(attrs, /user\.note="hi"/);
+    assert.match(attrs, /security\.capability=/);
+    assert.doesNotMatch(attrs, /overlay/);
+  });
+});
+
+describe('layer unpacker semantics', { concurrency: 1 }, () => {
+  it('keeps modes, ownership, setuid bits, hard links and symlinks', async () => {
+    const t = await fresh();
+    await apply(t.root, [
+      d('bin'),
+      f('bin/su', 'su', { mode: 0o4755, uid: 0, gid: 0 }),
+      f('home/app/data', 'd', { uid: 1000, gid: 1001, mode: 0o600 }),
+      hl('bin/su2', 'bin/su'),
+      sl('bin/sh', 'su'),
+      d('tmp', { mode: 0o1777 }),
+    ]);
+    const su = await stat(join(t.root, 'bin/su'));
+    assert.equal(su.mode & 0o7777, 0o4755);
+    assert.equal(su.nlink, 2);
+    const data = await stat(join(t.root, 'home/app/data'));
+    assert.deepEqual([data.uid, data.gid, data.mode & 0o777], [1000, 1001, 0o600]);
+    assert.equal(await readlink(join(t.root, 'bin/sh')), 'su');
+    assert.equal((await stat(join(t.root, 'tmp'))).mode & 0o7777, 0o1777);
+  });
+
+  it('applies whiteouts and opaque directories in merge mode', async () => {
+    const t = await fresh();
+    await apply(t.root, [
+      d('a'),
+      f('a/one'),
+      f('a/two'),
+      d('opq'),
+      f('opq/old'),
+      d('opq/sub'),
+      f('opq/sub/older'),
+    ]);
+    await apply(t.root, [f('a/.wh.one'), d('opq'), f('opq/new'), f('opq/.wh..wh..opq')]);
+    assert.deepEqual(await listAll(t.root), ['a', 'a/two', 'opq', 'opq/new']);
+  });
+
+  it('marks opaque directories for overlayfs in overlay mode', async () => {
+    const t = await fresh();
+    await apply(t.root, [d('opq'), f('opq/.wh..wh..opq'), f('opq/new')], 'overlay');
+    const attrs = (
+      await execFile(['getfattr', '-n', 'trusted.overlay.opaque', '--absolute-names', join(t.root, 'opq')])
+    ).stdout;
+    assert.match(attrs, /trusted\.overlay\.opaque="y"/);
+    assert.deepEqual(await listAll(t.root), ['opq', 'opq/new']);
+  });
+
+  it('replaces a directory with a file and a file with a directory, as tar does', async () => {
+    const t = await fresh();
+    await apply(t.root, [d('x'), f('x/inner'), f('y')]);
+    await apply(t.root, [f('x', 'now a file'), d('y'), f('y/inside')]);
+    assert.equal(await readFile(join(t.root, 'x'), 'utf8'), 'now a file');
+    assert.equal((await stat(join(t.root, 'y'))).isDirectory(), true);
+  });
+});
