@@ -46,7 +46,8 @@ export async function openKeyValueStore(url: string, deps: OpenKeyValueStoreDeps
       });
     }
     case 'etcd': {
-      throw badRequest('etcd:// is not available yet');
+      const { openEtcdStore } = await import('./etcd/etcd-store.js');
+      return openEtcdStore(parsed, { log: deps.log.child({ component: 'store', backend: 'etcd' }), clock });
     }
     default:
       throw badRequest(
