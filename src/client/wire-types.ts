@@ -109,7 +109,8 @@ export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
 export interface DeleteOptions extends CallOptions {
   readonly propagationPolicy?: PropagationPolicy | undefined;
   /** The delete fails with Conflict unless the object still has this uid / resourceVersion. */
-  readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string } | undefined;
+  readonly preconditions?:
+    { readonly uid?: string | undefined; readonly resourceVersion?: string | undefined } | undefined;
   readonly gracePeriodSeconds?: number | undefined;
   readonly dryRun?: boolean | undefined;
 }
