@@ -1,7 +1,122 @@
 /**
  * api: the object types the API serves, with their schemas, defaulting, validation and
- * table columns; one kind per file under api/<group>/<version>/. Pure: no I/O.
+ * table columns; one kind per file under api/<group>/<version>/. Pure: no I/O, no clock reads
+ * (time comes in as `nowMs`).
+ *
+ * The front door exports:
+ * - the kind registry (`allKinds`, `findKindByResource`, `findKindByApiVersionKind`,
+ *   `findKindByShortName`, `findKindsByName`) and the `KindDefinition` contract;
+ * - common metadata rules (`validateObjectMeta`, `validateObjectMetaUpdate`), field causes and
+ *   `invalidObjectError` (upstream-worded 422s);
+ * - label selectors (`parseLabelSelector`, `labelSelectorFromObject`, `matchesLabelSelector`,
+ *   `labelSelectorToString`) and field selectors (`parseFieldSelector`, `matchesFieldSelector`);
+ * - strict field validation helpers (`findUnknownFields`, `pruneUnknownFields`, `dropNullFields`);
+ * - quantities (`parseQuantity`, `quantityMilliValue`, ...) and `formatAge`;
+ * - the typed objects (`Pod`, `Namespace`, `Network`, ...).
  *
  * What it is not: serving (apiserver), storing (storage) or talking HTTP (client).
+ * Invariants: every exported function is deterministic; schemas are TypeBox (JSON Schema),
+ * closed except real maps, with upstream's list-merge extensions.
  */
 export type * from './kind-definition.js';
+
+export {
+  allKinds,
+  apiVersionOf,
+  findKindByApiVersionKind,
+  findKindByResource,
+  findKindByShortName,
+  findKindsByName,
+  servedGroupVersions,
+  splitApiVersion,
+} from './kinds.js';
+
+// Metadata, selectors, validation helpers.
+export {
+  ObjectMetaSchema,
+  ListMetaSchema,
+  OwnerReferenceSchema,
+  TOTAL_ANNOTATION_SIZE_LIMIT_BYTES,
+  defaultNameRule,
+  validateAnnotations,
+  validateLabels,
+  validateObjectMeta,
+  validateObjectMetaUpdate,
+  type ObjectMetaRules,
+} from './meta/v1/object-meta.js';
+export {
+  EVERYTHING,
+  NOTHING,
+  LabelSelectorSchema,
+  isEverything,
+  labelSelectorFromObject,
+  labelSelectorToString,
+  matchesLabelSelector,
+  parseLabelSelector,
+  validateLabelSelector,
+  type LabelRequirement,
+  type LabelSelector,
+  type LabelSelectorRequirement,
+  type ParsedLabelSelector,
+} from './meta/v1/label-selector.js';
+export { matchesFieldSelector, parseFieldSelector, type FieldRequirement } from './meta/v1/field-selector.js';
+export {
+  causeText,
+  duplicateCause,
+  forbiddenCause,
+  formatFieldValue,
+  immutableCause,
+  invalidCause,
+  invalidObjectError,
+  notSupportedCause,
+  requiredCause,
+  tooLongCause,
+  tooManyCause,
+} from './validation/field-causes.js';
+export {
+  checkDns1035Label,
+  checkDns1123Label,
+  checkDns1123Subdomain,
+  checkLabelValue,
+  checkObjectName,
+  checkQualifiedName,
+} from './validation/names.js';
+export {
+  cidrContains,
+  cidrsOverlap,
+  parseCidr,
+  parseIp,
+  type ParsedCidr,
+  type ParsedIp,
+} from './validation/ip-address.js';
+export { deepEqual } from './validation/deep-equal.js';
+export { dropNullFields, findUnknownFields, pruneUnknownFields } from './schema/unknown-fields.js';
+
+// Quantities and table helpers.
+export {
+  findQuantity,
+  isQuantity,
+  parseQuantity,
+  quantityFromNumber,
+  quantityMilliValue,
+  quantityValue,
+} from './resource/quantity.js';
+export { ageSince, formatAge } from './table/format-age.js';
+
+// Kinds and their types.
+export { namespaceKind, type Namespace } from './core/v1/namespace.js';
+export { configMapKind, type ConfigMap } from './core/v1/config-map.js';
+export { secretKind, type Secret } from './core/v1/secret.js';
+export { networkKind, type Network } from './core/v1/network.js';
+export { podKind, type Pod } from './core/v1/pod.js';
+export type { PodSpec, PodTemplateSpec } from './core/v1/pod-spec.js';
+export { podQosClass, podSummaryCells, type PodCondition, type PodStatus } from './core/v1/pod-status.js';
+export {
+  defaultPullPolicy,
+  type Container,
+  type ContainerPort,
+  type ContainerStatus,
+  type Probe,
+} from './core/v1/container.js';
+export type { Volume } from './core/v1/volume.js';
+export type { Affinity, Toleration } from './core/v1/scheduling-constraints.js';

@@ -14,6 +14,11 @@
  *   `x-kubernetes-patch-strategy` on the array schema, as upstream OpenAPI does.
  * - `applyDefaults`, `validate`, `row` and field selector functions are pure and never throw
  *   on well-formed input (input has passed the schema check first).
+ * - Order on create: the apiserver fills system metadata (`uid`, `creationTimestamp`,
+ *   `namespace`, `generation`), then calls `applyDefaults` (which may read `metadata.uid`, e.g.
+ *   Job's generated selector), then `validateObjectMeta` + `validate`. On create `applyDefaults`
+ *   also sets the initial status upstream's create strategy sets (Pod `Pending`, Namespace
+ *   `Active`, ...), only where the status field is absent.
  */
 import type { TSchema } from '@sinclair/typebox';
 import type { StatusCause } from '../lib/index.js';
@@ -61,6 +66,12 @@ export interface ObjectMeta {
   finalizers?: string[];
   managedFields?: ManagedFieldsEntry[];
 }
+
+/**
+ * The rule `metadata.name` must follow (upstream `ValidateNameFunc`): most kinds use DNS-1123
+ * subdomains; Namespace a DNS-1123 label; Service a DNS-1035 label; RBAC kinds path segments.
+ */
+export type NameRule = 'dns1123Subdomain' | 'dns1123Label' | 'dns1035Label' | 'pathSegment';
 
 export type Verb = 'create' | 'delete' | 'deletecollection' | 'get' | 'list' | 'patch' | 'update' | 'watch';
 
@@ -140,4 +151,6 @@ export interface KindDefinition {
    * (which the apiserver handles for every kind): label → value of the field as a string.
    */
   readonly fieldSelectors: Readonly<Record<string, (obj: KubeObject) => string>>;
+  /** The rule for `metadata.name` (pass it to `validateObjectMeta`); absent = DNS-1123 subdomain. */
+  readonly nameRule?: NameRule;
 }
