@@ -132,8 +132,13 @@ export class ContentStore {
       await pending;
       return 'downloaded';
     }
-    if (await this.hasBlob(digest)) return 'present';
+    let present = false;
+    // Registered before the first await, so a second caller always finds it.
     const p = (async () => {
+      if (await this.hasBlob(digest)) {
+        present = true;
+        return;
+      }
       const partial = join(this.ingestDir, `${digestHex(digest)}.partial`);
       await download(partial);
       const fh = await open(partial, 'r');
@@ -150,7 +155,7 @@ export class ContentStore {
     } finally {
       this.#inflight.delete(digest);
     }
-    return 'downloaded';
+    return present ? 'present' : 'downloaded';
   }
 
   /** Keeps `digests` out of garbage collection until the returned function is called. */

@@ -167,6 +167,7 @@ async function loadDockerArchive(dir: string, deps: LoadDeps): Promise<ImageReco
     'docker-archive manifest.json',
   );
   const out: ImageRecord[] = [];
+  const done = new Map<string, StoredLayer>();
   for (const [n, e] of entries.entries()) {
     const cfgBytes = await readSmall(
       await insidePath(dir, e.Config, `config of image ${n}`),
@@ -185,6 +186,19 @@ async function loadDockerArchive(dir: string, deps: LoadDeps): Promise<ImageReco
     const layers: StoredLayer[] = [];
     for (const [i, name] of e.Layers.entries()) {
       deps.signal?.throwIfAborted();
+      const key = name
+        .split('/')
+        .filter((p) => p !== '' && p !== '.')
+        .join('/');
+      const seen = done.get(key);
+      if (seen) {
+        if (seen.diffId !== cfg.rootfs.diff_ids[i])
+          throw invalid(
+            `Invalid image archive: layer "${name.slice(0, 300)}" has diffID "${seen.diffId}", but the config says "${cfg.rootfs.diff_ids[i]}"`,
+          );
+        layers.push(seen);
+        continue;
+      }
       const path = await insidePath(dir, name, `layer ${i} of image ${n}`);
       const compression = await sniffCompression(path);
       const want = cfg.rootfs.diff_ids[i]!;
@@ -196,7 +210,9 @@ async function loadDockerArchive(dir: string, deps: LoadDeps): Promise<ImageReco
       const digest = compression === 'none' ? diffId : await hashFile(path);
       const size = (await stat(path)).size;
       await importBlob(deps.content, path, digest);
-      layers.push({ digest, diffId, mediaType: ociLayerType(compression), size });
+      const layer = { digest, diffId, mediaType: ociLayerType(compression), size };
+      done.set(key, layer);
+      layers.push(layer);
     }
     const manifest = Buffer.from(
       JSON.stringify({
@@ -395,7 +411,9 @@ export async function saveArchive(
             await fh.close();
           }
           if (s.diffId() !== l.diffId)
-            throw invalid(`Layer "${l.digest}" in the store does not match its diffID`);
+            throw invalid(
+              `Layer "${l.digest}" in the store does not match its diffID: got "${s.diffId()}", want "${l.diffId}"`,
+            );
         }
         const size = (await stat(file)).size;
         layerSizes.set(l.diffId, size);

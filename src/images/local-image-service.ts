@@ -11,7 +11,7 @@
  * A record is written only after every blob it names is verified and in blobs/, so a crash
  * mid-pull leaves at most unreferenced blobs (collected later), never a half image.
  */
-import { mkdir, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   conflict,
@@ -428,9 +428,27 @@ class ImageServiceImpl implements LocalImageService {
     let total = 0;
     for (const l of layers) {
       const meta = await this.#layerMeta(l.diffId);
-      total += meta?.bytes ?? l.size;
+      total += meta?.bytes ?? (await this.#gzipSize(l)) ?? l.size;
     }
     return total;
+  }
+
+  /** gzip's trailer holds the uncompressed size modulo 2^32: good enough for a listing. */
+  async #gzipSize(l: StoredLayer): Promise<number | undefined> {
+    if (layerCompression(l.mediaType) !== 'gzip' || l.size < 18) return undefined;
+    try {
+      const fh = await open(this.#content.blobPath(l.digest), 'r');
+      try {
+        const buf = Buffer.alloc(4);
+        await fh.read(buf, 0, 4, l.size - 4);
+        const n = buf.readUInt32LE(0);
+        return n >= l.size / 1100 ? n : undefined; // implausible (over 4 GiB): fall back
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return undefined;
+    }
   }
 
   async #layerMeta(diffId: string): Promise<UnpackStats | undefined> {

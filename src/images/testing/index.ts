@@ -29,3 +29,4 @@
 export * from './test-registry.js';
 export * from './token-server.js';
 export * from './image-builder.js';
+export * from './registry-proxy.js';
