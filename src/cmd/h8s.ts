@@ -15,6 +15,11 @@ interface CommandEntry {
 
 // Add new subcommands here (keep alphabetical order).
 const commands: Readonly<Record<string, CommandEntry>> = {
+  kubeconfig: {
+    summary: 'Print the admin kubeconfig of a server',
+    load: async () => (await import('./kubeconfig.js')).kubeconfigMain,
+  },
+  server: { summary: 'Run the control plane (API server)', load: async () => (await import('./server.js')).serverMain },
   version: { summary: 'Print the h8s version', load: async () => versionMain },
 };
 

@@ -1,0 +1,64 @@
+/**
+ * Writing responses: JSON (every object and Status, `Content-Type: application/json` as
+ * client-node requires), YAML when asked for, and `Warning` headers (`299 - "text"`), which
+ * kubectl prints as `Warning: text`.
+ */
+import type { ServerResponse } from 'node:http';
+import { stringify as stringifyYaml } from 'yaml';
+
+/** At most this many warnings per response, each cut to this length (upstream limits them too). */
+const maxWarnings = 50;
+const maxWarningLength = 4096;
+
+function warningHeader(text: string): string {
+  const clean = text.replace(/[\r\n]+/g, ' ').slice(0, maxWarningLength);
+  return `299 - "${clean.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** Sets the Warning headers of `warnings` (deduplicated). */
+export function setWarnings(res: ServerResponse, warnings: readonly string[]): void {
+  if (warnings.length === 0 || res.headersSent) return;
+  const unique = [...new Set(warnings)].slice(0, maxWarnings);
+  res.setHeader('Warning', unique.map(warningHeader));
+}
+
+export function writeJson(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-cache, private',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function writeYaml(res: ServerResponse, code: number, body: unknown): void {
+  const text = stringifyYaml(body, { lineWidth: 0 });
+  res.writeHead(code, {
+    'Content-Type': 'application/yaml',
+    'Cache-Control': 'no-cache, private',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+export function writeText(
+  res: ServerResponse,
+  code: number,
+  text: string,
+  contentType = 'text/plain; charset=utf-8',
+): void {
+  res.writeHead(code, {
+    'Content-Type': contentType,
+    'Cache-Control': 'no-cache, private',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}

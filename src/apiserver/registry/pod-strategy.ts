@@ -1,0 +1,27 @@
+/**
+ * Pod deletion as upstream's pod strategy does it: a pod bound to a node is deleted
+ * gracefully (deletionTimestamp + deletionGracePeriodSeconds, and the node agent removes it
+ * with grace 0 once its containers stopped); an unscheduled or finished pod goes at once.
+ */
+import type { KubeObject } from '../../api/index.js';
+import type { KindStrategy } from './kind-strategy.js';
+
+const defaultGraceSeconds = 30;
+
+function record(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+export const podStrategy: KindStrategy = {
+  returnsDeletedObject: true,
+  gracePeriodSeconds(obj: KubeObject, requested: number | undefined): number {
+    const spec = record(obj['spec']);
+    const status = record(obj['status']);
+    const fromSpec = spec['terminationGracePeriodSeconds'];
+    let grace = requested ?? (typeof fromSpec === 'number' ? fromSpec : defaultGraceSeconds);
+    if (typeof spec['nodeName'] !== 'string' || spec['nodeName'] === '') grace = 0;
+    if (status['phase'] === 'Succeeded' || status['phase'] === 'Failed') grace = 0;
+    if (grace < 0) grace = 1;
+    return grace;
+  },
+};

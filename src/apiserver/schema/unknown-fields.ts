@@ -1,0 +1,54 @@
+/**
+ * Unknown-field detection for field validation (`fieldValidation=Strict|Warn|Ignore`).
+ *
+ * Upstream decodes into typed structs, which silently drops fields the type does not know;
+ * strict decoding reports them first. We do the same in one walk: every field the schema does
+ * not know is removed from the object (always) and its path is returned (for the 400 in Strict
+ * mode and the Warning headers in Warn mode).
+ */
+import type { SchemaNode } from './schema-node.js';
+
+/** Paths are rendered as upstream does: `spec.containers[0].foo`. */
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/**
+ * Removes, in place, every field of `value` its schema does not know, and returns their paths
+ * (at most `maxReported`; pruning continues past it).
+ */
+export function pruneUnknownFields(node: SchemaNode, value: unknown, maxReported = 100): string[] {
+  const found: string[] = [];
+  walk(node, value, '', found, maxReported);
+  return found;
+}
+
+function walk(node: SchemaNode, value: unknown, path: string, found: string[], max: number): void {
+  if (value === null || typeof value !== 'object') return;
+  switch (node.shape) {
+    case 'any':
+    case 'scalar':
+      return;
+    case 'list': {
+      if (!Array.isArray(value)) return;
+      const items = node.items();
+      for (let i = 0; i < value.length; i++) walk(items, value[i], `${path}[${i}]`, found, max);
+      return;
+    }
+    case 'map':
+    case 'struct': {
+      if (Array.isArray(value)) return;
+      const obj = value as Record<string, unknown>;
+      for (const key of Object.keys(obj)) {
+        const child = node.child(key);
+        if (!child) {
+          if (found.length < max) found.push(join(path, key));
+          delete obj[key];
+          continue;
+        }
+        walk(child, obj[key], join(path, key), found, max);
+      }
+      return;
+    }
+  }
+}

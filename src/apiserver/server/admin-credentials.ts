@@ -1,0 +1,112 @@
+/**
+ * The admin credential: a random bearer token, written (with the server URL and CA) into
+ * `<data-dir>/kubeconfig.yaml` (0600) for kubectl. The server keeps only the token's SHA-256
+ * digest (`<data-dir>/server/cred/admin-token.sha256`, 0600); the token is never logged.
+ *
+ * The token survives restarts: on start the kubeconfig's token is reused when its digest
+ * matches the stored one (the server URL and CA in the file are refreshed). When either file
+ * is missing or they disagree, a new token is issued and the old one stops working.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { Logger } from '../../lib/index.js';
+import { sha256 } from '../filters/authentication.js';
+
+export interface AdminCredentials {
+  readonly tokenSha256: Buffer;
+  readonly kubeconfigPath: string;
+}
+
+/** A kubeconfig for `server` with the CA and a bearer token (client-go's format). */
+export function renderKubeconfig(options: {
+  readonly server: string;
+  readonly caCertPem: string;
+  readonly token: string;
+  readonly clusterName?: string;
+  readonly userName?: string;
+}): string {
+  const cluster = options.clusterName ?? 'h8s';
+  const user = options.userName ?? 'admin';
+  return stringifyYaml({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: cluster,
+        cluster: {
+          server: options.server,
+          'certificate-authority-data': Buffer.from(options.caCertPem).toString('base64'),
+        },
+      },
+    ],
+    contexts: [{ name: cluster, context: { cluster, user } }],
+    'current-context': cluster,
+    preferences: {},
+    users: [{ name: user, user: { token: options.token } }],
+  });
+}
+
+/** The token of the first user in a kubeconfig text, if any. */
+export function tokenFromKubeconfig(text: string): string | undefined {
+  try {
+    const doc = parseYaml(text) as { users?: { user?: { token?: unknown } }[] } | null;
+    const token = doc?.users?.[0]?.user?.token;
+    return typeof token === 'string' && token !== '' ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function writeSecret(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, text, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
+}
+
+/** The https URL clients use for a bind address (wildcards become loopback). */
+export function serverUrl(bindAddress: string, port: number): string {
+  let host = bindAddress;
+  if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
+  if (host === '::') host = '::1';
+  if (host.includes(':')) host = `[${host}]`;
+  return `https://${host}:${port}`;
+}
+
+/** Loads or creates the admin token and (re)writes the admin kubeconfig. */
+export async function ensureAdminCredentials(
+  dataDir: string,
+  options: { readonly server: string; readonly caCertPem: string },
+  deps: { readonly log: Logger },
+): Promise<AdminCredentials> {
+  const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
+  const digestPath = join(dataDir, 'server', 'cred', 'admin-token.sha256');
+  const storedHex = (await readIfExists(digestPath))?.trim();
+  const existing = await readIfExists(kubeconfigPath);
+  let token = existing ? tokenFromKubeconfig(existing) : undefined;
+  if (token !== undefined && storedHex !== undefined && /^[0-9a-f]{64}$/.test(storedHex)) {
+    if (!timingSafeEqual(sha256(token), Buffer.from(storedHex, 'hex'))) token = undefined;
+  } else {
+    token = undefined;
+  }
+  if (token === undefined) {
+    token = randomBytes(32).toString('hex');
+    await writeSecret(digestPath, sha256(token).toString('hex') + '\n');
+    deps.log.info('Issued a new admin token', { kubeconfig: kubeconfigPath });
+  }
+  const text = renderKubeconfig({ server: options.server, caCertPem: options.caCertPem, token });
+  if (text !== existing) await writeSecret(kubeconfigPath, text);
+  return { tokenSha256: sha256(token), kubeconfigPath };
+}

@@ -1,0 +1,325 @@
+/**
+ * The API server: the handler chain (request log and error recovery → authentication →
+ * non-resource paths → discovery → resource endpoints) on an HTTPS server (HTTP/1.1, which
+ * exec/attach upgrades need), over an `ApiRegistry` built from the kind definitions.
+ *
+ * Nothing a request does can crash the process: every error becomes a Status (InternalError
+ * hides its details on the wire and logs them once with the request id).
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { KindDefinition } from '../../api/index.js';
+import { describeError, notFound, type Clock, type Logger } from '../../lib/index.js';
+import type { KeyValueStore } from '../../storage/index.js';
+import { Discovery } from '../endpoints/discovery.js';
+import { OpenApiHandler, type OpenApiDocuments } from '../endpoints/openapi-handler.js';
+import type { RequestContext } from '../endpoints/request-context.js';
+import { resolveRequestInfo } from '../endpoints/request-info.js';
+import { ResourceHandler } from '../endpoints/resource-handler.js';
+import { writeJson, writeText } from '../endpoints/responses.js';
+import { statusForError } from '../endpoints/status.js';
+import { defaultMaxRequestBodyBytes } from '../endpoints/request-body.js';
+import { isPublicPath, unauthorizedError, type Authenticator } from '../filters/authentication.js';
+import { ApiRegistry } from '../registry/api-registry.js';
+
+export interface VersionInfo {
+  readonly major: string;
+  readonly minor: string;
+  readonly gitVersion: string;
+  readonly gitCommit: string;
+  readonly gitTreeState: string;
+  readonly buildDate: string;
+  readonly goVersion: string;
+  readonly compiler: string;
+  readonly platform: string;
+}
+
+export interface ApiServerConfig {
+  readonly bindAddress: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  /** PEM key and certificate chain; without them the server speaks plain HTTP (tests only). */
+  readonly tls?: { readonly key: string; readonly cert: string };
+  readonly maxRequestBodyBytes?: number;
+  /** How often idle watches that allow bookmarks get one. */
+  readonly bookmarkIntervalMs?: number;
+  readonly version: VersionInfo;
+}
+
+export interface ApiServerDeps {
+  readonly store: KeyValueStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly kinds: readonly KindDefinition[];
+  readonly authenticator: Authenticator;
+  readonly openApi?: OpenApiDocuments;
+  readonly decodeProtobuf?: (bytes: Uint8Array) => unknown;
+}
+
+const mutatingMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Without documents from the api module: an empty Swagger document and no v3 group-versions.
+ * kubectl then validates nothing client-side and relies on the server's strict validation.
+ */
+const emptyOpenApi: OpenApiDocuments = {
+  v2: () => ({ swagger: '2.0', info: { title: 'h8s', version: 'v1' }, paths: {}, definitions: {} }),
+  v3Paths: () => [],
+  v3: () => undefined,
+};
+
+export class ApiServer {
+  readonly registry: ApiRegistry;
+  readonly #deps: ApiServerDeps;
+  readonly #config: ApiServerConfig;
+  readonly #log: Logger;
+  readonly #discovery: Discovery;
+  readonly #resources: ResourceHandler;
+  readonly #openApi: OpenApiHandler;
+  readonly #server: Server;
+  readonly #shutdown = new AbortController();
+  readonly #idPrefix = randomBytes(4).toString('hex');
+  #requestSeq = 0;
+  #isReady = false;
+
+  constructor(deps: ApiServerDeps, config: ApiServerConfig) {
+    this.#deps = deps;
+    this.#config = config;
+    this.#log = deps.log;
+    this.registry = new ApiRegistry({
+      store: deps.store,
+      clock: deps.clock,
+      log: deps.log,
+      kinds: deps.kinds,
+    });
+    this.#discovery = new Discovery(this.registry);
+    this.#resources = new ResourceHandler({
+      registry: this.registry,
+      clock: deps.clock,
+      maxBodyBytes: config.maxRequestBodyBytes ?? defaultMaxRequestBodyBytes,
+      bookmarkIntervalMs: config.bookmarkIntervalMs ?? 60_000,
+      ...(deps.decodeProtobuf ? { decodeProtobuf: deps.decodeProtobuf } : {}),
+    });
+    this.#openApi = new OpenApiHandler(deps.openApi ?? emptyOpenApi);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      void this.handle(req, res);
+    };
+    this.#server = config.tls
+      ? createHttpsServer(
+          { key: config.tls.key, cert: config.tls.cert, ALPNProtocols: ['http/1.1'] },
+          handler,
+        )
+      : createHttpServer(handler);
+    this.#server.keepAliveTimeout = 65_000;
+    this.#server.headersTimeout = 66_000;
+    this.#server.requestTimeout = 0;
+    this.#server.on('clientError', (err, socket) => {
+      this.#log.debug('Rejected a malformed HTTP request', { error: describeError(err) });
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  /** Creates the bootstrap namespaces, then starts listening. Returns the bound port. */
+  async start(): Promise<number> {
+    await this.registry.ensureBootstrapNamespaces();
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen(this.#config.port, this.#config.bindAddress, () => {
+        this.#server.off('error', onError);
+        resolve();
+      });
+    });
+    this.#isReady = true;
+    const port = (this.#server.address() as AddressInfo).port;
+    this.#log.info('API server listening', {
+      address: this.#config.bindAddress,
+      port,
+      tls: this.#config.tls !== undefined,
+    });
+    return port;
+  }
+
+  get port(): number {
+    const a = this.#server.address();
+    return a && typeof a === 'object' ? a.port : 0;
+  }
+
+  /** Stops accepting requests, ends open watches and closes connections. */
+  async stop(): Promise<void> {
+    this.#isReady = false;
+    this.#shutdown.abort();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeIdleConnections();
+      setImmediate(() => this.#server.closeAllConnections());
+    });
+  }
+
+  /** Serves until `signal` aborts, then stops. */
+  async run(signal: AbortSignal): Promise<void> {
+    if (!this.#server.listening) await this.start();
+    if (!signal.aborted)
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await this.stop();
+  }
+
+  /** The request handler (exposed for in-process tests). */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedMs = performance.now();
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    res.once('close', onClose);
+    const onShutdown = (): void => abort.abort();
+    this.#shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    const method = req.method ?? 'GET';
+    let path = '/';
+    let query = new URLSearchParams();
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
+    if (q >= 0) query = new URLSearchParams(rawUrl.slice(q + 1));
+    const ctx: RequestContext = {
+      req,
+      res,
+      method,
+      path,
+      query,
+      requestId: `${this.#idPrefix}-${(++this.#requestSeq).toString(36)}`,
+      user: undefined,
+      warnings: [],
+      signal: abort.signal,
+      logFields: {},
+    };
+    let error: unknown;
+    try {
+      await this.#dispatch(ctx);
+    } catch (err) {
+      error = err;
+      this.#writeError(ctx, err);
+    } finally {
+      this.#shutdown.signal.removeEventListener('abort', onShutdown);
+      res.off('close', onClose);
+      this.#logRequest(ctx, startedMs, error);
+    }
+  }
+
+  #writeError(ctx: RequestContext, err: unknown): void {
+    const { code, body, isInternal } = statusForError(err, ctx.requestId);
+    if (isInternal) ctx.logFields['error'] = describeError(err);
+    else ctx.logFields['reason'] = body.reason;
+    const res = ctx.res;
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    // A body we did not read (e.g. 413) must not be parsed as the next request.
+    if (!ctx.req.complete) res.setHeader('Connection', 'close');
+    writeJson(res, code, body);
+    if (!ctx.req.complete) ctx.req.resume();
+  }
+
+  #logRequest(ctx: RequestContext, startedMs: number, error: unknown): void {
+    const code = ctx.res.statusCode;
+    const fields = {
+      requestId: ctx.requestId,
+      method: ctx.method,
+      path: ctx.path.length > 512 ? ctx.path.slice(0, 512) + '…' : ctx.path,
+      code,
+      durationMs: Math.round((performance.now() - startedMs) * 10) / 10,
+      user: ctx.user?.name ?? 'system:anonymous',
+      ...ctx.logFields,
+    };
+    if (code >= 500) {
+      this.#log.error('Request failed', {
+        ...fields,
+        ...(error !== undefined && !('error' in fields) ? { error: describeError(error) } : {}),
+      });
+    } else if (code >= 400 || mutatingMethods.has(ctx.method)) {
+      this.#log.info('Request', fields);
+    } else {
+      this.#log.debug('Request', fields);
+    }
+  }
+
+  async #dispatch(ctx: RequestContext): Promise<void> {
+    const { path, res } = ctx;
+    const user = this.#deps.authenticator.authenticate(ctx.req);
+    ctx.user = user;
+    if (!user && !isPublicPath(path)) throw unauthorizedError();
+
+    if (path === '/version' || path === '/version/') {
+      return writeJson(res, 200, this.#config.version);
+    }
+    if (/^\/(healthz|livez|readyz)(\/.*)?$/.test(path)) return this.#health(ctx);
+    if (this.#openApi.handle(ctx)) return;
+
+    const info = resolveRequestInfo(ctx.method, path, ctx.query);
+    switch (info.type) {
+      case 'discovery':
+        if (ctx.method !== 'GET' && ctx.method !== 'HEAD')
+          throw notFound('the server could not find the requested resource');
+        return this.#discovery.handle(ctx, info);
+      case 'resource':
+        ctx.logFields['verb'] = info.verb;
+        return this.#resources.handle(ctx, info);
+      case 'nonResource':
+        if (path === '/' || path === '') {
+          return writeJson(res, 200, {
+            paths: [
+              '/api',
+              '/api/v1',
+              '/apis',
+              '/healthz',
+              '/livez',
+              '/openapi/v2',
+              '/openapi/v3',
+              '/readyz',
+              '/version',
+            ],
+          });
+        }
+        throw notFound('the server could not find the requested resource');
+    }
+  }
+
+  async #health(ctx: RequestContext): Promise<void> {
+    const kind = ctx.path.split('/')[1] as 'healthz' | 'livez' | 'readyz';
+    const checks: [string, boolean][] = [['ping', true]];
+    if (kind !== 'livez') {
+      let storeOk = true;
+      try {
+        await this.#deps.store.currentRevision();
+      } catch {
+        storeOk = false;
+      }
+      checks.push(['etcd', storeOk]);
+      checks.push(['poststarthook/bootstrap-namespaces', this.#isReady || kind === 'healthz']);
+    }
+    const sub = ctx.path.split('/')[2];
+    if (sub !== undefined && sub !== '') {
+      const check = checks.find(([n]) => n === ctx.path.split('/').slice(2).join('/'));
+      if (!check) throw notFound('the server could not find the requested resource');
+      return writeText(
+        ctx.res,
+        check[1] ? 200 : 500,
+        check[1] ? 'ok' : `[-]${check[0]} failed: reason withheld`,
+      );
+    }
+    const ok = checks.every(([, v]) => v);
+    if (ctx.query.has('verbose') || !ok) {
+      const lines = checks.map(([n, v]) => (v ? `[+]${n} ok` : `[-]${n} failed: reason withheld`));
+      lines.push(ok ? `${kind} check passed` : `${kind} check failed`);
+      return writeText(ctx.res, ok ? 200 : 500, lines.join('\n') + '\n');
+    }
+    return writeText(ctx.res, 200, 'ok');
+  }
+}
