@@ -49,6 +49,8 @@ export interface EtcdCluster {
   /** `etcd://127.0.0.1:p1,127.0.0.1:p2,...` for openKeyValueStore. */
   readonly url: string;
   readonly endpoints: readonly string[];
+  /** The member that is the Raft leader now, if a running member knows one. */
+  leader(): Promise<EtcdMember | undefined>;
   /** Kills every member and removes the temp directory (if the harness made it). */
   stop(): Promise<void>;
 }
@@ -181,7 +183,33 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdClu
     });
   }
   const endpoints = members.map((m) => m.endpoint);
-  return { members, url: `etcd://${endpoints.join(',')}`, endpoints, stop: stopAll };
+  const leader = async (): Promise<EtcdMember | undefined> => {
+    const { Etcd3 } = await import('etcd3');
+    for (const m of members) {
+      if (!m.isRunning) continue;
+      const client = new Etcd3({ hosts: `http://${m.endpoint}` });
+      try {
+        const status = await client.maintenance.status();
+        const leaderId = status.leader;
+        if (leaderId === '0') continue;
+        for (const other of members) {
+          if (!other.isRunning) continue;
+          const c = new Etcd3({ hosts: `http://${other.endpoint}` });
+          try {
+            if ((await c.maintenance.status()).header.member_id === leaderId) return other;
+          } finally {
+            c.close();
+          }
+        }
+      } catch {
+        // this member cannot answer; ask the next one
+      } finally {
+        client.close();
+      }
+    }
+    return undefined;
+  };
+  return { members, url: `etcd://${endpoints.join(',')}`, endpoints, leader, stop: stopAll };
 }
 
 async function waitHealthy(
