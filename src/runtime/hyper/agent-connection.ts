@@ -76,6 +76,8 @@ interface InputState {
   acked: bigint;
   waiters: (() => void)[];
   closed: boolean;
+  /** After a reconnection the guest's first WINDOW says where stdin resumes. */
+  resumed: boolean;
 }
 
 export interface AgentConnectionOptions {
@@ -86,6 +88,8 @@ export interface AgentConnectionOptions {
   readonly lastEventSeq: number;
   /** Output streams to resume after a reconnection, with the offsets the host has consumed. */
   readonly resumeStreams?: readonly { id: number; acked: number; sink: OutputSink }[];
+  /** Input (stdin) streams to keep open across a reconnection. */
+  readonly resumeInputs?: readonly number[];
   /** Called for each new event, in order; the event is acknowledged once it resolves. */
   onEvent(seq: number, event: AgentEvent): void | Promise<void>;
   /** The guest broke the protocol; the connection is already closed. */
@@ -120,7 +124,15 @@ export class AgentConnection {
   #hello: Hello | undefined;
   #helloWaiter: { resolve: (h: Hello) => void; reject: (e: Error) => void } | undefined;
   #nextRequestId = 1;
-  readonly #pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void; timer: TimerHandle; op: string }>();
+  readonly #pending = new Map<
+    number,
+    {
+      resolve: (v: Record<string, unknown>) => void;
+      reject: (e: Error) => void;
+      timer: TimerHandle;
+      op: string;
+    }
+  >();
   readonly #outputs = new Map<number, OutputState>();
   readonly #inputs = new Map<number, InputState>();
   #lastEventSeq: number;
@@ -133,6 +145,9 @@ export class AgentConnection {
     this.#clock = opts.clock ?? systemClock;
     this.#lastEventSeq = opts.lastEventSeq;
     for (const r of opts.resumeStreams ?? []) this.#addOutput(r.id, r.sink, BigInt(r.acked));
+    for (const id of opts.resumeInputs ?? []) {
+      this.#inputs.set(id, { id, sent: 0n, acked: 0n, waiters: [], closed: false, resumed: true });
+    }
   }
 
   /**
@@ -179,7 +194,9 @@ export class AgentConnection {
       } catch (err) {
         lastErr = err;
         if (clock.monotonicMs() + delay > deadline) {
-          throw unavailable(`Cannot connect to the guest agent socket "${this.#opts.socketPath}"`, { cause: lastErr });
+          throw unavailable(`Cannot connect to the guest agent socket "${this.#opts.socketPath}"`, {
+            cause: lastErr,
+          });
         }
         await clock.sleep(delay, c.signal);
         delay = Math.min(100, delay * 2);
@@ -188,7 +205,9 @@ export class AgentConnection {
     this.#socket = socket;
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (err) => this.#shutdown(unavailable('Guest agent socket failed', { cause: err }), false));
+    socket.on('error', (err) =>
+      this.#shutdown(unavailable('Guest agent socket failed', { cause: err }), false),
+    );
     socket.on('close', () => this.#shutdown(unavailable('Guest agent socket closed'), false));
     const helloPromise = new Promise<Hello>((resolve, reject) => {
       this.#helloWaiter = { resolve, reject };
@@ -201,16 +220,29 @@ export class AgentConnection {
       for (const o of this.#outputs.values()) {
         o.resumed = true;
       }
-      const streams = [...this.#outputs.values()].map((o) => ({ id: o.id, acked: Number(o.acked) }));
-      this.#write(encodeJson(frameKind.connect, 0, 0, { lastEventSeq: this.#lastEventSeq, streams, hostTimeMs: clock.now() }));
+      const streams = [
+        ...[...this.#outputs.values()].map((o) => ({ id: o.id, acked: Number(o.acked) })),
+        ...[...this.#inputs.values()].map((i) => ({ id: i.id, acked: 0 })),
+      ];
+      this.#write(
+        encodeJson(frameKind.connect, 0, 0, {
+          lastEventSeq: this.#lastEventSeq,
+          streams,
+          hostTimeMs: clock.now(),
+        }),
+      );
       resend = clock.setTimeout(sendConnect, 5000);
     };
     sendConnect();
-    const onAbort = (): void => this.#shutdown(unavailable('Connecting to the guest agent was aborted'), false);
+    const onAbort = (): void =>
+      this.#shutdown(unavailable('Connecting to the guest agent was aborted'), false);
     c.signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = clock.setTimeout(() => {
-      this.#shutdown(timeoutError(`The guest agent did not answer within ${c.timeoutMs} ms`), false);
-    }, Math.max(1, deadline - clock.monotonicMs()));
+    const timer = clock.setTimeout(
+      () => {
+        this.#shutdown(timeoutError(`The guest agent did not answer within ${c.timeoutMs} ms`), false);
+      },
+      Math.max(1, deadline - clock.monotonicMs()),
+    );
     try {
       this.#hello = await helloPromise;
     } finally {
@@ -248,7 +280,9 @@ export class AgentConnection {
       case frameKind.hello: {
         const hello = parseGuestJson(HelloSchema, f.payload, 'guest HELLO');
         if (Math.floor(hello.version) !== protocolVersion) {
-          throw new ProtocolViolation(`Guest speaks protocol version ${hello.version}, host ${protocolVersion}`);
+          throw new ProtocolViolation(
+            `Guest speaks protocol version ${hello.version}, host ${protocolVersion}`,
+          );
         }
         if (hello.outWindowBytes > outWindowBytes || hello.maxHostPayloadBytes < 4096) {
           throw new ProtocolViolation('Guest window sizes are out of range');
@@ -274,7 +308,8 @@ export class AgentConnection {
       }
       case frameKind.event: {
         const seq = Number(f.aux);
-        if (!Number.isSafeInteger(seq) || seq <= 0) throw new ProtocolViolation('Event sequence out of range');
+        if (!Number.isSafeInteger(seq) || seq <= 0)
+          throw new ProtocolViolation('Event sequence out of range');
         const ev = parseGuestJson(EventSchema, f.payload, 'guest event');
         this.#eventChain = this.#eventChain.then(async () => {
           if (this.#closed) return;
@@ -297,6 +332,11 @@ export class AgentConnection {
       case frameKind.window: {
         const s = this.#inputs.get(f.id);
         if (!s) return; // a stdin stream the host already dropped
+        if (s.resumed) {
+          s.resumed = false;
+          s.sent = f.aux;
+          s.acked = f.aux;
+        }
         if (f.aux > s.sent) throw new ProtocolViolation(`Stream ${f.id} acknowledged bytes never sent`);
         if (f.aux > s.acked) s.acked = f.aux;
         const w = s.waiters.splice(0);
@@ -306,9 +346,14 @@ export class AgentConnection {
       case frameKind.close: {
         const o = this.#outputs.get(f.id);
         if (!o) throw new ProtocolViolation(`Close of unknown stream ${f.id}`);
-        if (f.aux < o.acked && !o.resumed) throw new ProtocolViolation(`Stream ${f.id} closed before its acknowledged end`);
+        if (f.aux < o.acked && !o.resumed)
+          throw new ProtocolViolation(`Stream ${f.id} closed before its acknowledged end`);
         o.closedAt = f.aux;
-        if (o.resumed && f.aux > o.next) o.next = f.aux; // everything up to here was written before a restart
+        if (o.resumed && f.aux > o.next) {
+          // everything up to here was consumed before a restart
+          o.next = f.aux;
+          o.acked = f.aux;
+        }
         o.resumed = false;
         this.#maybeEnd(o);
         return;
@@ -327,7 +372,10 @@ export class AgentConnection {
     if (o.resumed) {
       // First data after a reconnection: the guest resumes from its acknowledged offset,
       // which may be ahead of what we persisted (acknowledged but not yet saved).
-      if (off > o.next) o.next = off;
+      if (off > o.next) {
+        o.next = off;
+        o.acked = off;
+      }
       o.resumed = false;
     }
     if (off > o.next) throw new ProtocolViolation(`Gap in stream ${f.id} at offset ${off}`);
@@ -370,13 +418,33 @@ export class AgentConnection {
   }
 
   #addOutput(id: number, sink: OutputSink, acked: bigint): void {
-    this.#outputs.set(id, { id, sink, next: acked, acked, inFlight: 0, queue: Promise.resolve(), ended: false, resumed: true, discard: false });
+    this.#outputs.set(id, {
+      id,
+      sink,
+      next: acked,
+      acked,
+      inFlight: 0,
+      queue: Promise.resolve(),
+      ended: false,
+      resumed: true,
+      discard: false,
+    });
   }
 
   /** Registers a guest output stream before the request that creates it. */
   openOutput(id: number, sink: OutputSink): void {
     if (this.#outputs.has(id)) throw internal(`Stream ${id} is already open`);
-    this.#outputs.set(id, { id, sink, next: 0n, acked: 0n, inFlight: 0, queue: Promise.resolve(), ended: false, resumed: false, discard: false });
+    this.#outputs.set(id, {
+      id,
+      sink,
+      next: 0n,
+      acked: 0n,
+      inFlight: 0,
+      queue: Promise.resolve(),
+      ended: false,
+      resumed: false,
+      discard: false,
+    });
   }
 
   /** Acknowledged offset of an output stream (what the host has consumed), for persistence. */
@@ -394,7 +462,7 @@ export class AgentConnection {
 
   /** Registers a host->guest (stdin) stream. */
   openInput(id: number): void {
-    this.#inputs.set(id, { id, sent: 0n, acked: 0n, waiters: [], closed: false });
+    this.#inputs.set(id, { id, sent: 0n, acked: 0n, waiters: [], closed: false, resumed: false });
   }
 
   /** Sends bytes on an input stream, waiting for credit. @throws ServiceUnavailable when closed */
@@ -427,8 +495,13 @@ export class AgentConnection {
   }
 
   /** Sends a request and waits for its response. @throws the guest's error code, Timeout, ServiceUnavailable */
-  request(op: string, body: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<Record<string, unknown>> {
-    if (this.#closed) return Promise.reject(this.#closeReason ?? unavailable('Guest agent connection closed'));
+  request(
+    op: string,
+    body: Record<string, unknown> = {},
+    timeoutMs = 30_000,
+  ): Promise<Record<string, unknown>> {
+    if (this.#closed)
+      return Promise.reject(this.#closeReason ?? unavailable('Guest agent connection closed'));
     const id = this.#nextRequestId++;
     if (this.#nextRequestId > 0xfffffff0) this.#nextRequestId = 1;
     const payload = Buffer.from(JSON.stringify({ op, ...body }), 'utf8');

@@ -49,7 +49,8 @@ export interface Frame {
 /** Encodes one frame. */
 export function encodeFrame(kind: FrameKind, id: number, aux: bigint | number, payload?: Uint8Array): Buffer {
   const len = payload?.length ?? 0;
-  if (len > maxHostPayloadBytes) throw invalid(`Frame payload of ${len} bytes exceeds ${maxHostPayloadBytes}`);
+  if (len > maxHostPayloadBytes)
+    throw invalid(`Frame payload of ${len} bytes exceeds ${maxHostPayloadBytes}`);
   const buf = Buffer.allocUnsafe(headerBytes + len);
   buf.writeUInt16BE(frameMagic, 0);
   buf.writeUInt8(kind, 2);
@@ -148,7 +149,14 @@ function checkHeader(buf: Buffer, off: number): void {
   const magic = buf.readUInt16BE(off);
   if (magic !== frameMagic) throw new ProtocolViolation(`Bad frame magic 0x${magic.toString(16)}`);
   const kind = buf.readUInt8(off + 2);
-  if (kind !== frameKind.hello && kind !== frameKind.response && kind !== frameKind.event && kind !== frameKind.data && kind !== frameKind.window && kind !== frameKind.close) {
+  if (
+    kind !== frameKind.hello &&
+    kind !== frameKind.response &&
+    kind !== frameKind.event &&
+    kind !== frameKind.data &&
+    kind !== frameKind.window &&
+    kind !== frameKind.close
+  ) {
     throw new ProtocolViolation(`Frame kind ${kind} is not one a guest may send`);
   }
   if (buf.readUInt8(off + 3) !== 0 || buf.readUInt32BE(off + 20) !== 0) {
@@ -187,7 +195,9 @@ export const HelloSchema = Type.Object({
     ),
   ),
   execs: Type.Optional(
-    Type.Array(Type.Object({ container: Str(80), execId: Str(80), exited: Type.Boolean() }), { maxItems: 1024 }),
+    Type.Array(Type.Object({ container: Str(80), execId: Str(80), exited: Type.Boolean() }), {
+      maxItems: 1024,
+    }),
   ),
 });
 export type Hello = Static<typeof HelloSchema>;

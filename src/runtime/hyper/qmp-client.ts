@@ -43,7 +43,10 @@ export class QmpClient {
    * Connects (QEMU creates the socket while it starts; retried until `timeoutMs`) and
    * negotiates capabilities. @throws ServiceUnavailable
    */
-  static async connect(path: string, options: { timeoutMs: number; log: Logger; clock?: Clock; signal?: AbortSignal }): Promise<QmpClient> {
+  static async connect(
+    path: string,
+    options: { timeoutMs: number; log: Logger; clock?: Clock; signal?: AbortSignal },
+  ): Promise<QmpClient> {
     const clock = options.clock ?? systemClock;
     const deadline = clock.monotonicMs() + options.timeoutMs;
     let delay = 5;
@@ -108,7 +111,8 @@ export class QmpClient {
       } else if (typeof m['event'] === 'string') {
         const ev: QmpEvent = {
           event: m['event'],
-          data: typeof m['data'] === 'object' && m['data'] !== null ? (m['data'] as Record<string, unknown>) : {},
+          data:
+            typeof m['data'] === 'object' && m['data'] !== null ? (m['data'] as Record<string, unknown>) : {},
         };
         for (const l of this.#eventListeners) l(ev);
       } else if (typeof m['id'] === 'string') {
@@ -144,7 +148,9 @@ export class QmpClient {
           reject(e);
         },
       });
-      this.#socket.write(JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}), id }) + '\n');
+      this.#socket.write(
+        JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}), id }) + '\n',
+      );
     });
   }
 

@@ -1,0 +1,464 @@
+/**
+ * The `hyper` runtime handler: each pod sandbox is one QEMU VM with its own kernel (the
+ * HyperContainer model). See docs/hyper-runtime.md.
+ *
+ * Start: a pooled VM of the pod's size when there is one, else a cold boot; then NICs are
+ * hot-plugged and the pod set up by the guest agent. Containers get a qcow2 overlay over the
+ * image's read-only root disk, hot-plugged as virtio-blk.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import {
+  forbidden,
+  invalid,
+  systemClock,
+  type Clock,
+  type Logger,
+  type StatusCause,
+} from '../../lib/index.js';
+import type { PodSandboxConfig } from '../runtime-service.js';
+import type {
+  HandlerProbe,
+  SandboxAdoptRequest,
+  SandboxHandle,
+  SandboxHandler,
+  SandboxStartRequest,
+} from '../sandbox-handler.js';
+import { probeAccel, type AccelChoice } from './accel-probe.js';
+import { HyperSandbox } from './hyper-sandbox.js';
+import type { Accel } from './qemu-vm.js';
+import { readSandboxState, writeSandboxState, type SandboxState } from './sandbox-state.js';
+import { VmPool } from './vm-pool.js';
+import { VmSession, type BootParams } from './vm-session.js';
+
+export interface HyperHandlerOptions {
+  /** The handler's own directory (VMs, probe cache), e.g. `<runtime root>/hyper`. Keep it short. */
+  readonly root: string;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly kernelVersion?: string;
+  /** Cache key of the KVM probe (the guest build hash); default: kernel and initrd paths. */
+  readonly guestBuildId?: string;
+  readonly qemuBinary?: string;
+  /** Pre-booted VMs of the default size; 0 disables the pool. Default 2. */
+  readonly poolSize?: number;
+  readonly defaultCpus?: number;
+  readonly defaultMemoryMiB?: number;
+  /** Smallest VM accepted (the guest does not boot below ~96 MiB on microvm). Default 96. */
+  readonly minMemoryMiB?: number;
+  /** Largest VM accepted; default the host's total memory. */
+  readonly maxMemoryMiB?: number;
+  /** Largest vCPU count accepted; default 16. */
+  readonly maxCpus?: number;
+  /** `auto` probes KVM with a bounded boot and falls back to TCG. */
+  readonly accel?: 'auto' | Accel;
+  /** TCG translation buffer per VM (MiB). Default 32. */
+  readonly tbSizeMiB?: number;
+  /** PCIe slots for hot-plugged disks and NICs per VM. Default 8. */
+  readonly rootPorts?: number;
+  /** Put each QEMU in a host cgroup with the pod's CPU and a memory cap. Default true. */
+  readonly useCgroups?: boolean;
+  /** Turn on host KSM (merges identical guest pages across VMs). Default false: it is a cross-tenant side channel. */
+  readonly enableKsm?: boolean;
+  /** Let tests make the guest agent misbehave on purpose. Default false. */
+  readonly allowDebugAnnotations?: boolean;
+  /** How long a boot may take until the agent answers. Default 60 s (TCG on a busy host). */
+  readonly bootTimeoutMs?: number;
+  /** Extra kernel arguments for every VM. */
+  readonly extraKernelArgs?: readonly string[];
+}
+
+/** Debug annotation (test mode only): `malformed-frames` makes the guest agent send garbage. */
+export const guestDebugAnnotation = 'h8s.io/guest-debug';
+
+export interface HyperHandler extends SandboxHandler {
+  /** Stops refilling and destroys pooled VMs (tests, uninstall). Running pods are untouched. */
+  shutdownPool(): Promise<void>;
+  /** Number of pooled VMs ready now. */
+  poolReady(): number;
+  /** Waits until the pool is full (benchmarks, tests). */
+  waitPoolFull(timeoutMs: number): Promise<void>;
+}
+
+async function hostTscKhz(): Promise<number | undefined> {
+  try {
+    const text = await readFile('/proc/cpuinfo', 'utf8');
+    const flags = /^flags\s*:(.*)$/m.exec(text)?.[1] ?? '';
+    if (!/\bconstant_tsc\b/.test(flags) || !/\bnonstop_tsc\b/.test(flags)) return undefined;
+    const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(text)?.[1]);
+    return Number.isFinite(mhz) && mhz > 100 ? Math.round(mhz * 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kernel command line of every VM. */
+export function guestKernelArgs(
+  accel: Accel,
+  tscKhz: number | undefined,
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    'console=ttyS0',
+    'quiet',
+    'loglevel=4',
+    'panic=-1',
+    // Pages are not zeroed on allocation: an idle guest touches far less of its RAM.
+    'init_on_alloc=0',
+    // microvm's ACPI does not hand PCIe hot-plug to the OS; the guest drives the slots natively.
+    'pcie_ports=native',
+    'no_timer_check',
+    // Report free memory in 512 KiB blocks (default 2 MiB) so QEMU can give more back to the host.
+    'page_reporting.page_reporting_order=7',
+    // TCG: the guest cannot calibrate the TSC against a timer on a busy host; TCG's TSC runs
+    // at the host's rate, so tell the guest.
+    ...(accel === 'tcg' && tscKhz ? [`tsc_early_khz=${tscKhz}`] : []),
+    ...extra,
+  ];
+}
+
+/** vCPUs and memory for a pod. @throws Invalid with field causes */
+export function vmSize(
+  config: PodSandboxConfig,
+  limits: {
+    defaultCpus: number;
+    defaultMemoryMiB: number;
+    minMemoryMiB: number;
+    maxMemoryMiB: number;
+    maxCpus: number;
+  },
+): { cpus: number; memoryMiB: number } {
+  const causes: StatusCause[] = [];
+  const r = config.resources;
+  let cpus = limits.defaultCpus;
+  let memoryMiB = limits.defaultMemoryMiB;
+  if (r?.cpuMillis !== undefined) {
+    if (!Number.isFinite(r.cpuMillis) || r.cpuMillis <= 0) {
+      causes.push({
+        reason: 'FieldValueInvalid',
+        message: 'must be a positive number of millicores',
+        field: 'resources.cpuMillis',
+      });
+    } else {
+      cpus = Math.ceil(r.cpuMillis / 1000);
+      if (cpus > limits.maxCpus) {
+        causes.push({
+          reason: 'FieldValueInvalid',
+          message: `at most ${limits.maxCpus} vCPUs (${limits.maxCpus * 1000} millicores)`,
+          field: 'resources.cpuMillis',
+        });
+      }
+    }
+  }
+  if (r?.memoryBytes !== undefined) {
+    if (!Number.isFinite(r.memoryBytes) || r.memoryBytes <= 0) {
+      causes.push({
+        reason: 'FieldValueInvalid',
+        message: 'must be a positive number of bytes',
+        field: 'resources.memoryBytes',
+      });
+    } else {
+      memoryMiB = Math.ceil(r.memoryBytes / (1024 * 1024));
+      if (memoryMiB < limits.minMemoryMiB) {
+        causes.push({
+          reason: 'FieldValueInvalid',
+          message: `at least ${limits.minMemoryMiB} MiB (the guest kernel does not boot with less)`,
+          field: 'resources.memoryBytes',
+        });
+      } else if (memoryMiB > limits.maxMemoryMiB) {
+        causes.push({
+          reason: 'FieldValueInvalid',
+          message: `at most ${limits.maxMemoryMiB} MiB (this host's memory)`,
+          field: 'resources.memoryBytes',
+        });
+      }
+    }
+  }
+  if (causes.length > 0) {
+    const first = causes[0] as StatusCause;
+    throw invalid(`Invalid VM size for pod "${config.metadata.name}": ${first.field}: ${first.message}`, {
+      details: { causes },
+    });
+  }
+  return { cpus, memoryMiB };
+}
+
+export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
+  const log = o.log.child({ component: 'hyper' });
+  const clock = o.clock ?? systemClock;
+  const vmsDir = join(o.root, 'vms');
+  const defaultCpus = o.defaultCpus ?? 1;
+  const defaultMemoryMiB = o.defaultMemoryMiB ?? 128;
+  const limits = {
+    defaultCpus,
+    defaultMemoryMiB,
+    minMemoryMiB: o.minMemoryMiB ?? 96,
+    maxMemoryMiB: o.maxMemoryMiB ?? Math.floor(totalmem() / (1024 * 1024)),
+    maxCpus: o.maxCpus ?? 16,
+  };
+  const sandboxes = new Set<HyperSandbox>();
+  let prepared: Promise<{ accel: AccelChoice; boot: BootParams; pool: VmPool }> | undefined;
+
+  const prepare = (): Promise<{ accel: AccelChoice; boot: BootParams; pool: VmPool }> => {
+    prepared ??= (async () => {
+      await mkdir(vmsDir, { recursive: true, mode: 0o700 });
+      const tsc = await hostTscKhz();
+      const qemuBinary = o.qemuBinary ?? 'qemu-system-x86_64';
+      let accel: AccelChoice;
+      if (o.accel === 'kvm' || o.accel === 'tcg') accel = { accel: o.accel, reason: 'configured' };
+      else {
+        accel = await probeAccel({
+          cacheFile: join(o.root, 'accel-probe.json'),
+          workDir: join(o.root, 'probe'),
+          cacheKey: o.guestBuildId ?? `${o.kernel}|${o.initrd}`,
+          qemuBinary,
+          kernel: o.kernel,
+          initrd: o.initrd,
+          kernelArgs: guestKernelArgs('kvm', undefined, o.extraKernelArgs),
+          timeoutMs: 8000,
+          log,
+        });
+      }
+      if (o.enableKsm) await enableKsm(log);
+      const boot: BootParams = {
+        vmsDir,
+        qemuBinary,
+        kernel: o.kernel,
+        initrd: o.initrd,
+        kernelArgs: guestKernelArgs(accel.accel, tsc, o.extraKernelArgs),
+        accel: accel.accel,
+        tbSizeMiB: o.tbSizeMiB ?? 32,
+        rootPorts: o.rootPorts ?? 8,
+        useCgroup: o.useCgroups ?? true,
+        bootTimeoutMs: o.bootTimeoutMs ?? 60_000,
+        log,
+        ...(o.clock ? { clock: o.clock } : {}),
+      };
+      const pool = new VmPool({
+        size: o.poolSize ?? 2,
+        cpus: defaultCpus,
+        memoryMiB: defaultMemoryMiB,
+        boot,
+        log,
+        clock,
+      });
+      await pool.recover();
+      pool.refill();
+      return { accel, boot, pool };
+    })();
+    return prepared;
+  };
+
+  const newSandbox = (
+    req: { id: string; config: PodSandboxConfig; stateDir: string; events: SandboxStartRequest['events'] },
+    state: SandboxState,
+  ): HyperSandbox => {
+    const sb: HyperSandbox = new HyperSandbox({
+      id: req.id,
+      config: req.config,
+      stateDir: req.stateDir,
+      events: req.events,
+      state,
+      log,
+      clock,
+      allowDebugAnnotations: o.allowDebugAnnotations ?? false,
+      onDestroyed: () => sandboxes.delete(sb),
+    });
+    sandboxes.add(sb);
+    return sb;
+  };
+
+  return {
+    name: 'hyper',
+    rootfsKind: 'disk',
+
+    async probe(): Promise<HandlerProbe> {
+      try {
+        const p = await prepare();
+        return {
+          available: true,
+          details: {
+            accel: p.accel.accel,
+            accelReason: p.accel.reason,
+            kernel: o.kernel,
+            ...(o.kernelVersion ? { kernelVersion: o.kernelVersion } : {}),
+            poolSize: p.pool.size,
+            poolReady: p.pool.readyCount,
+            defaultCpus,
+            defaultMemoryMiB,
+          },
+        };
+      } catch (err) {
+        return { available: false, reason: (err as Error).message, details: {} };
+      }
+    },
+
+    async startSandbox(req: SandboxStartRequest): Promise<SandboxHandle> {
+      const sec = req.config.security;
+      if (sec?.privileged || sec?.hostNetwork || sec?.hostPid || sec?.hostIpc) {
+        throw forbidden(
+          `Pod "${req.config.metadata.name}" asks for privileged mode or host namespaces, which the hyper runtime cannot give a VM; use the runc runtime`,
+        );
+      }
+      const size = vmSize(req.config, limits);
+      const debug = req.config.annotations?.[guestDebugAnnotation];
+      if (debug !== undefined && !o.allowDebugAnnotations) {
+        throw forbidden(
+          `Annotation "${guestDebugAnnotation}" is only accepted when the runtime runs in test mode`,
+        );
+      }
+      const nets = req.config.network?.interfaces ?? [];
+      for (const [i, n] of nets.entries()) {
+        if (!n.hostDevice) {
+          throw invalid(`Interface "${n.name}" has no host tap device`, {
+            details: {
+              causes: [
+                {
+                  reason: 'FieldValueRequired',
+                  message: 'Required value',
+                  field: `network.interfaces[${i}].hostDevice`,
+                },
+              ],
+            },
+          });
+        }
+      }
+      const p = await prepare();
+      const started = clock.monotonicMs();
+      let session = p.pool.take(size.cpus, size.memoryMiB);
+      const pooled = session !== undefined;
+      session ??= await VmSession.boot(p.boot, size, req.signal);
+      await session.setOwner(req.stateDir);
+      const state: SandboxState = {
+        schema: 1,
+        vmId: session.vmId,
+        vmDir: session.vm.dir,
+        nextStreamId: 1,
+        lastEventSeq: session.conn.lastEventSeq,
+        nics: [],
+        containers: {},
+      };
+      const sb = newSandbox(req, state);
+      sb.bindSession(session);
+      try {
+        await writeSandboxState(req.stateDir, state);
+        const interfaces: Record<string, unknown>[] = [];
+        for (const [i, n] of nets.entries()) {
+          const mac = n.mac ?? generatedMac(req.id, i);
+          const dev = await session.vm.addNic({ hostDevice: n.hostDevice as string, mac });
+          state.nics.push(dev.id);
+          interfaces.push({
+            mac: mac.toLowerCase(),
+            name: n.name,
+            addresses: n.addresses,
+            ...(n.mtu ? { mtu: n.mtu } : {}),
+          });
+        }
+        await writeSandboxState(req.stateDir, state);
+        await session.conn.request(
+          'setupPod',
+          {
+            hostname: req.config.hostname ?? req.config.metadata.name.slice(0, 63),
+            ...(req.config.dnsConfig ? { dns: req.config.dnsConfig } : {}),
+            interfaces,
+            routes: req.config.network?.routes ?? [],
+            sysctls: req.config.sysctls ?? {},
+            waitMs: 30_000,
+          },
+          40_000,
+        );
+        if (debug !== undefined) await sb.debugMisbehave(debug === 'malformed-frames' ? 'garbage' : debug);
+      } catch (err) {
+        await sb.destroy().catch(() => {});
+        throw err;
+      }
+      log.info('Started sandbox VM', {
+        sandbox: req.id,
+        vmId: session.vmId,
+        pooled,
+        durationMs: Math.round(clock.monotonicMs() - started),
+        ...size,
+      });
+      return sb;
+    },
+
+    async adoptSandbox(req: SandboxAdoptRequest): Promise<SandboxHandle | undefined> {
+      await prepare();
+      const state = await readSandboxState(req.stateDir);
+      if (!state) return undefined;
+      // The sandbox first: its log sinks must exist before the streams are resumed.
+      const sb = newSandbox(req, state);
+      for (const c of req.containers) sb.rememberSpec(c.spec);
+      const session = await VmSession.adopt(
+        state.vmDir,
+        {
+          log,
+          clock,
+          lastEventSeq: state.lastEventSeq,
+          resumeStreams: sb.resumeSinks(),
+          resumeInputs: sb.resumeInputs(),
+        },
+        sb.handlers,
+      ).catch((err: unknown) => {
+        log.warn('Cannot re-adopt sandbox VM', { sandbox: req.id, err: err as Error });
+        return undefined;
+      });
+      if (!session) {
+        sandboxes.delete(sb);
+        return undefined;
+      }
+      sb.bindSession(session);
+      log.info('Re-adopted sandbox VM', { sandbox: req.id, vmId: state.vmId });
+      return sb;
+    },
+
+    async close(): Promise<void> {
+      if (!prepared) return;
+      const p = await prepared.catch(() => undefined);
+      await p?.pool.close();
+      for (const sb of sandboxes) await sb.detach().catch(() => {});
+      sandboxes.clear();
+    },
+
+    async shutdownPool(): Promise<void> {
+      if (!prepared) return;
+      const p = await prepared.catch(() => undefined);
+      await p?.pool.shutdown();
+    },
+
+    poolReady(): number {
+      return 0;
+    },
+
+    async waitPoolFull(timeoutMs: number): Promise<void> {
+      const p = await prepare();
+      const deadline = clock.monotonicMs() + timeoutMs;
+      while (p.pool.readyCount < p.pool.size) {
+        if (clock.monotonicMs() > deadline) throw invalid(`Pool did not fill within ${timeoutMs} ms`);
+        await clock.sleep(100);
+      }
+    },
+  };
+}
+
+/** A locally administered MAC derived from the sandbox id. */
+function generatedMac(id: string, index: number): string {
+  const hex = (id.replace(/[^0-9a-f]/gi, '') + '000000000000').slice(0, 8);
+  return `02:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:${hex.slice(6, 8)}:${(index & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+async function enableKsm(log: Logger): Promise<void> {
+  try {
+    const { writeFile } = await import('node:fs/promises');
+    // PRIVILEGED: turns on the host's kernel samepage merging so identical pages of the VMs'
+    // RAM (kernel, agent) are shared. A tenant cannot use it to escape, but page merging is a
+    // timing side channel between VMs (CVE-2015-2877), which is why it is off by default.
+    await writeFile('/sys/kernel/mm/ksm/run', '1');
+    log.info('Enabled KSM');
+  } catch (err) {
+    log.warn('Cannot enable KSM', { err: err as Error });
+  }
+}

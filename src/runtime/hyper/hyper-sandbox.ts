@@ -1,0 +1,910 @@
+/**
+ * One hyper pod: a VM session plus the sandbox's containers, their log streams and exec
+ * sessions. Implements the `SandboxHandle` contract (runtime/sandbox-handler.ts).
+ *
+ * Invariants: every stream id, device and exit report is persisted in `hyper.json` before the
+ * guest request that depends on it, so a restarted daemon resumes logs from the offsets it
+ * recorded and reports each exit exactly once.
+ */
+import { randomBytes } from 'node:crypto';
+import { rm, stat } from 'node:fs/promises';
+import { Duplex } from 'node:stream';
+import {
+  conflict,
+  createRateLimitedLogger,
+  execFile,
+  forbidden,
+  internal,
+  invalid,
+  isNotFound,
+  notFound,
+  systemClock,
+  type Clock,
+  type Logger,
+} from '../../lib/index.js';
+import { CriLogWriter } from '../cri-log.js';
+import type {
+  AttachOptions,
+  ContainerStats,
+  ExecOptions,
+  LinuxContainerResources,
+  PodSandboxConfig,
+  StreamSession,
+  TerminalSize,
+} from '../runtime-service.js';
+import type { ContainerSpec, HandlerEvents, SandboxHandle } from '../sandbox-handler.js';
+import type { OutputSink } from './agent-connection.js';
+import { OutputQueue } from './output-queue.js';
+import type { AgentEvent, ExitEvent } from './protocol.js';
+import { writeSandboxState, type ContainerRecord, type SandboxState } from './sandbox-state.js';
+import type { VmSession } from './vm-session.js';
+
+const signals: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGWINCH: 28,
+  SIGPWR: 30,
+};
+
+/** Signal name (`SIGTERM`, `TERM`) or number → number. @throws Invalid */
+export function signalNumber(sig: string): number {
+  const s = sig.trim().toUpperCase();
+  if (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 64) return Number(s);
+  const n = signals[s.startsWith('SIG') ? s : `SIG${s}`];
+  if (n === undefined) throw invalid(`Unknown stop signal "${sig}"`);
+  return n;
+}
+
+interface ExecWaiter {
+  resolve(e: ExitEvent): void;
+}
+
+export interface HyperSandboxDeps {
+  readonly id: string;
+  readonly config: PodSandboxConfig;
+  readonly stateDir: string;
+  readonly events: HandlerEvents;
+  readonly state: SandboxState;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  readonly allowDebugAnnotations: boolean;
+  readonly onDestroyed: () => void;
+}
+
+/** The process to run for a container: image config merged with the CRI config. */
+export function containerProcess(spec: ContainerSpec): {
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: string;
+} {
+  const c = spec.config;
+  const img = spec.image.config;
+  const command = c.command && c.command.length > 0 ? [...c.command] : undefined;
+  const args = c.args && c.args.length > 0 ? [...c.args] : undefined;
+  let argv: string[];
+  if (command) argv = [...command, ...(args ?? [])];
+  else argv = [...img.entrypoint, ...(args ?? img.cmd)];
+  if (argv.length === 0) {
+    throw invalid(
+      `Container "${c.metadata.name}" has no command: the image has no ENTRYPOINT or CMD and none was given`,
+      {
+        details: { causes: [{ reason: 'FieldValueRequired', message: 'Required value', field: 'command' }] },
+      },
+    );
+  }
+  const env = new Map<string, string>();
+  for (const e of img.env) {
+    const i = e.indexOf('=');
+    if (i > 0) env.set(e.slice(0, i), e.slice(i + 1));
+  }
+  for (const kv of c.envs ?? []) env.set(kv.key, kv.value);
+  const sec = c.security;
+  let user = img.user;
+  if (sec?.runAsUser !== undefined)
+    user = `${sec.runAsUser}${sec.runAsGroup !== undefined ? `:${sec.runAsGroup}` : ''}`;
+  else if (sec?.runAsUsername) user = sec.runAsUsername;
+  return {
+    args: argv,
+    env: [...env].map(([k, v]) => `${k}=${v}`),
+    cwd: c.workingDir || img.workingDir || '/',
+    user,
+  };
+}
+
+export class HyperSandbox implements SandboxHandle {
+  readonly #d: HyperSandboxDeps;
+  readonly #log: Logger;
+  readonly #guestLog: Logger;
+  readonly #clock: Clock;
+  readonly #state: SandboxState;
+  #saving: Promise<void> = Promise.resolve();
+  #saveTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #writers = new Map<string, CriLogWriter>();
+  /** Per container: resolves when its log streams have ended. */
+  readonly #logsDone = new Map<string, Promise<void>>();
+  readonly #exitWaiters = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  readonly #execs = new Map<string, ExecWaiter>();
+  readonly #attachers = new Map<string, Set<OutputQueue>>();
+  #stopped = false;
+  #dead = false;
+
+  constructor(d: HyperSandboxDeps) {
+    this.#d = d;
+    this.#state = d.state;
+    this.#clock = d.clock ?? systemClock;
+    this.#log = d.log.child({ sandbox: d.id, vmId: d.state.vmId });
+    this.#guestLog = createRateLimitedLogger(this.#log, { burst: 5, windowMs: 10_000 });
+    for (const c of Object.values(this.#state.containers)) {
+      if (c.started && !c.exitReported) this.#exitWaiter(c.id);
+    }
+  }
+
+  #sessionRef: VmSession | undefined;
+
+  get session(): VmSession {
+    if (!this.#sessionRef) throw internal('Sandbox has no VM session yet');
+    return this.#sessionRef;
+  }
+
+  /** Guest callbacks of this sandbox (usable before `bindSession`, during adoption's reconnect). */
+  readonly handlers = {
+    onEvent: (seq: number, ev: AgentEvent) => this.#onEvent(seq, ev),
+    onViolation: (reason: string) => this.#onViolation(reason),
+    onClose: () => this.#onClose(),
+  };
+
+  /** Binds the sandbox to its VM session. */
+  bindSession(session: VmSession): void {
+    this.#sessionRef = session;
+    session.handlers = this.handlers;
+  }
+
+  /** Log sinks for resuming after adoption. */
+  resumeSinks(): { id: number; acked: number; sink: OutputSink }[] {
+    const out: { id: number; acked: number; sink: OutputSink }[] = [];
+    for (const c of Object.values(this.#state.containers)) {
+      if (!c.started) continue;
+      const streams: [number, 'stdout' | 'stderr'][] = [[c.stdout, 'stdout']];
+      if (c.stderr) streams.push([c.stderr, 'stderr']);
+      const live = streams.filter(([id]) => id && !c.ended.includes(id));
+      if (live.length === 0) continue;
+      const sinks = live.map(([id, name]) => ({
+        id,
+        acked: c.offsets[String(id)] ?? 0,
+        sink: this.#logSink(c, id, name),
+      }));
+      this.#trackLogs(
+        c.id,
+        sinks.map((s) => s.sink),
+      );
+      out.push(...sinks);
+    }
+    return out;
+  }
+
+  /** Stdin streams to keep across adoption. */
+  resumeInputs(): number[] {
+    return Object.values(this.#state.containers)
+      .filter((c) => c.started && !c.exitReported && c.stdin)
+      .map((c) => c.stdin);
+  }
+
+  info(): Readonly<Record<string, unknown>> {
+    const f = this.session.vm.facts;
+    return {
+      vmId: f.vmId,
+      pid: f.pid,
+      accel: f.accel,
+      cpus: f.cpus,
+      memoryMiB: f.memoryMiB,
+      kernelRelease: this.session.conn.hello.kernelRelease,
+      agent: this.session.conn.hello.agent,
+    };
+  }
+
+  ip(): string {
+    const first = this.#d.config.network?.interfaces[0]?.addresses[0];
+    return first ? (first.split('/')[0] ?? '') : '';
+  }
+
+  // ---- persistence ----
+
+  #save(): Promise<void> {
+    const snapshot = JSON.parse(JSON.stringify(this.#state)) as SandboxState;
+    this.#saving = this.#saving
+      .then(() => writeSandboxState(this.#d.stateDir, snapshot))
+      .catch((err: unknown) => {
+        this.#log.error('Cannot persist sandbox state', { err: err as Error });
+      });
+    return this.#saving;
+  }
+
+  #saveSoon(): void {
+    if (this.#saveTimer) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      void this.#save();
+    }, 500);
+  }
+
+  #streamId(): number {
+    return this.#state.nextStreamId++;
+  }
+
+  #record(id: string): ContainerRecord {
+    const c = this.#state.containers[id];
+    if (!c) throw notFound(`Container "${id}" not found in sandbox "${this.#d.id}"`);
+    return c;
+  }
+
+  #exitWaiter(id: string): { promise: Promise<void>; resolve: () => void } {
+    let w = this.#exitWaiters.get(id);
+    if (!w) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      w = { promise, resolve };
+      this.#exitWaiters.set(id, w);
+    }
+    return w;
+  }
+
+  #conn() {
+    if (this.#dead) throw conflict(`Sandbox "${this.#d.id}" is not running`);
+    return this.session.conn;
+  }
+
+  // ---- guest events ----
+
+  async #onEvent(seq: number, ev: AgentEvent): Promise<void> {
+    if (ev.type === 'oom') {
+      this.#guestLog.info('Container hit its memory limit', {
+        container: ev.container,
+        oomKills: ev.oomKills,
+      });
+    } else if (ev.execId) {
+      const w = this.#execs.get(ev.execId);
+      this.#execs.delete(ev.execId);
+      w?.resolve(ev);
+    } else {
+      await this.#containerExited(ev);
+    }
+    this.#state.lastEventSeq = seq;
+    await this.#save();
+  }
+
+  async #containerExited(ev: ExitEvent): Promise<void> {
+    const c = this.#state.containers[ev.container];
+    if (!c || c.exitReported) return;
+    // The guest sends the exit after the output streams closed; wait until the log has them.
+    const logs = this.#logsDone.get(c.id);
+    if (logs) await Promise.race([logs, this.#clock.sleep(5000)]);
+    const writer = this.#writers.get(c.id);
+    if (writer) {
+      await writer.close().catch(() => {});
+      this.#writers.delete(c.id);
+    }
+    c.exitReported = true;
+    await this.#save();
+    let reason = ev.exitCode === 0 ? 'Completed' : 'Error';
+    let message: string | undefined;
+    if (ev.oomKilled) reason = 'OOMKilled';
+    if (ev.startErrorCode) {
+      reason = 'ContainerCannotRun';
+      message = ev.startError ?? 'The container process could not be started';
+    }
+    if (ev.droppedBytes)
+      message = `${message ? message + '; ' : ''}${ev.droppedBytes} bytes of output were discarded while nobody read them`;
+    this.#d.events.containerExited({
+      containerId: c.id,
+      exitCode: ev.exitCode,
+      finishedAt: ev.finishedAtMs * 1_000_000,
+      reason,
+      ...(message ? { message } : {}),
+    });
+    this.#exitWaiter(c.id).resolve();
+  }
+
+  #onViolation(reason: string): void {
+    this.#log.error('Guest agent broke the protocol; stopping the sandbox', { reason });
+    void this.#die(`guest agent broke the protocol: ${reason}`, true);
+  }
+
+  #onClose(): void {
+    if (this.#stopped) return;
+    void this.session.vm.exited.then(() => {
+      if (!this.#stopped) void this.#die('the VM exited unexpectedly', false);
+    });
+    // The connection closed but QEMU lives: the guest dropped the channel. Nothing more can be
+    // done with this VM.
+    setTimeout(() => {
+      if (!this.#stopped && !this.#dead && this.session.vm.isAlive())
+        void this.#die('the guest agent connection closed', true);
+    }, 2000).unref();
+  }
+
+  async #die(reason: string, kill: boolean): Promise<void> {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.session.conn.close();
+    if (kill) await this.session.vm.stop(0).catch(() => {});
+    await this.#reportAllExited(`Sandbox failed: ${reason}`);
+    this.#d.events.sandboxDied(reason);
+  }
+
+  async #reportAllExited(message: string): Promise<void> {
+    for (const c of Object.values(this.#state.containers)) {
+      if (!c.started || c.exitReported) continue;
+      c.exitReported = true;
+      await this.#writers
+        .get(c.id)
+        ?.close()
+        .catch(() => {});
+      this.#writers.delete(c.id);
+      this.#d.events.containerExited({
+        containerId: c.id,
+        exitCode: 137,
+        finishedAt: this.#clock.now() * 1_000_000,
+        reason: 'Error',
+        message,
+      });
+      this.#exitWaiter(c.id).resolve();
+    }
+    for (const w of this.#execs.values()) {
+      w.resolve({
+        type: 'exit',
+        container: '',
+        execId: '',
+        exitCode: 137,
+        oomKilled: false,
+        finishedAtMs: this.#clock.now(),
+      });
+    }
+    this.#execs.clear();
+    await this.#save();
+  }
+
+  // ---- logs ----
+
+  #writer(c: ContainerRecord): CriLogWriter {
+    let w = this.#writers.get(c.id);
+    if (!w) {
+      w = new CriLogWriter({ path: c.logPath, clock: this.#clock });
+      this.#writers.set(c.id, w);
+    }
+    return w;
+  }
+
+  #logSink(
+    c: ContainerRecord,
+    streamId: number,
+    name: 'stdout' | 'stderr',
+  ): OutputSink & { done: Promise<void> } {
+    let done!: () => void;
+    const promise = new Promise<void>((r) => {
+      done = r;
+    });
+    return {
+      done: promise,
+      write: async (chunk) => {
+        await this.#writer(c).write(name, chunk);
+        const off = this.session.conn.outputOffset(streamId);
+        c.offsets[String(streamId)] = (off ?? c.offsets[String(streamId)] ?? 0) + chunk.length;
+        this.#saveSoon();
+        for (const a of this.#attachers.get(c.id) ?? []) await a.write(chunk);
+      },
+      end: () => {
+        c.ended.push(streamId);
+        this.#saveSoon();
+        done();
+      },
+      fail: () => done(),
+    };
+  }
+
+  #trackLogs(id: string, sinks: readonly (OutputSink & { done?: Promise<void> })[]): void {
+    this.#logsDone.set(
+      id,
+      Promise.all(sinks.map((s) => s.done ?? Promise.resolve())).then(() => undefined),
+    );
+  }
+
+  // ---- containers ----
+
+  async createContainer(spec: ContainerSpec): Promise<void> {
+    const conn = this.#conn();
+    if (this.#state.containers[spec.id])
+      throw conflict(`Container "${spec.id}" already exists in this sandbox`);
+    if (spec.rootfs.kind !== 'disk')
+      throw invalid('The hyper runtime needs the image as a root disk (rootfsKind "disk")');
+    if (spec.config.security?.privileged) {
+      throw forbidden(
+        'Privileged containers are not supported by the hyper runtime (the VM is the isolation boundary); use runc',
+      );
+    }
+    const disk = spec.rootfs.disk;
+    const mounts: Record<string, unknown>[] = [];
+    const volumeFiles: { file: string; path: string; readonly: boolean; fsType: string }[] = [];
+    for (const [i, m] of (spec.config.mounts ?? []).entries()) {
+      const field = `mounts[${i}]`;
+      if (m.type === 'tmpfs') {
+        mounts.push({ type: 'tmpfs', containerPath: m.containerPath, readonly: m.readonly ?? false });
+      } else if (m.type === 'block') {
+        const st = await stat(m.hostPath).catch(() => undefined);
+        if (!st || !(st.isFile() || st.isBlockDevice())) {
+          throw invalid(
+            `Volume "${m.hostPath}" for "${m.containerPath}" is not a disk image or block device`,
+            {
+              details: {
+                causes: [
+                  {
+                    reason: 'FieldValueInvalid',
+                    message: 'Not a disk image or block device',
+                    field: `${field}.hostPath`,
+                  },
+                ],
+              },
+            },
+          );
+        }
+        volumeFiles.push({
+          file: m.hostPath,
+          path: m.containerPath,
+          readonly: m.readonly ?? false,
+          fsType: m.fsType ?? 'ext4',
+        });
+      } else {
+        throw invalid(
+          `Bind mount of "${m.hostPath}" is not supported by the hyper runtime: the VM shares no host directories; use a block volume or tmpfs`,
+          {
+            details: {
+              causes: [
+                {
+                  reason: 'FieldValueNotSupported',
+                  message: 'Supported types: block, tmpfs',
+                  field: `${field}.type`,
+                },
+              ],
+            },
+          },
+        );
+      }
+    }
+    const overlay = `${this.#d.stateDir}/c-${spec.id.slice(0, 16)}.qcow2`;
+    // The container's writable root: a qcow2 overlay whose backing file is the image's
+    // shared read-only disk.
+    await execFile(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', disk.path, overlay], {
+      timeoutMs: 30_000,
+    });
+    const record: ContainerRecord = {
+      id: spec.id,
+      disk: '',
+      overlay,
+      volumes: [],
+      logPath: spec.logPath,
+      tty: spec.config.tty ?? false,
+      stdout: 0,
+      stderr: 0,
+      stdin: 0,
+      offsets: {},
+      ended: [],
+      started: false,
+      exitReported: false,
+    };
+    this.#state.containers[spec.id] = record;
+    const vm = this.session.vm;
+    try {
+      const dev = await vm.addDisk({ file: overlay, format: 'qcow2', readonly: false });
+      record.disk = dev.id;
+      for (const v of volumeFiles) {
+        const vd = await vm.addDisk({ file: v.file, format: 'raw', readonly: v.readonly });
+        record.volumes.push(vd.id);
+        mounts.push({
+          type: 'block',
+          containerPath: v.path,
+          serial: 'serial' in vd ? vd.serial : '',
+          fsType: v.fsType,
+          readonly: v.readonly,
+        });
+      }
+      await this.#save();
+      const res = spec.config.resources;
+      await conn.request(
+        'createContainer',
+        {
+          id: spec.id,
+          root: {
+            serial: 'serial' in dev ? dev.serial : '',
+            fsType: disk.fsType,
+            readonly: spec.config.security?.readonlyRootfs ?? false,
+          },
+          mounts,
+          resources: {
+            ...(res?.memoryLimitInBytes ? { memoryBytes: res.memoryLimitInBytes } : {}),
+            ...(res?.pidsLimit ? { pidsLimit: res.pidsLimit } : {}),
+            ...(res?.cpuQuota ? { cpuQuota: res.cpuQuota } : {}),
+            ...(res?.cpuPeriod ? { cpuPeriod: res.cpuPeriod } : {}),
+          },
+          waitMs: 30_000,
+        },
+        40_000,
+      );
+    } catch (err) {
+      await this.#releaseDevices(record);
+      delete this.#state.containers[spec.id];
+      await this.#save();
+      throw err;
+    }
+    // Kept in memory for start: the process spec (the core keeps the spec too).
+    this.#specs.set(spec.id, spec);
+  }
+
+  readonly #specs = new Map<string, ContainerSpec>();
+
+  async #releaseDevices(c: ContainerRecord): Promise<void> {
+    const vm = this.session.vm;
+    for (const id of [c.disk, ...c.volumes]) if (id) await vm.removeDevice(id).catch(() => {});
+    await rm(c.overlay, { force: true });
+  }
+
+  /** After adoption the core hands the specs back. */
+  rememberSpec(spec: ContainerSpec): void {
+    this.#specs.set(spec.id, spec);
+  }
+
+  async startContainer(containerId: string): Promise<void> {
+    const conn = this.#conn();
+    const c = this.#record(containerId);
+    const spec = this.#specs.get(containerId);
+    if (!spec) throw internal(`Container "${containerId}" has no spec in this daemon`);
+    if (c.started) throw conflict(`Container "${containerId}" was already started`);
+    const proc = containerProcess(spec);
+    c.stdout = this.#streamId();
+    c.stderr = c.tty ? 0 : this.#streamId();
+    c.stdin = spec.config.stdin ? this.#streamId() : 0;
+    c.started = true;
+    const sinks = [this.#logSink(c, c.stdout, 'stdout')];
+    if (c.stderr) sinks.push(this.#logSink(c, c.stderr, 'stderr'));
+    this.#trackLogs(c.id, sinks);
+    this.#exitWaiter(c.id);
+    await this.#save();
+    conn.openOutput(c.stdout, sinks[0] as OutputSink);
+    if (c.stderr) conn.openOutput(c.stderr, sinks[1] as OutputSink);
+    if (c.stdin) conn.openInput(c.stdin);
+    try {
+      await conn.request('startContainer', {
+        id: c.id,
+        process: { ...proc, tty: c.tty, stdin: c.stdin, stdout: c.stdout, stderr: c.stderr },
+      });
+    } catch (err) {
+      c.started = false;
+      conn.dropOutput(c.stdout);
+      if (c.stderr) conn.dropOutput(c.stderr);
+      await this.#save();
+      throw err;
+    }
+    this.#d.events.containerStarted(c.id, this.#clock.now() * 1_000_000);
+  }
+
+  async stopContainer(containerId: string, timeoutSeconds: number, stopSignal: string): Promise<void> {
+    const c = this.#record(containerId);
+    if (!c.started || c.exitReported) return;
+    const conn = this.#conn();
+    const exited = this.#exitWaiter(containerId).promise;
+    await conn
+      .request('signal', { container: containerId, signal: signalNumber(stopSignal || 'SIGTERM') })
+      .catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    const graceful = await Promise.race([
+      exited.then(() => true),
+      this.#clock.sleep(Math.max(0, timeoutSeconds) * 1000).then(() => false),
+    ]);
+    if (graceful) return;
+    await conn.request('signal', { container: containerId, signal: 9, all: true }).catch(() => {});
+    await Promise.race([exited, this.#clock.sleep(10_000)]);
+  }
+
+  async removeContainer(containerId: string): Promise<void> {
+    const c = this.#state.containers[containerId];
+    if (!c) return;
+    if (c.started && !c.exitReported) await this.stopContainer(containerId, 0, 'SIGKILL');
+    if (!this.#dead) await this.session.conn.request('removeContainer', { id: containerId }).catch(() => {});
+    await this.#releaseDevices(c);
+    delete this.#state.containers[containerId];
+    this.#specs.delete(containerId);
+    await this.#save();
+  }
+
+  // ---- streams ----
+
+  #processSpec(
+    options: {
+      cmd: readonly string[];
+      tty: boolean;
+      envs?: readonly { key: string; value: string }[];
+      workingDir?: string;
+      user?: string;
+    },
+    spec: ContainerSpec | undefined,
+  ) {
+    const base = spec ? containerProcess(spec) : undefined;
+    const env = new Map<string, string>();
+    for (const e of base?.env ?? []) {
+      const i = e.indexOf('=');
+      env.set(e.slice(0, i), e.slice(i + 1));
+    }
+    for (const kv of options.envs ?? []) env.set(kv.key, kv.value);
+    return {
+      args: [...options.cmd],
+      env: [...env].map(([k, v]) => `${k}=${v}`),
+      cwd: options.workingDir || base?.cwd || '/',
+      user: options.user ?? base?.user ?? '',
+    };
+  }
+
+  async exec(containerId: string, options: ExecOptions): Promise<StreamSession> {
+    const conn = this.#conn();
+    const c = this.#record(containerId);
+    if (!c.started || c.exitReported) throw conflict(`Container "${containerId}" is not running`);
+    if (options.cmd.length === 0)
+      throw invalid('Exec command is empty', {
+        details: { causes: [{ reason: 'FieldValueRequired', message: 'Required value', field: 'cmd' }] },
+      });
+    const tty = options.tty ?? false;
+    const execId = randomBytes(8).toString('hex');
+    const wantOut = options.stdout ?? true;
+    const wantErr = !tty && (options.stderr ?? true);
+    const stdoutId = wantOut ? this.#streamId() : 0;
+    const stderrId = wantErr ? this.#streamId() : 0;
+    const stdinId = options.stdin ? this.#streamId() : 0;
+    this.#saveSoon();
+    const out = new OutputQueue();
+    const err = new OutputQueue();
+    if (!wantOut) out.end();
+    if (!wantErr) err.end();
+    if (stdoutId) conn.openOutput(stdoutId, out);
+    if (stderrId) conn.openOutput(stderrId, err);
+    if (stdinId) conn.openInput(stdinId);
+    let exitResolve!: (e: ExitEvent) => void;
+    const exitEvent = new Promise<ExitEvent>((r) => {
+      exitResolve = r;
+    });
+    this.#execs.set(execId, { resolve: exitResolve });
+    const size = options.initialSize;
+    try {
+      await conn.request('exec', {
+        container: containerId,
+        execId,
+        process: {
+          ...this.#processSpec(
+            {
+              cmd: options.cmd,
+              tty,
+              ...(options.envs ? { envs: options.envs } : {}),
+              ...(options.workingDir ? { workingDir: options.workingDir } : {}),
+              ...(options.user !== undefined ? { user: options.user } : {}),
+            },
+            this.#specs.get(containerId),
+          ),
+          tty,
+          stdin: stdinId,
+          stdout: stdoutId,
+          stderr: stderrId,
+          ...(size ? { rows: size.height, cols: size.width } : {}),
+        },
+      });
+    } catch (e) {
+      this.#execs.delete(execId);
+      if (stdoutId) conn.dropOutput(stdoutId);
+      if (stderrId) conn.dropOutput(stderrId);
+      throw e;
+    }
+    return this.#session(containerId, execId, { out, err, stdinId, exitEvent, kill: true });
+  }
+
+  #session(
+    containerId: string,
+    execId: string,
+    s: { out: OutputQueue; err: OutputQueue; stdinId: number; exitEvent: Promise<ExitEvent>; kill: boolean },
+  ): StreamSession {
+    const conn = this.session.conn;
+    let closed = false;
+    const exit = (async () => {
+      const ev = await s.exitEvent;
+      await Promise.all([s.out.finished, s.err.finished]);
+      return { exitCode: ev.exitCode };
+    })();
+    exit.catch(() => {});
+    return {
+      stdout: s.out,
+      stderr: s.err,
+      exit,
+      writeStdin: async (data: Uint8Array) => {
+        if (!s.stdinId) throw conflict('The session was opened without stdin');
+        await conn.writeInput(s.stdinId, data);
+      },
+      closeStdin: async () => {
+        if (s.stdinId) conn.closeInput(s.stdinId);
+      },
+      resize: async (size: TerminalSize) => {
+        await conn.request('resize', { container: containerId, execId, rows: size.height, cols: size.width });
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        if (s.kill) {
+          await conn.request('signal', { container: containerId, execId, signal: 9 }).catch(() => {});
+        }
+        s.out.discard();
+        s.err.discard();
+      },
+    };
+  }
+
+  async attach(containerId: string, options: AttachOptions): Promise<StreamSession> {
+    this.#conn();
+    const c = this.#record(containerId);
+    if (!c.started || c.exitReported) throw conflict(`Container "${containerId}" is not running`);
+    if (options.stdin && !c.stdin) throw conflict(`Container "${containerId}" was not created with stdin`);
+    const out = new OutputQueue();
+    const err = new OutputQueue();
+    err.end(); // attach shows the process's output interleaved as it is logged
+    if (options.stdout === false && options.stderr === false) out.end();
+    else {
+      let set = this.#attachers.get(containerId);
+      if (!set) this.#attachers.set(containerId, (set = new Set()));
+      set.add(out);
+      void this.#exitWaiter(containerId).promise.then(() => out.end());
+    }
+    const exitWaiter = this.#exitWaiter(containerId).promise;
+    const exitEvent = exitWaiter.then(
+      () =>
+        ({
+          type: 'exit',
+          container: containerId,
+          execId: '',
+          exitCode: 0,
+          oomKilled: false,
+          finishedAtMs: 0,
+        }) as ExitEvent,
+    );
+    const session = this.#session(containerId, '', {
+      out,
+      err,
+      stdinId: options.stdin ? c.stdin : 0,
+      exitEvent,
+      kill: false,
+    });
+    const close = session.close;
+    return {
+      ...session,
+      close: async () => {
+        this.#attachers.get(containerId)?.delete(out);
+        await close();
+      },
+    };
+  }
+
+  async updateResources(containerId: string, r: LinuxContainerResources): Promise<void> {
+    this.#record(containerId);
+    await this.#conn().request('updateResources', {
+      id: containerId,
+      resources: {
+        ...(r.memoryLimitInBytes ? { memoryBytes: r.memoryLimitInBytes } : {}),
+        ...(r.pidsLimit ? { pidsLimit: r.pidsLimit } : {}),
+        ...(r.cpuQuota ? { cpuQuota: r.cpuQuota } : {}),
+        ...(r.cpuPeriod ? { cpuPeriod: r.cpuPeriod } : {}),
+      },
+    });
+  }
+
+  async stats(containerId: string): Promise<ContainerStats> {
+    this.#record(containerId);
+    const r = await this.#conn().request('stats', { id: containerId });
+    const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+    return {
+      containerId,
+      timestampNs: this.#clock.now() * 1_000_000,
+      cpuUsageCoreNanoSeconds: num(r['cpuUsageNs']),
+      memoryWorkingSetBytes: num(r['memoryWorkingSetBytes']),
+    };
+  }
+
+  async portForward(port: number): Promise<Duplex> {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`Port ${port} is not valid`);
+    const conn = this.#conn();
+    const outId = this.#streamId();
+    const inId = this.#streamId();
+    const out = new OutputQueue();
+    conn.openOutput(outId, out);
+    conn.openInput(inId);
+    try {
+      await conn.request('portForward', { port, stdin: inId, stdout: outId });
+    } catch (err) {
+      conn.dropOutput(outId);
+      throw err;
+    }
+    const it = out[Symbol.asyncIterator]();
+    let reading = false;
+    return new Duplex({
+      read() {
+        if (reading) return;
+        reading = true;
+        void it.next().then(
+          (r) => {
+            reading = false;
+            this.push(r.done ? null : r.value);
+          },
+          (e: Error) => this.destroy(e),
+        );
+      },
+      write(chunk: Buffer, _enc, cb) {
+        conn.writeInput(inId, chunk).then(() => cb(), cb);
+      },
+      final(cb) {
+        conn.closeInput(inId);
+        cb();
+      },
+      destroy(err, cb) {
+        conn.closeInput(inId);
+        out.discard();
+        cb(err);
+      },
+    });
+  }
+
+  /** Test mode only (handler option allowDebugAnnotations): make the guest misbehave. */
+  async debugMisbehave(mode: string): Promise<void> {
+    if (!this.#d.allowDebugAnnotations) throw forbidden('Guest debug modes are disabled');
+    await this.#conn().request('debugMisbehave', { mode });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const s = this.session;
+    if (!this.#dead && s.vm.isAlive()) {
+      // The guest kills everything, syncs its disks and powers off.
+      await s.conn.request('shutdown', {}, 3000).catch(() => {});
+      await Promise.race([s.vm.exited, this.#clock.sleep(3000)]);
+    }
+    this.#dead = true;
+    s.conn.close();
+    await s.vm.stop(1000).catch(() => {});
+    for (const w of this.#writers.values()) await w.close().catch(() => {});
+    this.#writers.clear();
+    await this.#reportAllExited('Sandbox stopped');
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    if (this.#saveTimer) clearTimeout(this.#saveTimer);
+    await this.#saving;
+    for (const c of Object.values(this.#state.containers)) await rm(c.overlay, { force: true });
+    await rm(this.session.vm.dir, { recursive: true, force: true });
+    await rm(`${this.#d.stateDir}/hyper.json`, { force: true });
+    this.#d.onDestroyed();
+  }
+
+  /** Stops persisting and detaches from the VM (daemon shutdown); the VM keeps running. */
+  async detach(): Promise<void> {
+    if (this.#saveTimer) {
+      clearTimeout(this.#saveTimer);
+      this.#saveTimer = undefined;
+    }
+    await this.#save();
+    this.#stopped = true;
+    this.session.conn.close();
+    this.session.vm.detach();
+  }
+}

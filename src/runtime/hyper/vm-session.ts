@@ -1,0 +1,166 @@
+/**
+ * A booted VM with its guest agent connected: the unit the pool hands out and a sandbox owns.
+ * Its event and failure callbacks can be re-pointed when a pooled VM is given to a sandbox.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock, Logger } from '../../lib/index.js';
+import { AgentConnection, type OutputSink } from './agent-connection.js';
+import type { AgentEvent } from './protocol.js';
+import { QemuVm, type Accel } from './qemu-vm.js';
+
+export interface VmSessionHandlers {
+  onEvent(seq: number, event: AgentEvent): void | Promise<void>;
+  onViolation(reason: string): void;
+  onClose(): void;
+}
+
+export interface BootParams {
+  /** `<handler root>/vms`: one directory per VM. */
+  readonly vmsDir: string;
+  readonly qemuBinary: string;
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly kernelArgs: readonly string[];
+  readonly accel: Accel;
+  readonly tbSizeMiB: number;
+  readonly rootPorts: number;
+  readonly useCgroup: boolean;
+  readonly bootTimeoutMs: number;
+  readonly log: Logger;
+  readonly clock?: Clock;
+}
+
+const idleHandlers = (log: Logger): VmSessionHandlers => ({
+  onEvent: () => {},
+  onViolation: (reason) => log.error('Guest agent of an idle VM broke the protocol', { reason }),
+  onClose: () => {},
+});
+
+export class VmSession {
+  readonly vm: QemuVm;
+  readonly conn: AgentConnection;
+  handlers: VmSessionHandlers;
+
+  private constructor(vm: QemuVm, conn: AgentConnection, handlers: VmSessionHandlers) {
+    this.vm = vm;
+    this.conn = conn;
+    this.handlers = handlers;
+  }
+
+  get vmId(): string {
+    return this.vm.facts.vmId;
+  }
+
+  /** Boots a VM and waits for its agent's HELLO. Cleans up everything on failure. */
+  static async boot(
+    p: BootParams,
+    size: { cpus: number; memoryMiB: number },
+    signal?: AbortSignal,
+  ): Promise<VmSession> {
+    const vmId = randomBytes(6).toString('hex');
+    const dir = join(p.vmsDir, vmId);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let vm: QemuVm | undefined;
+    const holder: { s?: VmSession } = {};
+    const fallback = idleHandlers(p.log);
+    try {
+      vm = await QemuVm.launch(
+        {
+          vmId,
+          dir,
+          qemuBinary: p.qemuBinary,
+          kernel: p.kernel,
+          initrd: p.initrd,
+          cpus: size.cpus,
+          memoryMiB: size.memoryMiB,
+          accel: p.accel,
+          tbSizeMiB: p.tbSizeMiB,
+          rootPorts: p.rootPorts,
+          kernelArgs: p.kernelArgs,
+          useCgroup: p.useCgroup,
+        },
+        { log: p.log, ...(p.clock ? { clock: p.clock } : {}), ...(signal ? { signal } : {}) },
+      );
+      const conn = await AgentConnection.connect(
+        {
+          socketPath: vm.ctlSocket,
+          log: p.log,
+          ...(p.clock ? { clock: p.clock } : {}),
+          lastEventSeq: 0,
+          onEvent: (seq, ev) => (holder.s?.handlers ?? fallback).onEvent(seq, ev),
+          onViolation: (r) => (holder.s?.handlers ?? fallback).onViolation(r),
+          onClose: () => (holder.s?.handlers ?? fallback).onClose(),
+        },
+        { timeoutMs: p.bootTimeoutMs, ...(signal ? { signal } : {}) },
+      );
+      const s = new VmSession(vm, conn, fallback);
+      holder.s = s;
+      return s;
+    } catch (err) {
+      await vm?.stop(0).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Re-attaches to a running VM of an earlier daemon. Undefined when QEMU is gone or its
+   * agent does not answer.
+   */
+  static async adopt(
+    dir: string,
+    p: {
+      log: Logger;
+      clock?: Clock;
+      lastEventSeq: number;
+      resumeStreams?: readonly { id: number; acked: number; sink: OutputSink }[];
+      resumeInputs?: readonly number[];
+    },
+    handlers: VmSessionHandlers,
+  ): Promise<VmSession | undefined> {
+    const vm = await QemuVm.adopt(dir, { log: p.log, ...(p.clock ? { clock: p.clock } : {}) });
+    if (!vm) return undefined;
+    const holder: { s?: VmSession } = {};
+    try {
+      const conn = await AgentConnection.connect(
+        {
+          socketPath: vm.ctlSocket,
+          log: p.log,
+          ...(p.clock ? { clock: p.clock } : {}),
+          lastEventSeq: p.lastEventSeq,
+          ...(p.resumeStreams ? { resumeStreams: p.resumeStreams } : {}),
+          ...(p.resumeInputs ? { resumeInputs: p.resumeInputs } : {}),
+          onEvent: (seq, ev) => (holder.s?.handlers ?? handlers).onEvent(seq, ev),
+          onViolation: (r) => (holder.s?.handlers ?? handlers).onViolation(r),
+          onClose: () => (holder.s?.handlers ?? handlers).onClose(),
+        },
+        { timeoutMs: 10_000 },
+      );
+      const s = new VmSession(vm, conn, handlers);
+      holder.s = s;
+      return s;
+    } catch (err) {
+      p.log.warn('Adopted VM does not answer; stopping it', { dir, err: err as Error });
+      await vm.stop(0).catch(() => {});
+      return undefined;
+    }
+  }
+
+  /** Marks the VM's directory as owned by a sandbox (state dir), or as pooled. */
+  async setOwner(owner: string | undefined): Promise<void> {
+    await writeFile(join(this.vm.dir, 'owner'), owner ?? '');
+  }
+
+  /** Powers the guest off (it syncs disks), then stops QEMU, then removes the VM's directory. */
+  async destroy(): Promise<void> {
+    if (this.vm.isAlive() && !this.conn.isClosed) {
+      await this.conn.request('shutdown', {}, 3000).catch(() => {});
+      await Promise.race([this.vm.exited, new Promise((r) => setTimeout(r, 3000))]);
+    }
+    this.conn.close();
+    await this.vm.stop(1000);
+    await rm(this.vm.dir, { recursive: true, force: true });
+  }
+}
