@@ -280,7 +280,12 @@ export class ResourceRegistry {
     }
   }
 
-  #validate(obj: KubeObject, old: KubeObject | undefined): void {
+  /**
+   * Metadata rules plus the kind's own. `withKindRules: false` is for writes the server makes
+   * itself through subresources upstream also exempts from the kind's update rules
+   * (pods/binding sets spec.nodeName, namespaces/finalize sets spec.finalizers).
+   */
+  #validate(obj: KubeObject, old: KubeObject | undefined, withKindRules = true): void {
     const ctx = { operation: old ? ('update' as const) : ('create' as const), nowMs: this.#deps.clock.now() };
     const causes: StatusCause[] = [
       ...validateObjectMeta(obj.metadata, {
@@ -289,7 +294,7 @@ export class ResourceRegistry {
         ...(this.def.nameRule ? { nameRule: this.def.nameRule } : {}),
       }),
       ...(old ? validateObjectMetaUpdate(obj.metadata, old.metadata) : []),
-      ...this.def.validate(obj, old, ctx),
+      ...(withKindRules ? this.def.validate(obj, old, ctx) : []),
     ];
     if (causes.length > 0) throw this.invalidError(obj.metadata.name ?? '', causes);
   }
@@ -724,7 +729,7 @@ export class ResourceRegistry {
     } else if (live.metadata.generation !== undefined) {
       next.metadata.generation = live.metadata.generation;
     } else delete next.metadata.generation;
-    this.#validate(next, live);
+    this.#validate(next, live, subresource !== 'binding' && subresource !== 'finalize');
     track(next);
 
     if (isNoOpChange(live, next)) return live;
