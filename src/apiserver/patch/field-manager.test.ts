@@ -54,7 +54,7 @@ describe('field manager', () => {
     const created = widget({ replicas: 2, paused: false });
     trackUpdate(undefined, created, 'creator', scope());
     const next = widget({ replicas: 3 });
-    next.metadata.managedFields = created.metadata.managedFields;
+    next.metadata.managedFields = created.metadata.managedFields ?? [];
     trackUpdate(created, next, 'scaler', scope('2026-01-01T00:01:00Z'));
     assert.deepEqual(managers(next), { 'scaler/Update': ['.spec.replicas'] });
   });
