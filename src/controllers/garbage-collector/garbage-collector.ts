@@ -276,13 +276,15 @@ export function createGarbageCollector(options: GarbageCollectorOptions): Garbag
       propagationPolicy: policy,
     });
     try {
-      await client
+      const pending = await client
         .resource(live.resource, live.resource.namespaced ? identity.namespace : undefined)
         .delete(identity.name, {
           propagationPolicy: policy,
           preconditions: { uid: identity.uid, resourceVersion: live.object.metadata.resourceVersion },
           signal,
         });
+      // Until the informer shows it, remember that deletion has started (spares a second delete).
+      if (pending?.metadata.deletionTimestamp && !item.isDeletingDependents) item.isBeingDeleted = true;
     } catch (err) {
       if (isNotFound(err)) {
         graph.observeVerifiedAbsent(await normalized(identity, signal));
