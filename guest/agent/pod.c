@@ -885,15 +885,17 @@ static void child_set_user(const char *spec, int efd, const char **home) {
   if (setuid(uid) < 0) child_fail(efd, 125, "setuid %u: %s", (unsigned)uid, strerror(errno));
 }
 
-static void child_exec(process *p, procspec *ps, int efd, int in_fd, int out_fd, int err_fd, const char *slave) {
+static void child_exec(process *p, procspec *ps, int efd, int in_fd, int out_fd, int err_fd, int slave_fd) {
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
   for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
   setsid();
   if (ps->tty) {
-    int sfd = open(slave, O_RDWR);
-    if (sfd < 0) child_fail(efd, 125, "open pty: %s", strerror(errno));
+    /* Opened by the agent before the fork: the container's mount namespace has its own
+     * devpts instance where this pty does not exist. */
+    int sfd = slave_fd;
+    if (sfd < 0) child_fail(efd, 125, "open pty: %s", strerror(EBADF));
     ioctl(sfd, TIOCSCTTY, 0);
     dup2(sfd, 0); dup2(sfd, 1); dup2(sfd, 2);
     if (sfd > 2) close(sfd);
@@ -938,7 +940,7 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
   container *c = p->c;
   int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
   int epipe[2] = { -1, -1 }, pidpipe[2] = { -1, -1 };
-  int master = -1;
+  int master = -1, slave_fd = -1;
   char slave[64] = "";
   int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   int rc = -1;
@@ -950,6 +952,11 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
     }
     struct winsize ws = { .ws_row = (unsigned short)ps->rows, .ws_col = (unsigned short)ps->cols };
     ioctl(master, TIOCSWINSZ, &ws);
+    slave_fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave_fd < 0) {
+      snprintf(err, errlen, "open pty %s: %s", slave, strerror(errno));
+      goto out;
+    }
   } else {
     if ((ps->in_id && pipe2(in_pipe, O_CLOEXEC) < 0) || (ps->out_id && pipe2(out_pipe, O_CLOEXEC) < 0) ||
         (ps->err_id && pipe2(err_pipe, O_CLOEXEC) < 0)) {
@@ -975,7 +982,7 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
     if (b < 0) child_fail(epipe[1], 125, "fork: %s", strerror(errno));
     if (b == 0) {
       child_exec(p, ps, epipe[1], ps->in_id ? in_pipe[0] : nul, ps->out_id ? out_pipe[1] : nul,
-                 ps->err_id ? err_pipe[1] : nul, slave);
+                 ps->err_id ? err_pipe[1] : nul, slave_fd);
     }
     ssize_t w = write(pidpipe[1], &b, sizeof b);
     (void)w;
@@ -1044,6 +1051,7 @@ out:
     if (pidpipe[i] >= 0) close(pidpipe[i]);
   }
   if (master >= 0) close(master);
+  if (slave_fd >= 0) close(slave_fd);
   if (nul >= 0) close(nul);
   return rc;
 }

@@ -62,6 +62,15 @@ export function signalNumber(sig: string): number {
   return n;
 }
 
+/** The chunks of `source`, then `trailer`. */
+async function* withTrailer(
+  source: AsyncIterable<Uint8Array>,
+  trailer: Uint8Array,
+): AsyncGenerator<Uint8Array> {
+  yield* source;
+  yield trailer;
+}
+
 interface ExecWaiter {
   resolve(e: ExitEvent): void;
 }
@@ -580,8 +589,9 @@ export class HyperSandbox implements SandboxHandle {
     conn.openOutput(c.stdout, sinks[0] as OutputSink);
     if (c.stderr) conn.openOutput(c.stderr, sinks[1] as OutputSink);
     if (c.stdin) conn.openInput(c.stdin);
+    let started: Record<string, unknown>;
     try {
-      await conn.request('startContainer', {
+      started = await conn.request('startContainer', {
         id: c.id,
         process: { ...proc, tty: c.tty, stdin: c.stdin, stdout: c.stdout, stderr: c.stderr },
       });
@@ -591,6 +601,12 @@ export class HyperSandbox implements SandboxHandle {
       if (c.stderr) conn.dropOutput(c.stderr);
       await this.#save();
       throw err;
+    }
+    if (typeof started['startError'] === 'string') {
+      // The executable could not run; the exit event follows. Leave the reason in the log too.
+      await this.#writer(c)
+        .write('stderr', Buffer.from(`${started['startError'].slice(0, 1024)}\n`))
+        .catch(() => {});
     }
     this.#d.events.containerStarted(c.id, this.#clock.now() * 1_000_000);
   }
@@ -681,8 +697,9 @@ export class HyperSandbox implements SandboxHandle {
     });
     this.#execs.set(execId, { resolve: exitResolve });
     const size = options.initialSize;
+    let startError = '';
     try {
-      await conn.request('exec', {
+      const r = await conn.request('exec', {
         container: containerId,
         execId,
         process: {
@@ -703,13 +720,20 @@ export class HyperSandbox implements SandboxHandle {
           ...(size ? { rows: size.height, cols: size.width } : {}),
         },
       });
+      if (typeof r['startError'] === 'string') startError = r['startError'].slice(0, 1024);
     } catch (e) {
       this.#execs.delete(execId);
       if (stdoutId) conn.dropOutput(stdoutId);
       if (stderrId) conn.dropOutput(stderrId);
       throw e;
     }
-    return this.#session(containerId, execId, { out, err, stdinId, exitEvent, kill: true });
+    const session = this.#session(containerId, execId, { out, err, stdinId, exitEvent, kill: true });
+    if (!startError) return session;
+    // The executable could not run (exit 126/127): say why, as docker exec does.
+    const message = Buffer.from(`${startError}\n`);
+    if (wantErr) return { ...session, stderr: withTrailer(err, message) };
+    if (wantOut) return { ...session, stdout: withTrailer(out, message) };
+    return session;
   }
 
   #session(

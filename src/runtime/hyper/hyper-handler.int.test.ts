@@ -1,0 +1,386 @@
+/**
+ * The hyper handler against real QEMU (TCG here): pods as VMs with the real guest kernel and
+ * agent. One handler (pool of 1) and a few VMs are shared by the tests of this file, in order,
+ * to keep the tier within a few minutes on a busy 2-core machine.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { execFile, isForbidden, isInvalid, nullLogger, waitFor } from '../../lib/index.js';
+import { collectBytes } from '../byte-channel.js';
+import type { ContainerExit, HandlerEvents, SandboxHandle } from '../sandbox-handler.js';
+import type { PodSandboxConfig } from '../runtime-service.js';
+import type { RootDisk } from '../../images/index.js';
+import { buildBusyboxRootDisk, busyboxContainer } from './busybox-root-disk.js';
+import { createHyperHandler, guestDebugAnnotation, type HyperHandler } from './hyper-handler.js';
+import { findGuestAssets, defaultGuestDir, type GuestAssets } from './guest-assets.js';
+
+const repo = new URL('../../..', import.meta.url).pathname;
+
+interface Recorder extends HandlerEvents {
+  exits: ContainerExit[];
+  started: string[];
+  died: string[];
+}
+
+function recorder(): Recorder {
+  const r: Recorder = {
+    exits: [],
+    started: [],
+    died: [],
+    containerStarted: (id) => void r.started.push(id),
+    containerExited: (e) => void r.exits.push(e),
+    sandboxDied: (reason) => void r.died.push(reason),
+  };
+  return r;
+}
+
+function podConfig(name: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
+  return { metadata: { name, uid: name, namespace: 'default', attempt: 0 }, ...extra };
+}
+
+async function run(
+  sb: SandboxHandle,
+  container: string,
+  cmd: string[],
+): Promise<{ out: string; err: string; code: number }> {
+  const s = await sb.exec(container, { cmd });
+  const [out, err, exit] = await Promise.all([collectBytes(s.stdout), collectBytes(s.stderr), s.exit]);
+  return { out: out.toString(), err: err.toString(), code: exit.exitCode };
+}
+
+/** Reads a session's output until `pattern` shows up. */
+async function readUntil(it: AsyncIterator<Uint8Array>, pattern: RegExp, timeoutMs: number): Promise<string> {
+  let text = '';
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(text)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`Timed out waiting for ${pattern} in ${JSON.stringify(text)}`);
+    const r = await Promise.race([
+      it.next(),
+      new Promise<never>((_, rej) =>
+        setTimeout(() => rej(new Error(`Timed out waiting for ${pattern} in ${JSON.stringify(text)}`)), left),
+      ),
+    ]);
+    if (r.done) break;
+    text += Buffer.from(r.value).toString();
+  }
+  return text;
+}
+
+describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
+  let tmp: string;
+  let guest: GuestAssets;
+  let disk: RootDisk;
+  let handler: HyperHandler;
+  const sandboxes: SandboxHandle[] = [];
+  let a: SandboxHandle;
+  let aDir: string;
+  const aEvents = recorder();
+  const logs = (): string => join(tmp, 'logs');
+
+  const newHandler = (): HyperHandler =>
+    createHyperHandler({
+      root: join(tmp, 'hy'),
+      log: nullLogger,
+      kernel: guest.kernel,
+      initrd: guest.initrd,
+      kernelVersion: guest.kernelVersion,
+      guestBuildId: guest.buildHash,
+      poolSize: 1,
+      allowDebugAnnotations: true,
+    });
+
+  before(async () => {
+    tmp = await mkdtemp('/tmp/h8s-hyper-');
+    await mkdir(logs());
+    guest = await findGuestAssets(defaultGuestDir(repo));
+    disk = await buildBusyboxRootDisk(tmp);
+    handler = newHandler();
+  });
+
+  after(async () => {
+    for (const sb of sandboxes) await sb.destroy().catch(() => {});
+    await handler?.shutdownPool().catch(() => {});
+    await handler?.close().catch(() => {});
+    // Any VM left behind by a failed test: its QEMU is found through vm.json.
+    const left = await execFile([
+      'sh',
+      '-c',
+      `cat ${tmp}/hy/vms/*/vm.json 2>/dev/null | grep '"pid"' || true`,
+    ]);
+    for (const m of left.stdout.matchAll(/"pid": (\d+)/g)) {
+      try {
+        process.kill(Number(m[1]), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  test('probe reports the accelerator it chose', async () => {
+    const p = await handler.probe();
+    assert.equal(p.available, true, p.reason);
+    assert.ok(p.details['accel'] === 'kvm' || p.details['accel'] === 'tcg');
+    assert.ok(String(p.details['accelReason']).length > 0);
+  });
+
+  test('refuses an absurd memory size and privileged pods before booting anything', async () => {
+    const dir = join(tmp, 'bad');
+    await mkdir(dir);
+    const base = { id: 'b'.repeat(64), stateDir: dir, events: recorder() };
+    await assert.rejects(
+      handler.startSandbox({
+        ...base,
+        config: podConfig('huge', { resources: { memoryBytes: 64 * 1024 ** 4 } }),
+      }),
+      (err: unknown) => isInvalid(err) && /resources\.memoryBytes/.test((err as Error).message),
+    );
+    await assert.rejects(
+      handler.startSandbox({
+        ...base,
+        config: podConfig('tiny', { resources: { memoryBytes: 16 * 1024 * 1024 } }),
+      }),
+      (err: unknown) => isInvalid(err) && /at least 96 MiB/.test((err as Error).message),
+    );
+    await assert.rejects(
+      handler.startSandbox({ ...base, config: podConfig('priv', { security: { privileged: true } }) }),
+      (err: unknown) => isForbidden(err),
+    );
+  });
+
+  test('runs a busybox pod whose exec shows the guest kernel, not the host one', async () => {
+    await handler.waitPoolFull(180_000);
+    aDir = join(tmp, 'sb-a');
+    await mkdir(aDir);
+    a = await handler.startSandbox({
+      id: 'a'.repeat(64),
+      config: podConfig('pod-a', { hostname: 'pod-a' }),
+      stateDir: aDir,
+      events: aEvents,
+    });
+    sandboxes.push(a);
+    await a.createContainer(busyboxContainer(disk, 'sleeper', logs(), { command: ['sleep', '1000'] }));
+    await a.startContainer('sleeper');
+    assert.deepEqual(aEvents.started, ['sleeper']);
+    const r = await run(a, 'sleeper', ['uname', '-r']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim(), guest.kernelVersion);
+    assert.notEqual(r.out.trim(), release());
+    const h = await run(a, 'sleeper', ['hostname']);
+    assert.equal(h.out.trim(), 'pod-a');
+  });
+
+  test('a command that does not exist exits 127 with a message', async () => {
+    const r = await run(a, 'sleeper', ['no-such-command']);
+    assert.equal(r.code, 127);
+    assert.match(r.err, /executable file not found/);
+    const sh = await run(a, 'sleeper', ['/etc/passwd']);
+    assert.equal(sh.code, 126);
+  });
+
+  test('exec with a tty is an interactive shell', async () => {
+    const s = await a.exec('sleeper', {
+      cmd: ['sh'],
+      tty: true,
+      stdin: true,
+      initialSize: { width: 100, height: 30 },
+    });
+    await s.writeStdin(Buffer.from('stty size; echo mark-$((6*7))\n'));
+    const out = s.stdout[Symbol.asyncIterator]();
+    const text = await readUntil(out, /mark-42/, 60_000);
+    assert.match(text, /30 100/);
+    await s.resize({ width: 120, height: 40 });
+    await s.writeStdin(Buffer.from('stty size\n'));
+    assert.match(await readUntil(out, /40 120/, 60_000), /40 120/);
+    await s.writeStdin(Buffer.from('exit 5\n'));
+    while (!(await out.next()).done) {
+      // drain until the shell's terminal closes
+    }
+    assert.equal((await s.exit).exitCode, 5);
+  });
+
+  test('containers of a pod share localhost but not their filesystems', async () => {
+    await a.createContainer(
+      busyboxContainer(disk, 'web', logs(), {
+        command: [
+          'sh',
+          '-c',
+          'mkdir -p /www && echo served-by-web > /www/index.html && touch /web-only && exec httpd -f -p 8080 -h /www',
+        ],
+      }),
+    );
+    await a.startContainer('web');
+    const got = await waitFor(
+      async () => {
+        const r = await run(a, 'sleeper', ['wget', '-qO-', 'http://127.0.0.1:8080/']);
+        return r.code === 0 ? r.out : undefined;
+      },
+      { timeoutMs: 60_000, description: 'the web container to answer on localhost' },
+    );
+    assert.equal(got.trim(), 'served-by-web');
+    assert.equal((await run(a, 'web', ['test', '-e', '/web-only'])).code, 0);
+    assert.equal((await run(a, 'sleeper', ['test', '-e', '/web-only'])).code, 1);
+  });
+
+  test('container output lands in its CRI log and its exit is reported once', async () => {
+    await a.createContainer(
+      busyboxContainer(disk, 'once', logs(), {
+        command: ['sh', '-c', 'echo to-out; echo to-err >&2; exit 3'],
+      }),
+    );
+    await a.startContainer('once');
+    const exit = await waitFor(() => aEvents.exits.find((e) => e.containerId === 'once'), {
+      timeoutMs: 60_000,
+      description: 'the exit of "once"',
+    });
+    assert.equal(exit.exitCode, 3);
+    assert.equal(exit.reason, 'Error');
+    const log = await readFile(join(logs(), 'once.log'), 'utf8');
+    assert.match(log, /^\S+ stdout F to-out$/m);
+    assert.match(log, /^\S+ stderr F to-err$/m);
+    await a.removeContainer('once');
+    assert.equal(aEvents.exits.filter((e) => e.containerId === 'once').length, 1);
+  });
+
+  test('a missing entrypoint is reported as ContainerCannotRun with exit 127', async () => {
+    await a.createContainer(busyboxContainer(disk, 'missing', logs(), { command: ['/bin/not-there'] }));
+    await a.startContainer('missing');
+    const exit = await waitFor(() => aEvents.exits.find((e) => e.containerId === 'missing'), {
+      timeoutMs: 60_000,
+      description: 'the exit of "missing"',
+    });
+    assert.equal(exit.exitCode, 127);
+    assert.equal(exit.reason, 'ContainerCannotRun');
+    assert.match(exit.message ?? '', /no such file or directory/);
+    await a.removeContainer('missing');
+  });
+
+  test('a pod flooding its output and a fork bomb leave the host and other pods responsive', async () => {
+    const bDir = join(tmp, 'sb-b');
+    await mkdir(bDir);
+    // Baseline of a host-side probe, taken just before the misbehaving pod starts.
+    const probe = async (): Promise<number> => {
+      const t = performance.now();
+      await execFile(['true']);
+      return performance.now() - t;
+    };
+    const median = async (): Promise<number> => {
+      const xs: number[] = [];
+      for (let i = 0; i < 7; i++) xs.push(await probe());
+      xs.sort((x, y) => x - y);
+      return xs[3] as number;
+    };
+    const bEvents = recorder();
+    const b = await handler.startSandbox({
+      id: 'c'.repeat(64),
+      config: podConfig('pod-b'),
+      stateDir: bDir,
+      events: bEvents,
+    });
+    sandboxes.push(b);
+    const baseline = await median();
+    await b.createContainer(
+      busyboxContainer(disk, 'flood', logs(), { command: ['yes', 'flood-flood-flood-flood'] }),
+    );
+    await b.startContainer('flood');
+    // The other pod's exec keeps working while b floods its log as fast as it can.
+    for (let i = 0; i < 3; i++) {
+      const r = await run(a, 'sleeper', ['echo', `alive-${i}`]);
+      assert.equal(r.out.trim(), `alive-${i}`);
+    }
+    await b.createContainer(
+      busyboxContainer(disk, 'bomb', logs(), {
+        command: ['sh', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 1000'],
+      }),
+    );
+    await b.startContainer('bomb');
+    const during = await median();
+    for (let i = 0; i < 3; i++) {
+      const r = await run(a, 'sleeper', ['echo', `still-${i}`]);
+      assert.equal(r.out.trim(), `still-${i}`);
+    }
+    // Behaviour, not a benchmark: the host probe stays within a generous factor of its baseline.
+    assert.ok(
+      during < Math.max(baseline * 20, 500),
+      `host probe ${during.toFixed(1)} ms vs baseline ${baseline.toFixed(1)} ms`,
+    );
+    const floodLog = await readFile(join(logs(), 'flood.log'), 'utf8').catch(() => '');
+    assert.match(floodLog, /stdout F flood-flood-flood-flood/);
+    await b.destroy();
+    sandboxes.splice(sandboxes.indexOf(b), 1);
+    assert.deepEqual(bEvents.exits.map((e) => e.containerId).sort(), ['bomb', 'flood']);
+  });
+
+  test('a guest agent that sends malformed frames loses its channel; the handler keeps serving', async () => {
+    const cDir = join(tmp, 'sb-c');
+    await mkdir(cDir);
+    const cEvents = recorder();
+    const c = await handler
+      .startSandbox({
+        id: 'd'.repeat(64),
+        config: podConfig('bad-guest', { annotations: { [guestDebugAnnotation]: 'malformed-frames' } }),
+        stateDir: cDir,
+        events: cEvents,
+      })
+      .catch(() => undefined);
+    if (c) sandboxes.push(c);
+    const reason = await waitFor(() => cEvents.died[0], {
+      timeoutMs: 30_000,
+      description: 'the bad guest to be reported',
+    });
+    assert.match(reason, /protocol/);
+    const r = await run(a, 'sleeper', ['echo', 'still-serving']);
+    assert.equal(r.out.trim(), 'still-serving');
+  });
+
+  test('after a daemon restart the pod is re-adopted: exec works and logs continue', async () => {
+    await a.createContainer(
+      busyboxContainer(disk, 'ticker', logs(), {
+        command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.3; done'],
+      }),
+    );
+    await a.startContainer('ticker');
+    const tickLog = join(logs(), 'ticker.log');
+    await waitFor(async () => /tick-2\b/.test(await readFile(tickLog, 'utf8').catch(() => '')), {
+      timeoutMs: 60_000,
+      description: 'ticks',
+    });
+    // The daemon goes away (its connections close; VMs keep running) ...
+    await handler.close();
+    const before = (await readFile(tickLog, 'utf8')).split('\n').filter(Boolean).length;
+    handler = newHandler();
+    const specs = ['sleeper', 'web', 'ticker'].map((id) => ({
+      spec: busyboxContainer(disk, id, logs(), { command: ['sleep', '1'] }),
+      started: true,
+      exited: false,
+    }));
+    const events = recorder();
+    const adopted = await handler.adoptSandbox({
+      id: 'a'.repeat(64),
+      config: podConfig('pod-a'),
+      stateDir: aDir,
+      events,
+      containers: specs,
+    });
+    assert.ok(adopted, 'the VM is re-adopted');
+    sandboxes[sandboxes.indexOf(a)] = adopted;
+    a = adopted;
+    const r = await run(a, 'sleeper', ['echo', 'after-restart']);
+    assert.equal(r.out.trim(), 'after-restart');
+    // ... and the ticker's log goes on: lines written while no daemon was connected and after.
+    await waitFor(
+      async () => (await readFile(tickLog, 'utf8')).split('\n').filter(Boolean).length > before + 3,
+      {
+        timeoutMs: 60_000,
+        description: 'the ticker log to continue',
+      },
+    );
+    const ticks = [...(await readFile(tickLog, 'utf8')).matchAll(/tick-(\d+)/g)].map((m) => Number(m[1]));
+    for (let i = 1; i < ticks.length; i++)
+      assert.ok((ticks[i] as number) <= (ticks[i - 1] as number) + 1, `no gap in ticks: ${ticks.join(',')}`);
+  });
+});
