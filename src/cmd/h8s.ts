@@ -19,6 +19,10 @@ const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'Print the admin kubeconfig of a server',
     load: async () => (await import('./kubeconfig.js')).kubeconfigMain,
   },
+  runtime: {
+    summary: 'Run the node runtime daemon (pods as VMs or containers)',
+    load: async () => (await import('./runtime.js')).runtimeMain,
+  },
   server: { summary: 'Run the control plane (API server)', load: async () => (await import('./server.js')).serverMain },
   version: { summary: 'Print the h8s version', load: async () => versionMain },
 };

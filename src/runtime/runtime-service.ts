@@ -347,8 +347,12 @@ export interface RuntimeInfo {
 export interface RuntimeService {
   info(): Promise<RuntimeInfo>;
 
-  /** Creates and starts a sandbox with `handler`; returns its id. */
-  runPodSandbox(config: PodSandboxConfig, handler: RuntimeHandlerName): Promise<string>;
+  /**
+   * Creates and starts a sandbox with `handler`; returns its id. Without a handler (or ''), a
+   * sandbox asking for privileged mode or host namespaces goes to `runc`, any other to the
+   * daemon's default handler (`hyper`). Asking `hyper` for host access throws Forbidden.
+   */
+  runPodSandbox(config: PodSandboxConfig, handler?: RuntimeHandlerName | ''): Promise<string>;
   /** Stops every container and the sandbox (VM shut down / netns processes killed). Idempotent. */
   stopPodSandbox(id: string): Promise<void>;
   /** Removes a sandbox and its containers (stopping them first). Idempotent for unknown ids. */
