@@ -65,6 +65,8 @@ export interface ImageServiceOptions {
   readonly maxManifestBytes?: number;
   /** Largest image config accepted. Default 8 MiB. */
   readonly maxConfigBytes?: number;
+  /** Attempts per blob download (each resumes where the last stopped). Default 4. */
+  readonly blobAttempts?: number;
   /** Free space left in each root disk for the container's writes (sparse, costs no host disk). Default 256 MiB. */
   readonly rootDiskFreeBytes?: number;
 }
@@ -73,6 +75,7 @@ export interface LocalImageService extends ImageService {
   /** The registry client (for pushes by the test harness and `hyperctl push`). */
   readonly registry: RegistryClient;
   readonly root: string;
+  checkLogin(registry: string, auth: RegistryAuth, options?: { signal?: AbortSignal }): Promise<void>;
 }
 
 const defaultMaxConfigBytes = 8 * 1024 * 1024;
@@ -180,6 +183,7 @@ class ImageServiceImpl implements LocalImageService {
       ...(options.insecureRegistries ? { insecureRegistries: options.insecureRegistries } : {}),
       ...(options.mirrors ? { mirrors: options.mirrors } : {}),
       ...(options.maxManifestBytes ? { maxManifestBytes: options.maxManifestBytes } : {}),
+      ...(options.blobAttempts ? { blobAttempts: options.blobAttempts } : {}),
       credentials: async (registry) => (authPath ? readDockerConfigAuth(authPath, registry) : undefined),
     });
   }

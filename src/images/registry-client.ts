@@ -9,7 +9,7 @@
  * Credentials are only ever sent over https or to an insecure (loopback/configured) host.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import {
   H8sError,
@@ -249,9 +249,10 @@ export class RegistryClient {
     },
   ): Promise<HttpResponse> {
     const creds = await this.#auth(ep, auth);
+    const tokenKey = tokenCacheKey(ep.url.host, scope, creds);
     let url = new URL(req.path, ep.url);
     const authHeader = (): Record<string, string> => {
-      const cached = this.#tokens.get(`${ep.url.host}|${scope}`);
+      const cached = this.#tokens.get(tokenKey);
       if (cached && cached.expiresAtMs > this.#clock.now())
         return { authorization: `Bearer ${cached.token}` };
       if (this.#basicHosts.has(ep.url.host) && creds?.username !== undefined) {
@@ -292,7 +293,7 @@ export class RegistryClient {
       const bearer = challenges.find((c) => c.scheme === 'bearer');
       const basic = challenges.find((c) => c.scheme === 'basic');
       if (bearer) {
-        await this.#fetchToken(ep, bearer, scope, creds, req.signal);
+        await this.#fetchToken(ep, bearer, scope, creds, tokenKey, req.signal);
       } else if (basic && creds?.username !== undefined) {
         this.#basicHosts.add(ep.url.host);
       } else {
@@ -350,6 +351,7 @@ export class RegistryClient {
     challenge: Challenge,
     scope: string,
     creds: RegistryAuth | undefined,
+    tokenKey: string,
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const realmStr = challenge.params['realm'];
@@ -433,7 +435,8 @@ export class RegistryClient {
     const token = parsed.token ?? parsed.access_token;
     if (!token) throw unauthorized(`Token server "${realm.host}" returned no token`);
     const ttlS = Math.max(60, parsed.expires_in ?? 60);
-    this.#tokens.set(`${ep.url.host}|${scope}`, {
+    if (this.#tokens.size > 1000) this.#tokens.clear();
+    this.#tokens.set(tokenKey, {
       token,
       expiresAtMs: this.#clock.now() + (ttlS - 10) * 1000,
     });
@@ -690,14 +693,28 @@ export class RegistryClient {
           });
           continue;
         }
+        // Connection failures and 5xx before any byte arrived: try again too.
+        if (isUnavailable(err) && !options.signal?.aborted) {
+          lastErr = err;
+          this.#log.info('Blob download failed, retrying', {
+            digest: desc.digest,
+            attempt: attempt + 1,
+            error: err,
+          });
+          continue;
+        }
         throw err;
       }
     }
-    if (lastErr !== undefined)
+    if (lastErr !== undefined) {
+      const why = lastErr instanceof Error ? lastErr.message : String(lastErr);
       throw unavailable(
-        `Cannot ${what}: download of blob "${desc.digest}" failed ${this.#blobAttempts} times`,
-        { cause: lastErr },
+        `Cannot ${what}: download of blob "${desc.digest}" failed ${this.#blobAttempts} times: ${why}`,
+        {
+          cause: lastErr,
+        },
       );
+    }
     const got = 'sha256:' + hash.digest('hex');
     if (have !== desc.size || got !== desc.digest) {
       await truncateFile(partialPath);
@@ -909,6 +926,17 @@ export class RegistryClient {
   }
 }
 
+/** Tokens are cached per host, scope and identity: other credentials must not reuse them. */
+function tokenCacheKey(host: string, scope: string, creds: RegistryAuth | undefined): string {
+  const who =
+    creds === undefined
+      ? ''
+      : createHash('sha256')
+          .update(`${creds.username ?? ''}\0${creds.password ?? ''}\0${creds.identityToken ?? ''}`)
+          .digest('hex');
+  return `${host}|${scope}|${who}`;
+}
+
 class BlobProgressError extends Error {
   constructor(
     readonly hash: Hash,
@@ -923,12 +951,7 @@ function isEnospc(err: unknown): boolean {
   return err instanceof Error && 'code' in err && (err.code === 'ENOSPC' || err.code === 'EDQUOT');
 }
 
+/** Drops a partial download that cannot be resumed (bad content or a refused range). */
 async function truncateFile(path: string): Promise<void> {
-  try {
-    const fh = await open(path, 'r+');
-    await fh.truncate(0);
-    await fh.close();
-  } catch {
-    // already gone
-  }
+  await rm(path, { force: true });
 }
