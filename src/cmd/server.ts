@@ -8,6 +8,7 @@
  * environment (`H8S_<FLAG>`) < flags. Unknown keys and bad values are errors that name the
  * source. `--print-config` prints the result and exits.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -33,6 +34,8 @@ import {
   type LogLevel,
 } from '../lib/index.js';
 import { openKeyValueStore } from '../storage/index.js';
+import { createApiClient, loadKubeconfig } from '../client/index.js';
+import { startControllers, type RunningControllers } from '../controllers/index.js';
 
 /** The Kubernetes version we serve (kubectl's dispatcher picks its binary by `minor`). */
 const kubernetesMinor = 32;
@@ -53,7 +56,11 @@ const flagSpecs = {
   },
   'bind-address': { type: 'string', help: 'Address the API server listens on' },
   port: { type: 'port', help: 'HTTPS port of the API server' },
-  disable: { type: 'list', help: 'Components not to start: agent, runtime', choices: ['agent', 'runtime'] },
+  disable: {
+    type: 'list',
+    help: 'Components not to start: agent, runtime, controllers',
+    choices: ['agent', 'runtime', 'controllers'],
+  },
   'node-name': { type: 'string', help: 'Name of this node' },
   'tls-san': { type: 'list', help: 'Extra names (IPs or DNS names) for the serving certificate' },
   'log-level': { type: 'choice', help: 'Log level', choices: ['debug', 'info', 'warn', 'error'] },
@@ -350,11 +357,42 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
       url: serverUrl(config['bind-address'], port),
       kubeconfig: creds.kubeconfigPath,
     });
+    const controllers = config.disable.includes('controllers')
+      ? undefined
+      : await startServerControllers(creds.kubeconfigPath, config, log, signal);
     await server.run(signal);
+    await controllers?.done;
     log.info('h8s server stopped');
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The controllers (namespace deletion, garbage collection, ...) talk to this server like any
+ * other client, with the admin kubeconfig. Servers sharing an etcd store elect one leader
+ * through a Lease; a server on its own sqlite file needs no election.
+ */
+async function startServerControllers(
+  kubeconfigPath: string,
+  config: ServerConfig,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<RunningControllers> {
+  const client = createApiClient({
+    ...(await loadKubeconfig(kubeconfigPath)),
+    log,
+    userAgent: 'h8s-controllers',
+  });
+  const running = startControllers({
+    client,
+    log: log.child({ component: 'controllers' }),
+    signal,
+    leaderElection: config.datastore.startsWith('etcd://')
+      ? { identity: `${config['node-name']}_${randomUUID()}` }
+      : undefined,
+  });
+  return { ...running, done: running.done.finally(() => client.close()) };
 }
 
 export async function serverMain(argv: readonly string[]): Promise<number> {

@@ -4,7 +4,7 @@
  */
 import type { ApiClient } from '../client/index.js';
 import { badRequest, describeError, nullLogger, systemClock, type Clock, type Logger } from '../lib/index.js';
-import { createLeaderElector, createLeaseLock } from '../reconcile/index.js';
+import { createLeaderElector, createLeaseLock, linkSignal } from '../reconcile/index.js';
 import {
   createGarbageCollector,
   type GarbageCollectorOptions,
@@ -113,6 +113,8 @@ export function startControllers(options: StartControllersOptions): RunningContr
       log.info('Stopped controllers');
     }
   };
+  // One listener on the caller's signal; everything below fans out from our own.
+  const linked = linkSignal(options.signal);
   let done: Promise<void>;
   const le = options.leaderElection;
   if (le) {
@@ -131,9 +133,9 @@ export function startControllers(options: StartControllersOptions): RunningContr
       log: options.log,
       onStartedLeading: runAll,
     });
-    done = elector.run(options.signal);
+    done = elector.run(linked.signal);
   } else {
-    done = runAll(options.signal);
+    done = runAll(linked.signal);
   }
-  return { done, names, isActive: () => active };
+  return { done: done.finally(() => linked.dispose()), names, isActive: () => active };
 }

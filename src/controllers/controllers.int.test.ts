@@ -17,7 +17,8 @@ const stop = new AbortController();
 const { log, records } = createMemoryLogger('info');
 
 before(async () => {
-  server = await startTestServer();
+  // The server's own controllers stay off so these run alone.
+  server = await startTestServer({ disable: 'agent,runtime,controllers' });
   client = server.client;
   controllers = startControllers({
     client,

@@ -9,6 +9,7 @@
  * error and is not logged.
  */
 import { describeError, errorCode, nullLogger, type Logger } from '../lib/index.js';
+import { linkSignal } from './linked-signal.js';
 import type { WorkQueue } from './work-queue.js';
 
 /** What a reconcile may ask for besides "done". */
@@ -51,7 +52,8 @@ export function createController<K extends string = string>(options: ControllerO
 
   async function worker(signal: AbortSignal): Promise<void> {
     for (;;) {
-      const key = await queue.get(signal);
+      // No signal here: shutDown() (on abort) releases waiting workers.
+      const key = await queue.get();
       if (key === undefined) return;
       try {
         const result = await options.reconcile(key, signal);
@@ -82,13 +84,19 @@ export function createController<K extends string = string>(options: ControllerO
 
   return {
     name: options.name,
-    async run(signal) {
+    async run(parent) {
+      const linked = linkSignal(parent);
+      const { signal } = linked;
       const stop = (): void => queue.shutDown();
       if (signal.aborted) stop();
       else signal.addEventListener('abort', stop, { once: true });
       log.debug('Controller started', { workers });
-      await Promise.all(Array.from({ length: workers }, () => worker(signal)));
-      signal.removeEventListener('abort', stop);
+      try {
+        await Promise.all(Array.from({ length: workers }, () => worker(signal)));
+      } finally {
+        signal.removeEventListener('abort', stop);
+        linked.dispose();
+      }
       log.debug('Controller stopped');
     },
   };

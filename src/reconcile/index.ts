@@ -13,3 +13,4 @@ export * from './work-queue.js';
 export * from './controller.js';
 export * from './lease-lock.js';
 export * from './leader-election.js';
+export * from './linked-signal.js';

@@ -38,7 +38,12 @@ import {
   type Clock,
   type Logger,
 } from '../../lib/index.js';
-import { createController, createWorkQueue, type ReconcileResult } from '../../reconcile/index.js';
+import {
+  createController,
+  createWorkQueue,
+  linkSignal,
+  type ReconcileResult,
+} from '../../reconcile/index.js';
 import { createEventRecorder, type EventRecorder } from '../event-recorder.js';
 import {
   DependencyGraph,
@@ -121,7 +126,7 @@ export function createGarbageCollector(options: GarbageCollectorOptions): Garbag
   });
   const monitors = new Map<
     string,
-    { informer: Informer<KubeObject>; ac: AbortController; done: Promise<void> }
+    { informer: Informer<KubeObject>; stop: () => void; done: Promise<void> }
   >();
   /** Owners verified absent recently (`uid|namespace|group|kind|name`), to spare live reads. */
   const absentOwners = new Map<string, true>();
@@ -151,11 +156,10 @@ export function createGarbageCollector(options: GarbageCollectorOptions): Garbag
       onUpdate: (old, obj) => graph.observe(obj, old),
       onDelete: (obj) => graph.observeDeleted(obj),
     });
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    const done = informer.run(ac.signal).finally(() => signal.removeEventListener('abort', onAbort));
-    monitors.set(resourceKey(resource), { informer, ac, done });
+    // Stopped by `run` when it ends, or by syncMonitors when the resource goes away.
+    const monitor = linkSignal(signal);
+    const done = informer.run(monitor.signal).finally(() => monitor.dispose());
+    monitors.set(resourceKey(resource), { informer, stop: () => monitor.abort(), done });
   }
 
   /** Starts informers for new deletable resources and stops those no longer served. */
@@ -174,7 +178,7 @@ export function createGarbageCollector(options: GarbageCollectorOptions): Garbag
       // Keep monitors of groups whose discovery failed this time; they may be back next time.
       const group = key.split('/')[0] ?? '';
       if (!wanted.has(key) && !failedGroups.has(group)) {
-        m.ac.abort();
+        m.stop();
         monitors.delete(key);
         log.info('Stopped monitoring resource', { resource: key });
       }
@@ -491,7 +495,9 @@ export function createGarbageCollector(options: GarbageCollectorOptions): Garbag
   return {
     hasSynced: isSynced,
     monitoredResources: () => [...monitors.keys()].sort(),
-    async run(signal) {
+    async run(parent) {
+      const linked = linkSignal(parent);
+      const { signal } = linked;
       const backoff = new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.2 });
       let failing = false;
       // Discovery first: nothing to monitor until the server answers.
@@ -526,8 +532,9 @@ export function createGarbageCollector(options: GarbageCollectorOptions): Garbag
           failing = true;
         }
       }
-      for (const m of monitors.values()) m.ac.abort();
+      for (const m of monitors.values()) m.stop();
       await Promise.all([workers, ...[...monitors.values()].map((m) => m.done)]);
+      linked.dispose();
     },
   };
 }

@@ -31,7 +31,12 @@ import {
   type Clock,
   type Logger,
 } from '../../lib/index.js';
-import { createController, createWorkQueue, type ReconcileResult } from '../../reconcile/index.js';
+import {
+  createController,
+  createWorkQueue,
+  linkSignal,
+  type ReconcileResult,
+} from '../../reconcile/index.js';
 
 export const kubernetesFinalizer = 'kubernetes';
 
@@ -344,8 +349,13 @@ export function createNamespaceController(options: NamespaceControllerOptions): 
   });
 
   return {
-    async run(signal) {
-      await Promise.all([informer.run(signal), controller.run(signal)]);
+    async run(parent) {
+      const linked = linkSignal(parent);
+      try {
+        await Promise.all([informer.run(linked.signal), controller.run(linked.signal)]);
+      } finally {
+        linked.dispose();
+      }
     },
   };
 }
