@@ -10,9 +10,18 @@ import { stringify as stringifyYaml } from 'yaml';
 const maxWarnings = 50;
 const maxWarningLength = 4096;
 
+/**
+ * A warning as an RFC 7234 header value. Header values may only carry visible ASCII (and
+ * tabs/spaces here), and warnings echo user input (unknown field names), so everything else
+ * is escaped as `\uXXXX`.
+ */
 function warningHeader(text: string): string {
-  const clean = text.replace(/[\r\n]+/g, ' ').slice(0, maxWarningLength);
-  return `299 - "${clean.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const clean = text
+    .slice(0, maxWarningLength)
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `299 - "${clean}"`;
 }
 
 /** Sets the Warning headers of `warnings` (deduplicated). */
