@@ -5,14 +5,19 @@
  * Revisions: one global counter, strictly increasing by exactly one per successful write
  * (create, update or delete). A key's `modRevision` is the revision of its last write; it
  * becomes the object's `resourceVersion` upstream. Reads at a past revision see the state
- * as it was right after that revision was written.
+ * as it was right after that revision was written. An empty store is at revision 1 (as etcd
+ * is), so no list ever reports revision 0, which Kubernetes clients read as "any"; a read
+ * `revision` of 0 or absent means the current revision. etcd's store records each compaction
+ * under a reserved key, which takes one revision.
  *
  * Compaction: `compact(rev)` drops history below `rev`. Afterwards any read at, or watch
  * from, a revision below the compacted revision fails with `Gone` (code `Expired`).
  *
  * Error codes (H8sError): NotFound (get of a missing key), Gone/Expired (compacted revision),
- * Timeout (revision in the future), BadRequest (bad arguments such as an empty key),
- * ServiceUnavailable (backend unreachable), InternalError (corruption, bugs).
+ * Timeout (revision in the future), BadRequest (bad arguments such as an empty key, a key with
+ * NUL or a lone surrogate, a key over 4 KiB), RequestEntityTooLarge (a value over the store's
+ * `maxValueBytes`, 8 MiB by default), ServiceUnavailable (backend unreachable, store closed,
+ * sqlite file in use by another process), InternalError (corruption, bugs).
  * A lost compare-and-swap is an expected outcome and is returned as a value, not thrown.
  */
 
@@ -31,7 +36,8 @@ export interface ListOptions {
   readonly revision?: number;
   /** At most this many items; 0 or absent means no limit. */
   readonly limit?: number;
-  /** Start at this key (inclusive); must start with the prefix. Used for paging. */
+  /** Start at this key (inclusive); must start with the prefix. Used for paging: the key
+   *  right after `k` is `k + "\0"`, so NUL is allowed here (unlike in keys). */
   readonly startKey?: string;
   /** Only count the matching keys, do not return values (items is empty). */
   readonly countOnly?: boolean;
@@ -67,7 +73,8 @@ export type WatchEventType = 'put' | 'delete';
 export interface WatchEvent {
   readonly type: WatchEventType;
   /** For put: the new state (createRevision === modRevision when the key was created).
-   *  For delete: key and the delete's revision in `modRevision`, with an empty value. */
+   *  For delete: key and the delete's revision in `modRevision`, with an empty value and
+   *  createRevision 0 (as etcd reports tombstones). */
   readonly kv: KeyValue;
   /** The previous state for updates and deletes. */
   readonly prev?: KeyValue;
@@ -84,8 +91,9 @@ export interface WatchProgress {
 export interface WatchOptions {
   /**
    * Deliver every event with revision > `fromRevision` (like the apiserver's RV semantics);
-   * omitted: only events after the current revision. Below the compacted window: the
-   * iterator throws Gone on first `next()`.
+   * omitted: only events after the current revision (etcd: after the newest revision this
+   * client has seen, which covers every write that completed before the call). Below the
+   * compacted window: the iterator throws Gone (code Expired) on first `next()`.
    */
   readonly fromRevision?: number;
   /** Ends the watch: the iterator returns. */
@@ -142,6 +150,9 @@ export interface KeyValueStore {
    */
   compact(revision: number): Promise<void>;
 
-  /** Releases files, connections and watchers. Further calls fail. */
+  /**
+   * Releases files, connections and watchers: queued writes are committed first, open watches
+   * end with ServiceUnavailable, and further calls fail with ServiceUnavailable. Idempotent.
+   */
   close(): Promise<void>;
 }

@@ -14,7 +14,7 @@
  *   as the apiserver records `compact_rev_key`, so every server sees it.
  * - reads are linearizable (quorum) reads; reads below the compacted revision answer Expired.
  */
-import { type Etcd3, type IKeyValue, type IResponseHeader, type IWatchResponse } from 'etcd3';
+import { Etcd3, type IKeyValue, type IResponseHeader, type IWatchResponse, isRecoverableError } from 'etcd3';
 import {
   badRequest,
   type Clock,
@@ -99,21 +99,21 @@ export async function openEtcdStore(
     requestTimeoutMs: takeIntegerOption(parsed, 'requestTimeoutMs', 10_000, { min: 100 }),
   };
   rejectUnknownOptions(parsed, ['requestTimeoutMs']);
-  const { Etcd3 } = await import('etcd3');
-  // No library-level retries: a write retried after an ambiguous failure could be applied twice
-  // or report a conflict with itself. EtcdStore retries only what is safe (reads, and writes
-  // that never left this process). The per-host circuit breaker still routes around dead members.
-  const noRetry = {
-    execute: <T>(fn: (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T): Promise<T> =>
-      Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 0 })),
-  };
   const client = new Etcd3({
     hosts: endpoints.map((e) => `http://${e}`),
     grpcOptions: {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
     },
-    faultHandling: { global: noRetry as never },
+    faultHandling: {
+      // No library-level retries: a write retried after an ambiguous failure could be applied
+      // twice or report a conflict with itself. EtcdStore retries only what is safe (reads, and
+      // writes that never left this process).
+      global: noRetryPolicy as never,
+      // The library's default breaker takes a host out for 5 s after 3 failures; with one
+      // endpoint that turns a blip into an outage. With several, skip a failing member briefly.
+      host: () => (endpoints.length > 1 ? new HostBreaker(3, 1000) : noRetryPolicy) as never,
+    },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + options.requestTimeoutMs }),
   });
   const store = new EtcdStore(client, options, deps);
@@ -438,11 +438,64 @@ export class EtcdStore implements KeyValueStore {
   }
 }
 
+type PolicyFn<T> = (context: { signal: AbortSignal; attempt: number }) => PromiseLike<T> | T;
+
+/** The part of a cockatiel policy the etcd3 client calls: run once, no retry. */
+const noRetryPolicy = {
+  execute: <T>(fn: PolicyFn<T>): Promise<T> =>
+    Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 0 })),
+};
+
+const skippedMessage = 'etcd member skipped after repeated connection failures';
+
+/**
+ * A per-member circuit breaker for multi-member clusters: after `threshold` consecutive
+ * connection-level failures the member is skipped for `openMs` (the client then tries the next
+ * member without sending anything); one failure after that re-opens it.
+ */
+class HostBreaker {
+  readonly #threshold: number;
+  readonly #openMs: number;
+  #failures = 0;
+  #openUntil = 0;
+  #isHalfOpen = false;
+
+  constructor(threshold: number, openMs: number) {
+    this.#threshold = threshold;
+    this.#openMs = openMs;
+  }
+
+  async execute<T>(fn: PolicyFn<T>): Promise<T> {
+    const now = Date.now();
+    if (now < this.#openUntil) throw new Error(skippedMessage);
+    if (this.#openUntil !== 0) {
+      this.#openUntil = 0;
+      this.#isHalfOpen = true;
+    }
+    try {
+      const r = await fn({ signal: new AbortController().signal, attempt: 0 });
+      this.#failures = 0;
+      this.#isHalfOpen = false;
+      return r;
+    } catch (err) {
+      if (err instanceof Error && isRecoverableError(err)) {
+        this.#failures++;
+        if (this.#isHalfOpen || this.#failures >= this.#threshold) {
+          this.#openUntil = Date.now() + this.#openMs;
+          this.#failures = 0;
+          this.#isHalfOpen = false;
+        }
+      }
+      throw err;
+    }
+  }
+}
+
 /** gRPC failures that happen before a request is sent (no connection could be made). */
 function neverSent(err: unknown): boolean {
   const msg = err instanceof Error ? err.message : String(err);
   // grpc-js reports a call that found no usable connection this way; nothing was written.
-  return /No connection established|ECONNREFUSED|Broken circuit|BrokenCircuitError/i.test(msg);
+  return msg.includes(skippedMessage) || /No connection established|ECONNREFUSED/i.test(msg);
 }
 
 /** Maps an etcd/gRPC error to our vocabulary (etcd's error strings are part of its API). */

@@ -10,8 +10,9 @@
  *   batch is indistinguishable from the same writes committed one by one. A write resolves
  *   only after its transaction committed (with `synchronous=FULL`, after the fsync).
  * - better-sqlite3 is synchronous, so a transaction blocks the event loop while it runs; a batch
- *   is capped (256 writes or 8 MiB) so that stays around a millisecond. No read can ever see a
- *   half-applied batch, and the watch hub is fed right after commit in the same step.
+ *   is capped (128 writes or 8 MiB) to bound that stall (a few ms on an idle machine; figures in
+ *   docs/adr/0001-store-schema.md). Because commit, fsync and publish run in one synchronous
+ *   step, no read or watch can observe a write before it is durable.
  */
 import Database from 'better-sqlite3';
 import { isAbsolute } from 'node:path';
@@ -126,7 +127,7 @@ export async function openSqliteStore(
     path,
     synchronous: takeChoiceOption(parsed, 'synchronous', ['full', 'normal'], 'full'),
     startupCheck: takeChoiceOption(parsed, 'startupCheck', ['quick', 'full', 'off'], 'quick'),
-    maxBatchWrites: takeIntegerOption(parsed, 'maxBatchWrites', 256, { min: 1, max: 100_000 }),
+    maxBatchWrites: takeIntegerOption(parsed, 'maxBatchWrites', 128, { min: 1, max: 100_000 }),
     maxBatchBytes: 8 * 1024 * 1024,
   };
   rejectUnknownOptions(parsed, ['synchronous', 'startupCheck', 'maxBatchWrites']);
