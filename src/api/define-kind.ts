@@ -84,6 +84,14 @@ export interface KindSpec {
   readonly columns?: readonly TableColumn[];
   /** Cells after the name cell, matching `columns`. */
   readonly cells?: (obj: KubeObject, nowMs: number) => readonly (string | number | boolean | null)[];
+  /**
+   * For the few kinds whose upstream table does not start with NAME (Event): the full column
+   * list and row, used instead of `columns`/`cells`.
+   */
+  readonly customTable?: {
+    readonly columns: readonly TableColumn[];
+    readonly row: (obj: KubeObject, nowMs: number) => readonly (string | number | boolean | null)[];
+  };
   readonly fieldSelectors?: Readonly<Record<string, (obj: KubeObject) => string>>;
 }
 
@@ -108,8 +116,10 @@ export function defineKind(spec: KindSpec): KindDefinition {
     schema: spec.schema,
     applyDefaults: spec.applyDefaults ?? (() => undefined),
     validate: spec.validate ?? (() => []),
-    columns: Object.freeze([NAME_COLUMN, ...(spec.columns ?? [AGE_COLUMN])]),
-    row: (obj, nowMs) => [obj.metadata.name ?? '', ...cells(obj, nowMs)],
+    columns: Object.freeze(
+      spec.customTable ? [...spec.customTable.columns] : [NAME_COLUMN, ...(spec.columns ?? [AGE_COLUMN])],
+    ),
+    row: spec.customTable?.row ?? ((obj, nowMs) => [obj.metadata.name ?? '', ...cells(obj, nowMs)]),
     fieldSelectors: Object.freeze({ ...(spec.fieldSelectors ?? {}) }),
     nameRule: spec.nameRule ?? 'dns1123Subdomain',
   };

@@ -119,4 +119,42 @@ export {
   type Probe,
 } from './core/v1/container.js';
 export type { Volume } from './core/v1/volume.js';
-export type { Affinity, Toleration } from './core/v1/scheduling-constraints.js';
+export type { Affinity, Toleration, NodeSelectorTerm } from './core/v1/scheduling-constraints.js';
+export {
+  serviceKind,
+  serviceExternalIp,
+  servicePortsCell,
+  type Service,
+  type ServicePort,
+} from './core/v1/service.js';
+export { endpointsKind, type Endpoints } from './core/v1/endpoints.js';
+export { nodeKind, nodeStatusCell, type Node } from './core/v1/node.js';
+export { eventKind, type Event } from './core/v1/event.js';
+export { serviceAccountKind, type ServiceAccount } from './core/v1/service-account.js';
+export { persistentVolumeKind, type PersistentVolume } from './core/v1/persistent-volume.js';
+export { persistentVolumeClaimKind, type PersistentVolumeClaim } from './core/v1/persistent-volume-claim.js';
+export type { PersistentVolumeClaimSpec } from './core/v1/persistent-volume-claim-spec.js';
+export { deploymentKind, type Deployment } from './apps/v1/deployment.js';
+export { replicaSetKind, type ReplicaSet } from './apps/v1/replica-set.js';
+export { statefulSetKind, type StatefulSet } from './apps/v1/stateful-set.js';
+export { daemonSetKind, type DaemonSet } from './apps/v1/daemon-set.js';
+export { jobKind, JOB_CONTROLLER_UID_LABEL, JOB_NAME_LABEL, type Job } from './batch/v1/job.js';
+export { leaseKind, type Lease } from './coordination/v1/lease.js';
+export { endpointSliceKind, type EndpointSlice } from './discovery/v1/endpoint-slice.js';
+export { runtimeClassKind, type RuntimeClass } from './node/v1/runtime-class.js';
+export {
+  storageClassKind,
+  DEFAULT_STORAGE_CLASS_ANNOTATION,
+  type StorageClass,
+} from './storage/v1/storage-class.js';
+export { roleKind, type Role } from './rbac/v1/role.js';
+export { clusterRoleKind, type ClusterRole } from './rbac/v1/cluster-role.js';
+export { roleBindingKind, type RoleBinding } from './rbac/v1/role-binding.js';
+export { clusterRoleBindingKind, type ClusterRoleBinding } from './rbac/v1/cluster-role-binding.js';
+export type { PolicyRule, Subject, RoleRef } from './rbac/v1/policy-rule.js';
+export {
+  isZeroIntOrPercent,
+  resolveIntOrPercent,
+  validateIntOrPercent,
+} from './validation/int-or-percent.js';
+export { formatLabels } from './table/format-labels.js';

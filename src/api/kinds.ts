@@ -4,19 +4,66 @@
  * singular, short name). Built once at import; pure.
  */
 import type { KindDefinition } from './kind-definition.js';
+import { daemonSetKind } from './apps/v1/daemon-set.js';
+import { deploymentKind } from './apps/v1/deployment.js';
+import { replicaSetKind } from './apps/v1/replica-set.js';
+import { statefulSetKind } from './apps/v1/stateful-set.js';
+import { jobKind } from './batch/v1/job.js';
+import { leaseKind } from './coordination/v1/lease.js';
 import { configMapKind } from './core/v1/config-map.js';
+import { endpointsKind } from './core/v1/endpoints.js';
+import { eventKind } from './core/v1/event.js';
 import { namespaceKind } from './core/v1/namespace.js';
 import { networkKind } from './core/v1/network.js';
+import { nodeKind } from './core/v1/node.js';
+import { persistentVolumeClaimKind } from './core/v1/persistent-volume-claim.js';
+import { persistentVolumeKind } from './core/v1/persistent-volume.js';
 import { podKind } from './core/v1/pod.js';
 import { secretKind } from './core/v1/secret.js';
+import { serviceAccountKind } from './core/v1/service-account.js';
+import { serviceKind } from './core/v1/service.js';
+import { endpointSliceKind } from './discovery/v1/endpoint-slice.js';
+import { runtimeClassKind } from './node/v1/runtime-class.js';
+import { clusterRoleBindingKind } from './rbac/v1/cluster-role-binding.js';
+import { clusterRoleKind } from './rbac/v1/cluster-role.js';
+import { roleBindingKind } from './rbac/v1/role-binding.js';
+import { roleKind } from './rbac/v1/role.js';
+import { storageClassKind } from './storage/v1/storage-class.js';
 
 const kinds: readonly KindDefinition[] = Object.freeze([
-  // core/v1
+  // core/v1 (Network is served here, as Hypernetes did, so the seed's manifests apply verbatim)
   namespaceKind,
   podKind,
+  serviceKind,
+  endpointsKind,
   configMapKind,
   secretKind,
+  nodeKind,
+  eventKind,
+  serviceAccountKind,
+  persistentVolumeKind,
+  persistentVolumeClaimKind,
   networkKind,
+  // apps/v1
+  deploymentKind,
+  replicaSetKind,
+  statefulSetKind,
+  daemonSetKind,
+  // batch/v1
+  jobKind,
+  // coordination.k8s.io/v1
+  leaseKind,
+  // discovery.k8s.io/v1
+  endpointSliceKind,
+  // node.k8s.io/v1
+  runtimeClassKind,
+  // storage.k8s.io/v1
+  storageClassKind,
+  // rbac.authorization.k8s.io/v1
+  roleKind,
+  clusterRoleKind,
+  roleBindingKind,
+  clusterRoleBindingKind,
 ]);
 
 /** `v1` for the core group, `apps/v1` otherwise. */
