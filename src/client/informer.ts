@@ -14,6 +14,7 @@
 import type { KubeObject } from '../api/index.js';
 import {
   Backoff,
+  abortReason,
   describeError,
   errorCode,
   findH8sError,
@@ -248,7 +249,7 @@ export function createInformer<T extends KubeObject = KubeObject>(options: Infor
       return new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {
           syncWaiters.delete(done);
-          reject(signal?.reason instanceof Error ? signal.reason : new Error('The operation was aborted'));
+          reject(abortReason(signal));
         };
         const done = (): void => {
           signal?.removeEventListener('abort', onAbort);

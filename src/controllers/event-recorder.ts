@@ -32,6 +32,7 @@ export function createEventRecorder(options: {
   const clock = options.clock ?? systemClock;
   const windowMs = options.dedupeWindowMs ?? 600_000;
   const recent = new Map<string, number>();
+  let seq = 0;
   const record = (type: 'Warning' | 'Normal', target: EventTarget, reason: string, message: string): void => {
     const key = `${target.uid}\u0000${reason}`;
     const now = clock.now();
@@ -44,7 +45,11 @@ export function createEventRecorder(options: {
     const event = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { generateName: `${target.name}.`, namespace },
+      // Named as upstream's recorder names events: `<object>.<hex time>` (unique per recorder).
+      metadata: {
+        name: `${target.name.slice(0, 200)}.${(BigInt(now) * 1_000_000n + BigInt(seq++ % 1_000_000)).toString(16)}`,
+        namespace,
+      },
       involvedObject: {
         apiVersion: target.apiVersion,
         kind: target.kind,

@@ -92,14 +92,21 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
     const proc = child;
+    // If the test process dies without running its after-hooks, do not leave a server behind.
+    const killOnExit = (): void => {
+      proc.kill('SIGKILL');
+    };
+    process.once('exit', killOnExit);
+    void proc.exited.then(() => process.off('exit', killOnExit));
     let exited = false;
     void proc.exited.then(() => {
       exited = true;
     });
     try {
-      await waitFor(
+      const outcome = await waitFor(
         async () => {
-          if (exited) throw new Error(`h8s server exited: ${out.slice(-4000)}`);
+          // waitFor treats a throw as "not yet", so an exit is a value that ends the wait.
+          if (exited) return 'exited' as const;
           await stat(kubeconfigPath);
           credentials = await loadKubeconfig(kubeconfigPath);
           const probe = createApiClient({ ...credentials, timeoutMs: 2_000 });
@@ -110,7 +117,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
           }
           // One client for the helper's lifetime: tests check that it survives restarts.
           client ??= createApiClient({ ...credentials, log: options.log, timeoutMs: 10_000 });
-          return true;
+          return 'ready' as const;
         },
         {
           timeoutMs: startTimeoutMs,
@@ -119,6 +126,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
           description: `h8s server on port ${port} to become ready`,
         },
       );
+      if (outcome === 'exited') throw new Error('h8s server exited before it was ready');
     } catch (err) {
       await proc.stop(2_000);
       throw new Error(
