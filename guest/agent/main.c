@@ -7,6 +7,7 @@
  *   h8s.marker      print "H8S-BOOT-MARKER" on the console when the agent would serve the
  *                   host, then power off (the benchmark's bare-boot baseline)
  *   h8s.port=NAME   control port name (default h8s.ctl)
+ *   h8s.page_reporting_order=N   free page reporting granularity (2^N pages)
  * The agent must never exit (the kernel panics when PID 1 dies) and never trusts the host's
  * input: every parser is bounded and every error answered, not fatal. */
 #include "agent.h"
@@ -183,6 +184,19 @@ int main(void) {
 
   load_modules();
   boot_id();
+  /* Linux 6.1 resets page_reporting_order to pageblock_order (2 MiB) when the balloon
+   * registers, and only reports while a zone has 32 free blocks of that order above its low
+   * watermark (64 MiB), which a small VM never has. A lower order lets the guest hand free
+   * memory back to the host. */
+  char order[8];
+  if (cmdline_has(cmdline, "h8s.page_reporting_order", order, sizeof order) && order[0]) {
+    int ofd = open("/sys/module/page_reporting/parameters/page_reporting_order", O_WRONLY | O_CLOEXEC);
+    if (ofd >= 0) {
+      ssize_t w = write(ofd, order, strlen(order));
+      (void)w;
+      close(ofd);
+    }
+  }
 
   char dev[300];
   int64_t deadline = mono_ms() + 10000;

@@ -941,15 +941,29 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
   int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
   int epipe[2] = { -1, -1 }, pidpipe[2] = { -1, -1 };
   int master = -1, slave_fd = -1;
-  char slave[64] = "";
+  char slave[160] = "";
   int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   int rc = -1;
   if (ps->tty) {
-    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, slave, sizeof slave) != 0) {
+    /* An exec's terminal comes from the container's own devpts instance (so `tty` and
+     * /dev/pts inside the container agree); the init process's from the agent's. */
+    char prefix[64] = "";
+    if (!ps->is_init && c->init && c->init->pid > 0 && !c->init->exited) {
+      snprintf(prefix, sizeof prefix, "/proc/%d/root", (int)c->init->pid);
+      char ptmx[96];
+      snprintf(ptmx, sizeof ptmx, "%s/dev/pts/ptmx", prefix);
+      master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    }
+    if (master < 0) {
+      prefix[0] = 0;
+      master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    }
+    char name[64];
+    if (master < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0) {
       snprintf(err, errlen, "pty: %s", strerror(errno));
       goto out;
     }
+    snprintf(slave, sizeof slave, "%s%s", prefix, name);
     struct winsize ws = { .ws_row = (unsigned short)ps->rows, .ws_col = (unsigned short)ps->cols };
     ioctl(master, TIOCSWINSZ, &ws);
     slave_fd = open(slave, O_RDWR | O_NOCTTY | O_CLOEXEC);

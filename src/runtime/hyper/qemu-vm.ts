@@ -112,8 +112,11 @@ export function qemuArgv(spec: VmSpec, sockets: { qmp: string; ctl: string; cons
       ? ['-accel', 'kvm', '-cpu', 'host']
       : ['-accel', `tcg,tb-size=${spec.tbSizeMiB}`, '-cpu', 'max'];
   const ports: string[] = [];
+  // Eight root ports per slot (multifunction), from slot 0x10 on: one hot-plugged device each.
   for (let i = 0; i < spec.rootPorts; i++) {
-    ports.push('-device', `pcie-root-port,id=rp${i},chassis=${i + 1},bus=pcie.0`);
+    const addr = `${(0x10 + Math.floor(i / 8)).toString(16)}.${i % 8}`;
+    const mf = i % 8 === 0 ? ',multifunction=on' : '';
+    ports.push('-device', `pcie-root-port,id=rp${i},chassis=${i + 1},bus=pcie.0,addr=${addr}${mf}`);
   }
   return [
     spec.qemuBinary,
@@ -126,6 +129,10 @@ export function qemuArgv(spec: VmSpec, sockets: { qmp: string; ctl: string; cons
     String(spec.cpus),
     '-m',
     `${spec.memoryMiB}M`,
+    // Guest RAM as a memfd: the host's transparent huge pages (which QEMU requests for
+    // anonymous RAM) would back every 2 MiB the guest touches with a whole huge page, and
+    // freed guest pages (balloon free page reporting) are punched out of the memfd.
+
     '-nodefaults',
     '-no-user-config',
     '-nographic',

@@ -1,0 +1,181 @@
+/**
+ * Hyper runtime benchmark (`npm run bench:runtime`; figures in docs/benchmarks.md).
+ *
+ * Baseline: a bare `qemu -kernel` boot of the same kernel and initramfs, on the same machine
+ * model, until the guest agent prints its boot marker (kernel flag `h8s.marker`): the time to
+ * the point where the agent would start serving the host.
+ * Then pod starts through the handler API (sandbox + one busybox container started, what
+ * `hyperctl run -d` does): cold (no pool) and pooled, p50/p99 over `--pods` pods; and host
+ * memory per idle pod (PSS of QEMU from /proc/PID/smaps_rollup) over `--idle` pods.
+ *
+ *   npm run bench:runtime -- [--pods 20] [--idle 4] [--ksm]
+ * `--ksm` turns host KSM on (a host change, see docs/hyper-runtime.md) for the memory figure.
+ */
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { nullLogger, spawnProcess } from '../src/lib/index.js';
+import { defaultGuestDir, findGuestAssets, guestKernelArgs } from '../src/runtime/hyper/index.js';
+import { createHyperHandler, type HyperHandler } from '../src/runtime/hyper/hyper-handler.js';
+import { QemuVm, qemuArgv } from '../src/runtime/hyper/qemu-vm.js';
+import { buildBusyboxRootDisk, busyboxContainer } from '../src/runtime/hyper/busybox-root-disk.js';
+import type { SandboxHandle } from '../src/runtime/sandbox-handler.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string, def: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const pods = flag('--pods', 20);
+const idlePods = flag('--idle', 4);
+const ksm = args.includes('--ksm');
+const repo = new URL('..', import.meta.url).pathname;
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+};
+const ms = (x: number): string => `${Math.round(x)} ms`;
+
+const guest = await findGuestAssets(defaultGuestDir(repo));
+const tmp = await mkdtemp('/tmp/h8s-hb-');
+const disk = await buildBusyboxRootDisk(tmp);
+const events = { containerStarted: () => {}, containerExited: () => {}, sandboxDied: () => {} };
+let seq = 0;
+
+async function bareBoot(): Promise<number> {
+  const dir = join(tmp, `bare${seq++}`);
+  await mkdir(dir);
+  const tsc = Math.round(
+    Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(await readFile('/proc/cpuinfo', 'utf8'))?.[1]) * 1000,
+  );
+  const sockets = QemuVm.sockets(dir);
+  const argv = qemuArgv(
+    {
+      vmId: 'bare',
+      dir,
+      qemuBinary: 'qemu-system-x86_64',
+      kernel: guest.kernel,
+      initrd: guest.initrd,
+      cpus: 1,
+      memoryMiB: 128,
+      accel: 'tcg',
+      tbSizeMiB: 16,
+      rootPorts: 8,
+      kernelArgs: [...guestKernelArgs('tcg', Number.isFinite(tsc) ? tsc : undefined), 'h8s.marker'],
+      useCgroup: false,
+    },
+    sockets,
+  );
+  const t0 = performance.now();
+  const child = await spawnProcess(argv, { stdio: ['ignore', 'ignore', 'ignore'] });
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      let text = '';
+      const attempt = (): void => {
+        const s = connect(sockets.console);
+        s.on('error', () => setTimeout(attempt, 2));
+        s.on('data', (d: Buffer) => {
+          text += d.toString('latin1');
+          if (text.includes('H8S-BOOT-MARKER')) {
+            resolve(performance.now() - t0);
+            s.destroy();
+          }
+        });
+      };
+      attempt();
+      setTimeout(() => reject(new Error('bare boot did not reach the marker in 120 s')), 120_000).unref();
+    });
+  } finally {
+    await child.stop(2000);
+  }
+}
+
+async function startPod(h: HyperHandler, name: string): Promise<{ sb: SandboxHandle; ms: number }> {
+  const stateDir = join(tmp, `sb${seq++}`);
+  await mkdir(stateDir);
+  const t0 = performance.now();
+  const sb = await h.startSandbox({
+    id: `${name}${seq}`.padEnd(64, '0'),
+    config: { metadata: { name, uid: name, namespace: 'bench', attempt: 0 } },
+    stateDir,
+    events,
+  });
+  await sb.createContainer(busyboxContainer(disk, 'main', stateDir, { command: ['sleep', '100000'] }));
+  await sb.startContainer('main');
+  return { sb, ms: performance.now() - t0 };
+}
+
+const handler = (poolSize: number): HyperHandler =>
+  createHyperHandler({
+    root: join(tmp, `h${seq++}`),
+    log: nullLogger,
+    kernel: guest.kernel,
+    initrd: guest.initrd,
+    guestBuildId: guest.buildHash,
+    poolSize,
+    enableKsm: ksm,
+  });
+
+const out: Record<string, unknown> = { pods, idlePods, ksm, kernel: guest.kernelVersion };
+try {
+  const bare: number[] = [];
+  for (let i = 0; i < 5; i++) bare.push(await bareBoot());
+  out['bareBootP50Ms'] = pct(bare, 50);
+  console.log(
+    `bare qemu -kernel boot to the agent marker: p50 ${ms(pct(bare, 50))} (5 runs: ${bare.map(ms).join(', ')})`,
+  );
+
+  const cold = handler(0);
+  out['accel'] = (await cold.probe()).details['accel'];
+  const coldMs: number[] = [];
+  for (let i = 0; i < pods; i++) {
+    const { sb, ms: t } = await startPod(cold, 'cold');
+    coldMs.push(t);
+    await sb.destroy();
+  }
+  await cold.close();
+  out['coldP50Ms'] = pct(coldMs, 50);
+  out['coldP99Ms'] = pct(coldMs, 99);
+  console.log(
+    `cold pod start (no pool): p50 ${ms(pct(coldMs, 50))}, p99 ${ms(pct(coldMs, 99))}; ratio to bare boot ${(pct(coldMs, 50) / pct(bare, 50)).toFixed(2)}x (target <= 1.3x)`,
+  );
+
+  const pooled = handler(1);
+  const pooledMs: number[] = [];
+  for (let i = 0; i < pods; i++) {
+    await pooled.waitPoolFull(300_000);
+    const { sb, ms: t } = await startPod(pooled, 'pooled');
+    pooledMs.push(t);
+    await sb.destroy();
+  }
+  await pooled.shutdownPool();
+  await pooled.close();
+  out['pooledP50Ms'] = pct(pooledMs, 50);
+  out['pooledP99Ms'] = pct(pooledMs, 99);
+  console.log(
+    `pooled pod start: p50 ${ms(pct(pooledMs, 50))}, p99 ${ms(pct(pooledMs, 99))} (target p50 <= 300 ms under TCG)`,
+  );
+
+  const mem = handler(0);
+  const idle: SandboxHandle[] = [];
+  for (let i = 0; i < idlePods; i++) idle.push((await startPod(mem, 'idle')).sb);
+  // Give free page reporting (and KSM, when on) time to settle.
+  await new Promise((r) => setTimeout(r, ksm ? 60_000 : 20_000));
+  const pss: number[] = [];
+  for (const sb of idle) {
+    const text = await readFile(`/proc/${String(sb.info()['pid'])}/smaps_rollup`, 'utf8');
+    pss.push(Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1]) / 1024);
+  }
+  const mean = pss.reduce((a, b) => a + b, 0) / pss.length;
+  out['pssPerIdlePodMiB'] = Math.round(mean * 10) / 10;
+  out['podsPerGiB'] = Math.floor(1024 / mean);
+  console.log(
+    `host memory per idle pod (QEMU PSS, ${idlePods} pods, 128 MiB guests${ksm ? ', KSM on' : ''}): ${mean.toFixed(1)} MiB (target <= 64 MiB); ${Math.floor(1024 / mean)} pods per GiB`,
+  );
+  for (const sb of idle) await sb.destroy();
+  await mem.close();
+  console.log(JSON.stringify({ bench: 'runtime-hyper', ...out }));
+} finally {
+  await rm(tmp, { recursive: true, force: true });
+}
