@@ -250,19 +250,14 @@ export class SqliteStore implements KeyValueStore {
         count =
           countOnly || limit > 0 ? (this.#s.countCurrent.pluck().get(start, end) as number) : items.length;
       } else {
-        // Stream MAX(revision) per key from the covering index in key order; fetch values only
-        // for the keys returned.
-        count = 0;
-        const revisions: number[] = [];
-        for (const g of this.#s.groupAt.iterate(start, end, rev) as Iterable<{
-          revision: number;
-          deleted: number;
-        }>) {
-          if (g.deleted) continue;
-          count++;
-          if (!countOnly && (limit === 0 || revisions.length < limit)) revisions.push(g.revision);
+        // MAX(revision) per key from the covering index, streamed in key order (the LIMIT stops
+        // the scan early); values are fetched only for the keys returned.
+        if (!countOnly) {
+          const revisions = this.#s.pageAt.pluck().all(start, end, rev, limit === 0 ? -1 : limit) as number[];
+          items = revisions.map((r) => toKeyValue(this.#s.logRow.get(r) as LogRow));
         }
-        items = revisions.map((r) => toKeyValue(this.#s.logRow.get(r) as LogRow));
+        count =
+          countOnly || limit > 0 ? (this.#s.countAt.pluck().get(start, end, rev) as number) : items.length;
       }
       return { items, revision: rev, more: !countOnly && limit > 0 && count > items.length, count };
     });
@@ -611,10 +606,15 @@ function prepareStatements(db: Database.Database) {
         'WHERE c.key >= ? AND c.key < ? ORDER BY c.key LIMIT ?',
     ),
     countCurrent: db.prepare('SELECT COUNT(*) FROM current WHERE key >= ? AND key < ?'),
-    // SQLite takes bare columns (deleted) from the row holding MAX(revision).
-    groupAt: db.prepare(
-      'SELECT key, MAX(revision) AS revision, deleted FROM log WHERE key >= ? AND key < ? AND revision <= ? ' +
-        'GROUP BY key ORDER BY key',
+    // SQLite takes bare columns (deleted) from the row holding MAX(revision); both queries
+    // read only the covering index (key, revision, deleted).
+    pageAt: db.prepare(
+      'SELECT revision FROM (SELECT key, MAX(revision) AS revision, deleted FROM log ' +
+        'WHERE key >= ? AND key < ? AND revision <= ? GROUP BY key ORDER BY key) WHERE deleted = 0 LIMIT ?',
+    ),
+    countAt: db.prepare(
+      'SELECT COUNT(*) FROM (SELECT MAX(revision), deleted FROM log ' +
+        'WHERE key >= ? AND key < ? AND revision <= ? GROUP BY key) WHERE deleted = 0',
     ),
     // `+l.key` keeps SQLite on the revision range (bounded by the hub's scan window).
     events: db.prepare(
