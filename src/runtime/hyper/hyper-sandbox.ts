@@ -329,7 +329,7 @@ export class HyperSandbox implements SandboxHandle {
   }
 
   #onClose(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.#sessionRef) return;
     void this.session.vm.exited.then(() => {
       if (!this.#stopped) void this.#die('the VM exited unexpectedly', false);
     });
@@ -406,7 +406,8 @@ export class HyperSandbox implements SandboxHandle {
       done: promise,
       write: async (chunk) => {
         await this.#writer(c).write(name, chunk);
-        const off = this.session.conn.outputOffset(streamId);
+        // Data may arrive while an adopted sandbox is still reconnecting (no session bound yet).
+        const off = this.#sessionRef?.conn.outputOffset(streamId);
         c.offsets[String(streamId)] = (off ?? c.offsets[String(streamId)] ?? 0) + chunk.length;
         this.#saveSoon();
         for (const a of this.#attachers.get(c.id) ?? []) await a.write(chunk);

@@ -16,6 +16,8 @@ export interface VmPoolOptions {
   readonly boot: BootParams;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** Delay before refilling after a VM was taken. Default 2 s. */
+  readonly refillDelayMs?: number;
 }
 
 export class VmPool {
@@ -160,7 +162,9 @@ export class VmPool {
         void s.destroy().catch(() => {});
         continue;
       }
-      this.refill();
+      // Refill a little later: the pod that took this VM is still hot-plugging its disks and
+      // a boot under TCG would compete with it for the CPU.
+      this.#clock.setTimeout(() => this.refill(), this.#o.refillDelayMs ?? 2000);
       return s;
     }
   }
