@@ -15,6 +15,10 @@ interface CommandEntry {
 
 // Add new subcommands here (keep alphabetical order).
 const commands: Readonly<Record<string, CommandEntry>> = {
+  hyperctl: {
+    summary: 'The runtime CLI (pods, containers, images) over the runtime socket',
+    load: async () => (await import('./hyperctl.js')).hyperctlCommandMain,
+  },
   kubeconfig: {
     summary: 'Print the admin kubeconfig of a server',
     load: async () => (await import('./kubeconfig.js')).kubeconfigMain,

@@ -163,12 +163,26 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
       };
     }
     const cached = probes.get(name);
-    if (cached && !fresh && clock.monotonicMs() - cached.at < probeTtlMs) return cached.probe;
-    const probe = await h
-      .probe()
-      .catch((err: unknown): HandlerProbe => ({ available: false, reason: describeError(err), details: {} }));
-    probes.set(name, { at: clock.monotonicMs(), probe });
-    return probe;
+    const run = async (): Promise<HandlerProbe> => {
+      const probe = await h
+        .probe()
+        .catch((err: unknown): HandlerProbe => ({
+          available: false,
+          reason: describeError(err),
+          details: {},
+        }));
+      probes.set(name, { at: clock.monotonicMs(), probe });
+      return probe;
+    };
+    if (cached && !fresh) {
+      // a stale answer is refreshed in the background: a pod start never waits for a probe
+      if (clock.monotonicMs() - cached.at >= probeTtlMs) {
+        probes.set(name, { ...cached, at: clock.monotonicMs() });
+        void run();
+      }
+      return cached.probe;
+    }
+    return run();
   }
 
   function requireStarted(): void {
@@ -547,6 +561,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
         ...toSandbox(rec),
         network: { ip, additionalIps: [] },
         info: handle ? handle.info() : {},
+        config: rec.config,
       };
     },
 
@@ -702,6 +717,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
         mounts: rec.config.mounts ?? [],
         logPath: rec.logPath,
         ...(rec.resources ? { resources: rec.resources } : {}),
+        config: rec.config,
       };
     },
 

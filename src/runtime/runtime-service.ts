@@ -133,6 +133,8 @@ export interface PodSandboxStatus extends PodSandbox {
    * `{ vmId, pid, accel: 'kvm'|'tcg', cpus, memoryMiB }`; for runc: `{ pid }`.
    */
   readonly info: Readonly<Record<string, unknown>>;
+  /** The config the sandbox was created with (CRI's verbose info), e.g. for `hyperctl start`. */
+  readonly config?: PodSandboxConfig;
 }
 
 export interface PodSandboxFilter {
@@ -240,6 +242,8 @@ export interface ContainerStatus extends Container {
   /** Absolute path of the CRI-format log file. */
   readonly logPath: string;
   readonly resources?: LinuxContainerResources;
+  /** The config the container was created with (CRI's verbose info). */
+  readonly config?: ContainerConfig;
 }
 
 export interface ContainerFilter {

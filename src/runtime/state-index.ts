@@ -2,13 +2,15 @@
  * The runtime daemon's persisted index of sandboxes and containers (`<root>/state/`): one JSON
  * file per object, each written atomically (temporary file, then rename), so a daemon killed
  * at any instant restarts with every object in either its old or its new state, never half.
+ * Writes are not fsynced: containers do not survive a power loss either, and a record lost to
+ * one (an empty file) is moved aside as corrupt on the next start.
  * Writes to one object are serialised; reads come from memory.
  *
  * The files hold no secrets (credentials never reach a sandbox or container config).
  * A file that does not parse is moved aside as `<name>.corrupt` and reported, not fatal.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, unlink, writeFile, open } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { ImageRecord } from '../images/index.js';
@@ -263,13 +265,9 @@ export class StateIndex {
         return;
       }
       const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+      // No fsync: rename makes the update atomic against a daemon crash (the page cache
+      // survives it), and after a power loss no container survives to be described anyway.
       await writeFile(tmp, JSON.stringify(value), { mode: 0o600 });
-      const fh = await open(tmp, 'r');
-      try {
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
       await rename(tmp, file);
     });
     const tracked = next.finally(() => {

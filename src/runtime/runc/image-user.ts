@@ -3,8 +3,9 @@
  * CRI security context and the image's `USER`, reading the image's /etc/passwd and /etc/group
  * the way Docker does.
  *
- * The files are read from the container's root on the host, so a hostile image must not be
- * able to point them elsewhere: /etc must be a real directory and the files are opened with
+ * The files are read on the host, from the image's layers (before the container's root is
+ * mounted) or from its mounted root (for an exec), so a hostile image must not be able to
+ * point them elsewhere: /etc must be a real directory and the files are opened with
  * O_NOFOLLOW (a symlinked passwd file counts as absent). Reads are capped at 1 MiB.
  */
 import { constants } from 'node:fs';
@@ -34,20 +35,44 @@ interface GroupEntry {
 
 const maxFileBytes = 1024 * 1024;
 
-async function readImageFile(rootfs: string, name: 'passwd' | 'group'): Promise<string | undefined> {
+/** Where the image's files are: a mounted root, or its layer directories (lowest first). */
+export type ImageFiles = { readonly rootfs: string } | { readonly layers: readonly string[] };
+
+async function readRegularFile(path: string): Promise<string | undefined> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    const etc = await lstat(join(rootfs, 'etc'));
-    if (!etc.isDirectory()) return undefined;
-    const fh = await open(join(rootfs, 'etc', name), constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) return undefined;
-      const buf = Buffer.alloc(Math.min(st.size, maxFileBytes));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      return buf.toString('utf8', 0, bytesRead);
-    } finally {
-      await fh.close();
+    const st = await fh.stat();
+    if (!st.isFile()) return undefined;
+    const buf = Buffer.alloc(Math.min(st.size, maxFileBytes));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.toString('utf8', 0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A whiteout in an unpacked overlayfs layer: a character device 0:0. */
+const isWhiteout = (st: { isCharacterDevice(): boolean; rdev: number }): boolean =>
+  st.isCharacterDevice() && st.rdev === 0;
+
+async function readImageFile(files: ImageFiles, name: 'passwd' | 'group'): Promise<string | undefined> {
+  try {
+    if ('rootfs' in files) {
+      const etc = await lstat(join(files.rootfs, 'etc'));
+      if (!etc.isDirectory()) return undefined;
+      return await readRegularFile(join(files.rootfs, 'etc', name));
     }
+    // the topmost layer that has /etc/<name> (or deletes it) decides, as overlayfs would
+    for (const layer of [...files.layers].reverse()) {
+      const etc = await lstat(join(layer, 'etc')).catch(() => undefined);
+      if (!etc) continue;
+      if (!etc.isDirectory()) return undefined; // deleted or replaced by a non-directory
+      const st = await lstat(join(layer, 'etc', name)).catch(() => undefined);
+      if (!st) continue;
+      if (isWhiteout(st) || !st.isFile()) return undefined;
+      return await readRegularFile(join(layer, 'etc', name));
+    }
+    return undefined;
   } catch {
     return undefined;
   }
@@ -92,9 +117,9 @@ export interface UserRequest {
  * The user to run as.
  * @throws Invalid when a user or group name is not in the image's files.
  */
-export async function resolveUser(rootfs: string, req: UserRequest): Promise<ResolvedUser> {
-  const passwd = parsePasswd(await readImageFile(rootfs, 'passwd'));
-  const groups = parseGroup(await readImageFile(rootfs, 'group'));
+export async function resolveUser(files: ImageFiles, req: UserRequest): Promise<ResolvedUser> {
+  const passwd = parsePasswd(await readImageFile(files, 'passwd'));
+  const groups = parseGroup(await readImageFile(files, 'group'));
   let spec: string;
   if (req.runAsUser !== undefined) spec = String(req.runAsUser);
   else if (req.username !== undefined && req.username !== '') spec = req.username;

@@ -24,7 +24,7 @@ export interface PodEnvironment {
   readonly ip: string;
 }
 
-const shmSize = '64m';
+const shmSizeBytes = 64 * 1024 * 1024;
 
 /** The hostname a pod's containers see: the config's, else the pod name cut to a valid label. */
 export function podHostname(config: PodSandboxConfig): string {
@@ -103,23 +103,15 @@ export async function setupPodEnvironment(
   if (network !== 'host' && !netnsPath) args.push('--net', network.path);
   if (uts !== 'host') args.push('--uts', uts.path, '--hostname', env.hostname);
   if (ipc !== 'host') args.push('--ipc', ipc.path);
-  if (args.length > 2) {
-    // PRIVILEGED: new namespaces for this pod, pinned under its state directory (see shim).
-    await execFile(args, { timeoutMs: 30_000 });
-  }
   if (env.files.shm !== '/dev/shm') {
     await mkdir(env.files.shm, { recursive: true, mode: 0o1777 });
-    // PRIVILEGED: a size-capped tmpfs for the pod's /dev/shm, so shared memory is per pod and
-    // bounded.
-    await execFile([
-      'mount',
-      '-t',
-      'tmpfs',
-      '-o',
-      `nosuid,nodev,noexec,mode=1777,size=${shmSize}`,
-      'shm',
-      env.files.shm,
-    ]);
+    // a size-capped tmpfs: shared memory is per pod and bounded
+    args.push('--shm', env.files.shm, '--shm-size', String(shmSizeBytes));
+  }
+  if (args.length > 2) {
+    // PRIVILEGED: new namespaces for this pod pinned under its state directory, and its
+    // /dev/shm tmpfs (see the shim's netns mode).
+    await execFile(args, { timeoutMs: 30_000 });
   }
   const hostname = network === 'host' ? hostHostname : env.hostname;
   const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];

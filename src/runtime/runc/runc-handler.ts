@@ -35,7 +35,7 @@ import {
   type StatusCause,
 } from '../../lib/index.js';
 import { ByteChannel } from '../byte-channel.js';
-import { isMountPoint, unmountAll } from '../host-mounts.js';
+import { unmountAll } from '../host-mounts.js';
 import type {
   AttachOptions,
   ContainerStats,
@@ -126,6 +126,8 @@ interface ContainerFile {
   readonly capabilities: readonly string[];
   readonly noNewPrivileges: boolean;
   readonly logPath: string;
+  /** The image's layer directories, lowest first (the overlay's lowerdirs). */
+  readonly lowerDirs: readonly string[];
   pid?: number;
   pidStartTime?: string;
 }
@@ -308,14 +310,19 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       await mkdir(join(dir, 'work'), { recursive: true });
       await mkdir(rootfs, { recursive: true });
       try {
-        await mountOverlay(spec.rootfs.tree.lowerDirs, join(dir, 'upper'), join(dir, 'work'), rootfs);
-        const user = await resolveUser(rootfs, {
-          ...(sec.runAsUser !== undefined ? { runAsUser: sec.runAsUser } : {}),
-          ...(sec.runAsGroup !== undefined ? { runAsGroup: sec.runAsGroup } : {}),
-          ...(sec.runAsUsername !== undefined ? { username: sec.runAsUsername } : {}),
-          ...(sec.supplementalGroups ? { supplementalGroups: sec.supplementalGroups } : {}),
-          imageUser: image.config.user,
-        });
+        if (spec.rootfs.tree.lowerDirs.length === 0) throw invalid(`Image "${config.image}" has no layers`);
+        // the root is mounted by the monitor when the container starts; until then the image's
+        // files are read from its layers
+        const user = await resolveUser(
+          { layers: spec.rootfs.tree.lowerDirs },
+          {
+            ...(sec.runAsUser !== undefined ? { runAsUser: sec.runAsUser } : {}),
+            ...(sec.runAsGroup !== undefined ? { runAsGroup: sec.runAsGroup } : {}),
+            ...(sec.runAsUsername !== undefined ? { username: sec.runAsUsername } : {}),
+            ...(sec.supplementalGroups ? { supplementalGroups: sec.supplementalGroups } : {}),
+            imageUser: image.config.user,
+          },
+        );
         const hostname = this.env.hostname || osHostname();
         const env = buildEnv(image.config.env, config.envs ?? [], {
           hostname,
@@ -389,6 +396,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
           capabilities: ociSpec.process.capabilities.bounding,
           noNewPrivileges: ociSpec.process.noNewPrivileges,
           logPath: spec.logPath,
+          lowerDirs: spec.rootfs.tree.lowerDirs,
         };
         await writeJsonAtomic(join(dir, 'container.json'), file);
         this.containers.set(spec.id, newContainer(file, dir, 'created'));
@@ -425,6 +433,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
         ...(c.file.tty ? ['--tty'] : []),
         ...(c.file.stdin ? ['--stdin'] : []),
         ...(c.file.stdinOnce ? ['--stdin-once'] : []),
+        ...overlayArgs(c.file.lowerDirs, c.dir),
       ];
       await unlink(join(c.dir, 'exit.json')).catch(() => {});
       // The monitor must outlive this daemon: detached, in its own session, owned by no one.
@@ -567,7 +576,10 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       const tty = opts.tty ?? false;
       let user = c.file.user;
       if (opts.user) {
-        user = await resolveUser(join(c.dir, 'rootfs'), { username: opts.user, imageUser: c.file.imageUser });
+        user = await resolveUser(
+          { rootfs: join(c.dir, 'rootfs') },
+          { username: opts.user, imageUser: c.file.imageUser },
+        );
       }
       const env = [...c.file.env];
       for (const { key, value } of opts.envs ?? []) {
@@ -928,33 +940,35 @@ function failedSession(code: number, message: string, opts: ExecOptions): Stream
 }
 
 /**
- * Mounts the container root: overlayfs over the image's layers (`lowerDirs` lowest first).
- * Long layer lists are passed relative to their common parent so the option string stays
- * within the kernel's page-size limit.
+ * The monitor's arguments for mounting the container root: overlayfs over the image's layers
+ * (`lowerDirs` lowest first). Long layer lists are given relative to their common parent so the
+ * mount options stay within the kernel's page-size limit.
  */
-async function mountOverlay(
-  lowerDirs: readonly string[],
-  upper: string,
-  work: string,
-  target: string,
-): Promise<void> {
-  if (lowerDirs.length === 0) throw invalid('The image has no layers');
+function overlayArgs(lowerDirs: readonly string[], dir: string): string[] {
   const top = [...lowerDirs].reverse();
+  const upper = join(dir, 'upper');
+  const work = join(dir, 'work');
   let lower = top.join(':');
-  let cwd: string | undefined;
+  const args: string[] = [];
   if (lower.length + upper.length + work.length > 3000) {
-    cwd = commonDir(top);
-    lower = top.map((d) => relative(cwd as string, d)).join(':');
+    const cwd = commonDir(top);
+    lower = top.map((d) => relative(cwd, d)).join(':');
+    args.push('--overlay-cwd', cwd);
   }
-  const opts = `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
-  if (opts.length > 4000) throw invalid(`The image has too many layers (${lowerDirs.length}) for overlayfs`);
-  // PRIVILEGED: an overlayfs root for one container under its own state directory; the layers
-  // stay read-only, writes land in the container's upper directory.
-  await execFile(['mount', '-t', 'overlay', 'overlay', '-o', opts, target], {
-    ...(cwd ? { cwd } : {}),
-    timeoutMs: 60_000,
-  });
-  if (!(await isMountPoint(target))) throw internal(`Overlay root "${target}" is not mounted`);
+  if (lower.length + upper.length + work.length > 4000) {
+    throw invalid(`The image has too many layers (${lowerDirs.length}) for overlayfs`);
+  }
+  return [
+    ...args,
+    '--overlay-lower',
+    lower,
+    '--overlay-upper',
+    upper,
+    '--overlay-work',
+    work,
+    '--rootfs',
+    join(dir, 'rootfs'),
+  ];
 }
 
 function commonDir(paths: readonly string[]): string {
