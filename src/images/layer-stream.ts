@@ -42,42 +42,49 @@ export async function openLayerStream(
   compression: LayerCompression,
   what: string,
 ): Promise<LayerStream> {
-  const hash = createHash('sha256');
-  let source: Readable;
-  let finished: Promise<void>;
-  let destroy: () => void;
   if (compression === 'zstd') {
     const child = await spawnProcess(['zstd', '-dcq', '--', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-    source = child.stdout!;
     const errChunks: Buffer[] = [];
     child.stderr?.on('data', (c: Buffer) => {
       if (errChunks.length < 16) errChunks.push(c);
     });
-    finished = child.exited.then((st) => {
-      if (st.code !== 0)
-        throw invalid(
-          `Cannot decompress ${what} (zstd): ${Buffer.concat(errChunks).toString('utf8').trim().slice(0, 300) || `exit ${st.code ?? st.signal}`}`,
-        );
+    const finished = child.exited.then((st) => {
+      if (st.code !== 0) {
+        const msg = Buffer.concat(errChunks).toString('utf8').trim().slice(0, 300);
+        throw invalid(`Cannot decompress ${what} (zstd): ${msg || `exit ${st.code ?? st.signal}`}`);
+      }
     });
-    destroy = () => void child.stop(1000);
-  } else if (compression === 'gzip') {
+    return hashed(child.stdout!, finished, () => void child.stop(1000));
+  }
+  return decompressStream(createReadStream(path, { highWaterMark: 1024 * 1024 }), compression, what);
+}
+
+/**
+ * Decompresses a stream of layer bytes (gzip or none; zstd needs a file) into hashed tar bytes.
+ * Used to unpack a layer while it is still downloading.
+ */
+export function decompressStream(input: Readable, compression: 'gzip' | 'none', what: string): LayerStream {
+  if (compression === 'gzip') {
     const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-    const file = createReadStream(path, { highWaterMark: 1024 * 1024 });
-    finished = new Promise<void>((resolve, reject) => {
-      pipeline(file, gunzip, (err) =>
+    const finished = new Promise<void>((resolve, reject) => {
+      pipeline(input, gunzip, (err) =>
         err ? reject(invalid(`Cannot decompress ${what} (gzip): ${err.message}`, { cause: err })) : resolve(),
       );
     });
-    source = gunzip;
-    destroy = () => gunzip.destroy();
-  } else {
-    source = createReadStream(path, { highWaterMark: 1024 * 1024 });
-    finished = new Promise<void>((resolve, reject) => {
-      source.on('end', resolve);
-      source.on('error', reject);
+    return hashed(gunzip, finished, () => {
+      input.destroy();
+      gunzip.destroy();
     });
-    destroy = () => source.destroy();
   }
+  const finished = new Promise<void>((resolve, reject) => {
+    input.on('end', resolve);
+    input.on('error', reject);
+  });
+  return hashed(input, finished, () => input.destroy());
+}
+
+function hashed(source: Readable, finished: Promise<void>, destroy: () => void): LayerStream {
+  const hash = createHash('sha256');
   finished.catch(() => undefined); // observed through done()
   const chunks = (async function* () {
     try {

@@ -11,7 +11,10 @@
  * A record is written only after every blob it names is verified and in blobs/, so a crash
  * mid-pull leaves at most unreferenced blobs (collected later), never a half image.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import {
   conflict,
@@ -39,10 +42,20 @@ import type {
 } from './image-service.js';
 import { ImageStore, type ImageStoreState, type StoredImage, type StoredLayer } from './image-store.js';
 import { unpackLayer, type DeviceNodePolicy, type UnpackStats } from './layer-unpacker.js';
-import { openLayerStream } from './layer-stream.js';
+import { decompressStream, openLayerStream } from './layer-stream.js';
 import { ImageConfigSchema, layerCompression, type ImageConfig, type Manifest } from './oci-schemas.js';
 import { parseReference, repositoryName, taggedName, type ImageReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
+
+/** Feeds a layer's download into an unpack that runs alongside it. */
+interface LayerSink {
+  write(chunk: Buffer): Promise<void>;
+  /** The download restarted or failed: stop; the layer is unpacked from the blob instead. */
+  abandon(): void;
+  end(): void;
+  /** The layer directory (streamed, or unpacked from the blob after a fallback). */
+  readonly result: Promise<string>;
+}
 
 export interface ImageServiceOptions {
   /** Store root, e.g. `/var/lib/h8s/images`. Created if missing (mode 0700). */
@@ -345,39 +358,61 @@ class ImageServiceImpl implements LocalImageService {
 
       const unpack = options.unpack ?? 'none';
       await mapLimit(m.layers, this.#opts.maxConcurrentDownloads ?? 3, async (layer, i) => {
-        const state = await this.#content.ensureBlob(layer.digest, async (partial) => {
-          progress({ phase: 'download', digest: layer.digest, currentBytes: 0, totalBytes: layer.size });
-          await this.registry.fetchBlob(ref, layer, partial, {
-            auth: options.auth,
-            signal,
-            preferredEndpoint: resolved.endpoint,
-            onProgress: (b) =>
-              progress({
-                phase: 'download',
-                digest: layer.digest,
-                currentBytes: b.currentBytes,
-                totalBytes: b.totalBytes,
-              }),
-          });
-          progress({
-            phase: 'verify',
-            digest: layer.digest,
-            currentBytes: layer.size,
-            totalBytes: layer.size,
-          });
+        const stored: StoredLayer = {
+          digest: layer.digest,
+          mediaType: layer.mediaType,
+          size: layer.size,
+          diffId: cfg.rootfs.diff_ids[i]!,
+        };
+        let blobDone!: () => void;
+        let blobFailed!: (err: unknown) => void;
+        const blobReady = new Promise<void>((resolve, reject) => {
+          blobDone = resolve;
+          blobFailed = reject;
         });
+        blobReady.catch(() => undefined);
+        let sink: LayerSink | undefined;
+        let state: 'present' | 'downloaded';
+        try {
+          state = await this.#content.ensureBlob(layer.digest, async (partial) => {
+            progress({ phase: 'download', digest: layer.digest, currentBytes: 0, totalBytes: layer.size });
+            sink = unpack === 'layers' ? this.#streamLayer(stored, blobReady, signal) : undefined;
+            try {
+              await this.registry.fetchBlob(ref, layer, partial, {
+                auth: options.auth,
+                signal,
+                preferredEndpoint: resolved.endpoint,
+                onProgress: (b) =>
+                  progress({
+                    phase: 'download',
+                    digest: layer.digest,
+                    currentBytes: b.currentBytes,
+                    totalBytes: b.totalBytes,
+                  }),
+                ...(sink ? { onData: sink.write, onRestart: sink.abandon } : {}),
+              });
+            } catch (err) {
+              sink?.abandon();
+              throw err;
+            }
+            sink?.end();
+            progress({
+              phase: 'verify',
+              digest: layer.digest,
+              currentBytes: layer.size,
+              totalBytes: layer.size,
+            });
+          });
+          blobDone();
+        } catch (err) {
+          blobFailed(err);
+          if (sink) await sink.result.catch(() => undefined);
+          throw err;
+        }
         if (state === 'present') progress({ phase: 'exists', digest: layer.digest, totalBytes: layer.size });
         if (unpack === 'layers') {
           progress({ phase: 'unpack', digest: layer.digest });
-          await this.#ensureLayerDir(
-            {
-              digest: layer.digest,
-              mediaType: layer.mediaType,
-              size: layer.size,
-              diffId: cfg.rootfs.diff_ids[i]!,
-            },
-            signal,
-          );
+          await (sink ? sink.result : this.#ensureLayerDir(stored, signal));
         }
       });
 
@@ -536,39 +571,121 @@ class ImageServiceImpl implements LocalImageService {
   /** Unpacks one layer into layers/<diffhex>/fs (overlay format) unless it is there; returns the fs dir. */
   #ensureLayerDir(layer: StoredLayer, signal?: AbortSignal): Promise<string> {
     const hex = digestHex(layer.diffId);
-    const final = join(this.#layersDir, hex);
     const pending = this.#trees.get(hex);
     if (pending) return pending;
-    const p = (async () => {
-      try {
-        await stat(join(final, 'stats.json'));
-        return join(final, 'fs');
-      } catch {
-        // build it
-      }
-      const tmp = this.#content.tempPath(`layer-${hex.slice(0, 12)}`);
-      await mkdir(join(tmp, 'fs'), { recursive: true, mode: 0o755 });
-      try {
-        const stats = await this.#unpackBlob(layer, join(tmp, 'fs'), 'overlay', signal);
-        await writeFile(join(tmp, 'stats.json'), JSON.stringify(stats));
-        try {
-          await rename(tmp, final);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-          // another process finished the same layer first: use theirs
-        }
-        return join(final, 'fs');
-      } finally {
-        await rm(tmp, { recursive: true, force: true, maxRetries: 2 });
-      }
-    })();
+    return this.#track(hex, this.#layerDirFromBlob(layer, signal));
+  }
+
+  #track(hex: string, p: Promise<string>): Promise<string> {
     this.#trees.set(hex, p);
     p.then(
       () => this.#trees.delete(hex),
       () => this.#trees.delete(hex),
     );
     return p;
+  }
+
+  /** Unpacks the stored blob into layers/<diffhex>/fs unless it is there already. */
+  async #layerDirFromBlob(layer: StoredLayer, signal?: AbortSignal): Promise<string> {
+    const final = join(this.#layersDir, digestHex(layer.diffId));
+    if (existsSync(join(final, 'stats.json'))) return join(final, 'fs');
+    return this.#buildLayerDir(layer, (dir) => this.#unpackBlob(layer, dir, 'overlay', signal));
+  }
+
+  /** Builds a layer directory in tmp/ with `fill`, then renames it into place. */
+  async #buildLayerDir(layer: StoredLayer, fill: (dir: string) => Promise<UnpackStats>): Promise<string> {
+    const hex = digestHex(layer.diffId);
+    const final = join(this.#layersDir, hex);
+    const tmp = this.#content.tempPath(`layer-${hex.slice(0, 12)}`);
+    await mkdir(join(tmp, 'fs'), { recursive: true, mode: 0o755 });
+    try {
+      const stats = await fill(join(tmp, 'fs'));
+      await writeFile(join(tmp, 'stats.json'), JSON.stringify(stats));
+      try {
+        await rename(tmp, final);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        // another process finished the same layer first: use theirs
+      }
+      return join(final, 'fs');
+    } finally {
+      await rm(tmp, { recursive: true, force: true, maxRetries: 2 });
+    }
+  }
+
+  /**
+   * Starts unpacking a layer from its download as the bytes arrive (gzip and plain layers), so
+   * unpacking overlaps the download. The result is trusted only if the uncompressed bytes hash
+   * to the config's diffID; if the stream is abandoned (a resumed download) or fails, the layer
+   * is unpacked from the verified blob once `blobReady` resolves. Undefined when the layer
+   * directory exists, is being built, or the compression cannot be streamed.
+   */
+  #streamLayer(layer: StoredLayer, blobReady: Promise<void>, signal?: AbortSignal): LayerSink | undefined {
+    const compression = layerCompression(layer.mediaType);
+    if (compression !== 'gzip' && compression !== 'none') return undefined;
+    const hex = digestHex(layer.diffId);
+    if (this.#trees.has(hex) || existsSync(join(this.#layersDir, hex, 'stats.json'))) return undefined;
+    const pass = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+    let failed = false;
+    const what = `layer "${layer.digest}"`;
+    const streamed = this.#buildLayerDir(layer, async (dir) => {
+      const stream = decompressStream(pass, compression, what);
+      try {
+        const stats = await unpackLayer(stream.chunks, dir, {
+          mode: 'overlay',
+          deviceNodes: this.#opts.deviceNodes ?? 'skip',
+          log: this.#log,
+          signal,
+          what,
+        });
+        await stream.done();
+        const diffId = stream.diffId();
+        if (diffId !== layer.diffId)
+          throw invalid(
+            `${what} does not match the image config: its uncompressed digest is "${diffId}", want "${layer.diffId}"`,
+          );
+        return stats;
+      } catch (err) {
+        stream.destroy();
+        throw err;
+      }
+    });
+    const result = this.#track(
+      hex,
+      streamed.catch(async (err: unknown) => {
+        failed = true;
+        pass.destroy();
+        this.#log.debug('Unpacking while downloading did not complete; unpacking from the blob', {
+          layer: layer.digest,
+          error: err,
+        });
+        await blobReady;
+        return this.#layerDirFromBlob(layer, signal);
+      }),
+    );
+    return {
+      write: async (c) => {
+        if (failed) return;
+        if (!pass.write(c))
+          await Promise.race([
+            once(pass, 'drain'),
+            streamed.then(
+              () => undefined,
+              () => undefined,
+            ),
+          ]);
+      },
+      abandon: () => {
+        if (failed) return;
+        failed = true;
+        pass.destroy(new Error('the download was interrupted'));
+      },
+      end: () => {
+        if (!failed) pass.end();
+      },
+      result,
+    };
   }
 
   /** Streams a layer blob through its decompressor into `dir`; verifies the diffID. */

@@ -648,9 +648,29 @@ export class RegistryClient {
       signal?: AbortSignal | undefined;
       onProgress?: (p: BlobProgress) => void;
       preferredEndpoint?: string;
+      /**
+       * Receives the blob's bytes as they arrive, in order, from the start (for unpacking while
+       * downloading); awaited, so it applies back-pressure. Called only while the transfer is one
+       * uninterrupted stream: on the first resume or retry `onRestart` is called and the rest of
+       * the bytes go only to the file.
+       */
+      onData?: (chunk: Buffer) => void | Promise<void>;
+      onRestart?: () => void;
     } = {},
   ): Promise<void> {
     const what = `pull "${describeRef(ref)}"`;
+    let streaming = options.onData !== undefined;
+    const stopStreaming = (): void => {
+      if (!streaming) return;
+      streaming = false;
+      options.onRestart?.();
+    };
+    const fetchOptions = {
+      ...options,
+      onData: async (c: Buffer): Promise<void> => {
+        if (streaming) await options.onData?.(c);
+      },
+    };
     let hash = createHash('sha256');
     let have = 0;
     try {
@@ -665,6 +685,8 @@ export class RegistryClient {
     if (have === 0 || have > desc.size) {
       hash = createHash('sha256');
       have = 0;
+    } else {
+      stopStreaming(); // resuming a partial file: the first bytes will not come over the wire
     }
     let lastErr: unknown;
     for (let attempt = 0; attempt < this.#blobAttempts; attempt++) {
@@ -673,7 +695,7 @@ export class RegistryClient {
       try {
         const r = await this.#withEndpoints(
           ref.registry,
-          (ep) => this.#fetchBlobOnce(ep, ref, desc, partialPath, hash, have, options),
+          (ep) => this.#fetchBlobOnce(ep, ref, desc, partialPath, hash, have, fetchOptions),
           options.preferredEndpoint,
         );
         hash = r.hash;
@@ -681,6 +703,7 @@ export class RegistryClient {
         lastErr = undefined;
         break;
       } catch (err) {
+        stopStreaming();
         if (err instanceof BlobProgressError) {
           hash = err.hash;
           have = err.have;
@@ -735,6 +758,7 @@ export class RegistryClient {
       auth?: RegistryAuth | undefined;
       signal?: AbortSignal | undefined;
       onProgress?: (p: BlobProgress) => void;
+      onData?: (chunk: Buffer) => Promise<void>;
     },
   ): Promise<{ hash: Hash; have: number }> {
     const what = `pull "${describeRef(ref)}"`;
@@ -748,7 +772,7 @@ export class RegistryClient {
       signal: options.signal,
     });
     if (res.status === 200 && have > 0) {
-      // The server ignored the range: start over.
+      // The server ignored the range: start over (a streaming consumer was already stopped).
       hash = createHash('sha256');
       have = 0;
     } else if (res.status === 416 && have > 0) {
@@ -775,11 +799,15 @@ export class RegistryClient {
     let pendingBytes = 0;
     const flush = async (): Promise<void> => {
       if (pendingBytes === 0) return;
-      const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      let bufs = pending;
       pending = [];
       pendingBytes = 0;
-      for (let off = 0; off < data.length;)
-        off += (await fh.write(data, off, data.length - off)).bytesWritten;
+      // writev: no copy into one buffer; loop on short writes
+      while (bufs.length > 0) {
+        let { bytesWritten } = await fh.writev(bufs);
+        while (bufs.length > 0 && bytesWritten >= bufs[0]!.length) bytesWritten -= bufs.shift()!.length;
+        if (bytesWritten > 0) bufs = [bufs[0]!.subarray(bytesWritten), ...bufs.slice(1)];
+      }
     };
     try {
       try {
@@ -793,6 +821,7 @@ export class RegistryClient {
           }
           hash.update(c);
           have += c.length;
+          if (options.onData) await options.onData(c);
           pending.push(c);
           pendingBytes += c.length;
           if (pendingBytes >= 1024 * 1024) await flush();

@@ -172,8 +172,12 @@ describe('resuming downloads', { concurrency: 1 }, () => {
           ? { kind: 'cut', bytes: 400_000 }
           : { kind: 'pass' };
       const images = await service();
-      const rec = await images.pullImage(`${proxy.host}/big:v1`);
+      // unpacking while downloading must fall back to the verified blob after the interruption
+      const rec = await images.pullImage(`${proxy.host}/big:v1`, { unpack: 'layers' });
       assert.equal(rec.id, big.configDigest);
+      const [dir] = (await images.ensureLayerTree(rec.id)).lowerDirs;
+      assert.equal((await stat(join(dir!, 'blob.bin'))).size, 1_500_000);
+      assert.deepEqual(await readdir(join(images.root, 'tmp')), []);
       const gets = proxy.requests.filter((q) => q.path.endsWith(big.layers[0]!.digest));
       assert.equal(gets.length, 2);
       assert.match(gets[1]!.range ?? '', /^bytes=[1-9]\d*-$/);
