@@ -109,7 +109,11 @@ describe('hyper pods through the daemon and hyperctl', { timeout: 900_000 }, () 
       timeoutMs: 60_000,
       description: 'the shell to answer',
     });
-    assert.match(await pane(), /30 120/);
+    // The terminal size follows tmux's pane (30 rows less its status line).
+    await waitFor(async () => /^(29|30) 120\s*$/m.test(await pane()), {
+      timeoutMs: 60_000,
+      description: 'stty size',
+    });
     await execFile(['tmux', 'send-keys', '-t', tmuxSession, 'exit', 'Enter']);
   });
 

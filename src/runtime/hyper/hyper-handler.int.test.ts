@@ -259,6 +259,80 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     await a.removeContainer('missing');
   });
 
+  test('a block volume is formatted on first use, mounted, and keeps its data', async () => {
+    const vol = join(tmp, 'vol.img');
+    await execFile(['truncate', '-s', '32M', vol]);
+    const mounts = [
+      { containerPath: '/data', hostPath: vol, type: 'block' as const, fsType: 'ext4' as const },
+    ];
+    await a.createContainer(
+      busyboxContainer(disk, 'vol-writer', logs(), {
+        command: ['sh', '-c', 'echo kept > /data/file && sleep 1000'],
+        mounts,
+      }),
+    );
+    await a.startContainer('vol-writer');
+    const got = await waitFor(
+      async () => {
+        const r = await run(a, 'vol-writer', ['cat', '/data/file']);
+        return r.code === 0 ? r.out : undefined;
+      },
+      { timeoutMs: 60_000, description: 'the volume file' },
+    );
+    assert.equal(got.trim(), 'kept');
+    const df = await run(a, 'vol-writer', ['sh', '-c', 'grep " /data " /proc/mounts']);
+    assert.match(df.out, /\/data ext4/);
+    await a.removeContainer('vol-writer');
+    // The filesystem the guest made is on the host's file: an ext2/3/4 superblock.
+    const head = await readFile(vol);
+    assert.equal(head.readUInt16LE(1080), 0xef53);
+  });
+
+  test('a NIC handed over by the host gets its name, address, MTU and routes', async (t) => {
+    const tap = `h8shy${process.pid % 100000}`;
+    // PRIVILEGED (test): a tap device with no address and no link to anything; removed below.
+    await execFile(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    t.after(async () => {
+      await execFile(['ip', 'link', 'del', tap], { check: false });
+    });
+    const dir = join(tmp, 'sb-net');
+    await mkdir(dir);
+    const net = await handler.startSandbox({
+      id: 'e'.repeat(64),
+      config: podConfig('pod-net', {
+        network: {
+          interfaces: [
+            {
+              name: 'eth0',
+              hostDevice: tap,
+              mac: '02:00:0a:fe:00:02',
+              addresses: ['10.254.0.2/24'],
+              mtu: 1400,
+            },
+          ],
+          routes: [{ destination: 'default', gateway: '10.254.0.1' }],
+        },
+        dnsConfig: { servers: ['10.254.0.53'], searches: ['pods.test'], options: ['ndots:2'] },
+      }),
+      stateDir: dir,
+      events: recorder(),
+    });
+    sandboxes.push(net);
+    assert.equal(net.ip(), '10.254.0.2');
+    await net.createContainer(busyboxContainer(disk, 'n', logs(), { command: ['sleep', '1000'] }));
+    await net.startContainer('n');
+    const addr = await run(net, 'n', ['ip', 'addr', 'show', 'eth0']);
+    assert.match(addr.out, /mtu 1400/);
+    assert.match(addr.out, /inet 10\.254\.0\.2\/24/);
+    assert.match(addr.out, /02:00:0a:fe:00:02/);
+    assert.match((await run(net, 'n', ['ip', 'route'])).out, /default via 10\.254\.0\.1 dev eth0/);
+    const resolv = await run(net, 'n', ['cat', '/etc/resolv.conf']);
+    assert.match(resolv.out, /nameserver 10\.254\.0\.53/);
+    assert.match(resolv.out, /search pods\.test/);
+    await net.destroy();
+    sandboxes.splice(sandboxes.indexOf(net), 1);
+  });
+
   test('a pod flooding its output and a fork bomb leave the host and other pods responsive', async () => {
     const bDir = join(tmp, 'sb-b');
     await mkdir(bDir);
