@@ -12,6 +12,9 @@
  *   `labelSelectorToString`) and field selectors (`parseFieldSelector`, `matchesFieldSelector`);
  * - strict field validation helpers (`findUnknownFields`, `pruneUnknownFields`, `dropNullFields`);
  * - quantities (`parseQuantity`, `quantityMilliValue`, ...) and `formatAge`;
+ * - OpenAPI v3 documents (`buildOpenApiV3Index`, `buildOpenApiV3Document`) and the v2 document
+ *   in JSON and gnostic protobuf (`buildOpenApiV2`);
+ * - Status/DeleteOptions/Table/WatchEvent types, Scale (`scaleOf`) and Binding bodies;
  * - the typed objects (`Pod`, `Namespace`, `Network`, ...).
  *
  * What it is not: serving (apiserver), storing (storage) or talking HTTP (client).
@@ -158,3 +161,47 @@ export {
   validateIntOrPercent,
 } from './validation/int-or-percent.js';
 export { formatLabels } from './table/format-labels.js';
+
+// Envelope types and subresource bodies.
+export {
+  DeleteOptionsSchema,
+  StatusSchema,
+  type APIResource,
+  type APIResourceList,
+  type DeleteOptions,
+  type KubeList,
+  type PartialObjectMetadata,
+  type Status,
+  type Table,
+  type WatchEvent,
+  type WatchEventType,
+} from './meta/v1/status.js';
+export { ScaleSchema, readJsonPath, scaleOf, type Scale } from './autoscaling/v1/scale.js';
+export {
+  BindingSchema,
+  EvictionSchema,
+  validateBinding,
+  type Binding,
+  type Eviction,
+} from './core/v1/binding.js';
+
+// OpenAPI documents.
+export {
+  buildOpenApiV3,
+  buildOpenApiV3Document,
+  buildOpenApiV3Index,
+  groupVersionPath,
+  kindSchemaName,
+  type OpenApiOptions,
+  type OpenApiV3Index,
+  type OpenApiV3Set,
+  type PublishedOpenApiDocument,
+} from './openapi/openapi-v3.js';
+export {
+  buildOpenApiV2,
+  buildOpenApiV2Document,
+  EMPTY_OPENAPI_V2_PROTOBUF,
+  encodeOpenApiV2Protobuf,
+  OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
+  type PublishedOpenApiV2,
+} from './openapi/openapi-v2.js';

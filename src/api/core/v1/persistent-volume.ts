@@ -17,7 +17,7 @@ import { ObjectReferenceSchema, SecretReferenceSchema } from './object-reference
 import { ACCESS_MODES, VOLUME_MODES } from './persistent-volume-claim-spec.js';
 import { accessModesCell } from './persistent-volume-claim.js';
 import { NodeSelectorSchema } from './scheduling-constraints.js';
-import { SUPPORTED_FS_TYPES } from './volume.js';
+import { HostPathVolumeSourceSchema, NFSVolumeSourceSchema, SUPPORTED_FS_TYPES } from './volume.js';
 
 const SOURCE_KEYS = ['hostPath', 'local', 'nfs', 'cinder', 'csi'] as const;
 
@@ -33,15 +33,7 @@ export const PersistentVolumeSchema = topLevelSchema(
           quantity('A quantity of a resource.'),
           "capacity is the description of the persistent volume's resources and capacity.",
         ),
-        hostPath: object(
-          'io.k8s.api.core.v1.HostPathVolumeSource',
-          'Represents a host path mapped into a pod.',
-          {
-            path: str('path of the directory on the host.'),
-            type: str('type for HostPath Volume. Defaults to ""'),
-          },
-          { required: ['path'] },
-        ),
+        hostPath: HostPathVolumeSourceSchema,
         local: object(
           'io.k8s.api.core.v1.LocalVolumeSource',
           'Local represents directly-attached storage with node affinity',
@@ -53,18 +45,7 @@ export const PersistentVolumeSchema = topLevelSchema(
           },
           { required: ['path'] },
         ),
-        nfs: object(
-          'io.k8s.api.core.v1.NFSVolumeSource',
-          'Represents an NFS mount that lasts the lifetime of a pod.',
-          {
-            server: str('server is the hostname or IP address of the NFS server.'),
-            path: str('path that is exported by the NFS server.'),
-            readOnly: bool(
-              'readOnly here will force the NFS export to be mounted with read-only permissions.',
-            ),
-          },
-          { required: ['server', 'path'] },
-        ),
+        nfs: NFSVolumeSourceSchema,
         cinder: object(
           'io.k8s.api.core.v1.CinderPersistentVolumeSource',
           'Represents a cinder volume resource in Openstack, attached straight into the pod VM by h8s.',

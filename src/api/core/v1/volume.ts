@@ -166,22 +166,37 @@ export const VolumeProjectionSchema = object(
   },
 );
 
+export const HostPathVolumeSourceSchema = object(
+  'io.k8s.api.core.v1.HostPathVolumeSource',
+  'Represents a host path mapped into a pod.',
+  {
+    path: str(
+      'path of the directory on the host. If the path is a symlink, it will follow the link to the real path.',
+    ),
+    type: str('type for HostPath Volume. Defaults to ""'),
+  },
+  { required: ['path'] },
+);
+
+export const NFSVolumeSourceSchema = object(
+  'io.k8s.api.core.v1.NFSVolumeSource',
+  'Represents an NFS mount that lasts the lifetime of a pod.',
+  {
+    server: str('server is the hostname or IP address of the NFS server.'),
+    path: str('path that is exported by the NFS server.'),
+    readOnly: bool(
+      'readOnly here will force the NFS export to be mounted with read-only permissions. Defaults to false.',
+    ),
+  },
+  { required: ['server', 'path'] },
+);
+
 export const VolumeSchema = object(
   'io.k8s.api.core.v1.Volume',
   'Volume represents a named volume in a pod that may be accessed by any container in the pod.',
   {
     name: str('name of the volume. Must be a DNS_LABEL and unique within the pod.'),
-    hostPath: object(
-      'io.k8s.api.core.v1.HostPathVolumeSource',
-      'Represents a host path mapped into a pod.',
-      {
-        path: str(
-          'path of the directory on the host. If the path is a symlink, it will follow the link to the real path.',
-        ),
-        type: str('type for HostPath Volume. Defaults to ""'),
-      },
-      { required: ['path'] },
-    ),
+    hostPath: HostPathVolumeSourceSchema,
     emptyDir: object('io.k8s.api.core.v1.EmptyDirVolumeSource', 'Represents an empty directory for a pod.', {
       medium: str(
         'medium represents what type of storage medium should back this directory. The default is "" which means to use the node\'s default medium. Must be an empty string (default) or Memory.',
@@ -191,18 +206,7 @@ export const VolumeSchema = object(
       ),
     }),
     secret: SecretVolumeSourceSchema,
-    nfs: object(
-      'io.k8s.api.core.v1.NFSVolumeSource',
-      'Represents an NFS mount that lasts the lifetime of a pod.',
-      {
-        server: str('server is the hostname or IP address of the NFS server.'),
-        path: str('path that is exported by the NFS server.'),
-        readOnly: bool(
-          'readOnly here will force the NFS export to be mounted with read-only permissions. Defaults to false.',
-        ),
-      },
-      { required: ['server', 'path'] },
-    ),
+    nfs: NFSVolumeSourceSchema,
     persistentVolumeClaim: object(
       'io.k8s.api.core.v1.PersistentVolumeClaimVolumeSource',
       "PersistentVolumeClaimVolumeSource references the user's PVC in the same namespace.",
