@@ -37,7 +37,7 @@ import {
   listOptionsFrom,
   watchQueryFrom,
 } from './query-options.js';
-import { setWarnings, writeJson, writeYaml } from './responses.js';
+import { setWarnings, writeJson, writeRawJson, writeYaml } from './responses.js';
 import { successStatus } from './status.js';
 import { parseIncludeObject, partialObjectMetadata, tableOf } from './table-convertor.js';
 import { serveWatch } from './watch-stream.js';
@@ -203,16 +203,20 @@ export class ResourceHandler {
     switch (info.verb) {
       case 'get': {
         if (!verbs.includes('get')) throw notAllowed();
-        this.#format(ctx);
+        const format = this.#format(ctx);
         const rv = ctx.query.get('resourceVersion');
-        const obj = await reg.get(ns, info.name as string, rv !== null ? { resourceVersion: rv } : {});
+        const opts = rv !== null ? { resourceVersion: rv } : {};
+        if (format.kind === 'json') {
+          return writeRawJson(ctx.res, 200, await reg.getRaw(ns, info.name as string, opts));
+        }
+        const obj = await reg.get(ns, info.name as string, opts);
         return this.#respondObject(ctx, 200, reg, obj);
       }
       case 'list': {
         if (!verbs.includes('list')) throw notAllowed();
         const format = this.#format(ctx);
         const includeObject = parseIncludeObject(ctx.query.get('includeObject'));
-        const result = await reg.list(ns, listOptionsFrom(ctx.query));
+        const result = await reg.list(ns, listOptionsFrom(ctx.query), format.kind === 'json');
         const meta = {
           resourceVersion: result.resourceVersion,
           ...(result.continue !== undefined ? { continue: result.continue } : {}),
@@ -247,6 +251,19 @@ export class ResourceHandler {
               items: result.items,
             });
           case 'json':
+            if (result.rawItems) {
+              // Splice the stored JSON of the items: no parse and no stringify of each object.
+              const head = JSON.stringify({
+                kind: reg.def.listKind,
+                apiVersion: reg.apiVersion,
+                metadata: meta,
+              });
+              return writeRawJson(
+                ctx.res,
+                200,
+                `${head.slice(0, -1)},"items":[${result.rawItems.join(',')}]}`,
+              );
+            }
             return writeJson(ctx.res, 200, {
               kind: reg.def.listKind,
               apiVersion: reg.apiVersion,

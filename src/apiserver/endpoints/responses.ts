@@ -37,7 +37,16 @@ export function writeJson(
   body: unknown,
   headers: Readonly<Record<string, string>> = {},
 ): void {
-  const text = JSON.stringify(body);
+  writeRawJson(res, code, JSON.stringify(body), headers);
+}
+
+/** Writes JSON text that is already serialized. */
+export function writeRawJson(
+  res: ServerResponse,
+  code: number,
+  text: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   res.writeHead(code, {
     'Content-Type': 'application/json',
     'Cache-Control': 'no-cache, private',

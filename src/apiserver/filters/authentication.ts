@@ -23,19 +23,33 @@ export function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
 
+/** Remembered verdicts (header → user) so a busy client does not pay a hash per request. */
+const maxCachedVerdicts = 256;
+
 /** Authenticates `Authorization: Bearer <token>` against a fixed set of token digests. */
 export function createTokenAuthenticator(entries: readonly TokenEntry[]): Authenticator {
+  const verdicts = new Map<string, UserInfo | null>();
+  const verify = (token: string): UserInfo | undefined => {
+    const digest = sha256(token);
+    let found: UserInfo | undefined;
+    // Compare against every entry so timing does not reveal which one matched.
+    for (const e of entries) if (timingSafeEqual(digest, e.tokenSha256)) found = e.user;
+    return found;
+  };
   return {
     authenticate(req) {
       const header = req.headers.authorization;
-      if (typeof header !== 'string') return undefined;
+      if (typeof header !== 'string' || header.length > 8192) return undefined;
+      const cached = verdicts.get(header);
+      if (cached !== undefined) return cached ?? undefined;
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) return undefined;
-      const digest = sha256(m[1] as string);
-      let found: UserInfo | undefined;
-      // Compare against every entry so timing does not reveal which one matched.
-      for (const e of entries) if (timingSafeEqual(digest, e.tokenSha256)) found = e.user;
-      return found;
+      const user = m ? verify(m[1] as string) : undefined;
+      // Only successes are remembered: failures must not let a client fill the cache.
+      if (user) {
+        if (verdicts.size >= maxCachedVerdicts) verdicts.delete(verdicts.keys().next().value as string);
+        verdicts.set(header, user);
+      }
+      return user;
     },
   };
 }

@@ -197,3 +197,28 @@ describe('field manager', () => {
     assert.ok(!isNoOpChange(a, b));
   });
 });
+
+describe('fieldsV1Of', () => {
+  it('matches the field set of the same object', async () => {
+    const { fieldSetOf, fieldsV1Of } = await import('./field-set.js');
+    const obj = {
+      metadata: { labels: { a: '1' }, annotations: {} },
+      spec: {
+        replicas: 2,
+        tags: ['x'],
+        selector: { matchLabels: { a: '1' } },
+        containers: [
+          {
+            name: 'web',
+            image: 'i',
+            env: [{ name: 'A', value: '1' }],
+            ports: [{ containerPort: 80, protocol: 'TCP' }],
+          },
+        ],
+        extra: { free: { form: 1 } },
+      },
+    };
+    const node = schemaNodeFor(testWidgetSchema);
+    assert.deepEqual(fieldsV1Of(node, obj), fieldSetOf(node, obj).toFieldsV1());
+  });
+});

@@ -17,6 +17,7 @@ import type { SchemaNode } from '../schema/schema-node.js';
 import {
   compareObjects,
   fieldSetOf,
+  fieldsV1Of,
   FieldSet,
   mergeForApply,
   pathToString,
@@ -165,6 +166,25 @@ export function trackUpdate(
   scope: FieldManagerScope,
 ): void {
   const managers = baseline(live, next);
+  if (live === undefined && managers.size === 0) {
+    // A create with no managed fields sent: the creator owns everything it wrote.
+    const fieldsV1 = fieldsV1Of(scope.schema, stripped(next));
+    next.metadata.managedFields =
+      Object.keys(fieldsV1).length === 0
+        ? []
+        : [
+            {
+              manager,
+              operation: 'Update',
+              apiVersion: scope.apiVersion,
+              time: scope.now,
+              fieldsType: 'FieldsV1',
+              fieldsV1,
+              ...(scope.subresource ? { subresource: scope.subresource } : {}),
+            },
+          ];
+    return;
+  }
   const cmp = compareObjects(scope.schema, stripped(live), stripped(next));
   const touched = cmp.added.union(cmp.modified);
   const own = ownManager(managers, manager, 'Update', scope);
@@ -256,7 +276,13 @@ export function applyConfiguration(
   return merged;
 }
 
-function conflictError(conflicts: readonly { manager: Manager; path: string[] }[]): Error {
+function conflictError(unsorted: readonly { manager: Manager; path: string[] }[]): Error {
+  // Upstream reports conflicts in field-path order.
+  const conflicts = [...unsorted].sort((a, b) => {
+    const pa = pathToString(a.path);
+    const pb = pathToString(b.path);
+    return pa < pb ? -1 : pa > pb ? 1 : 0;
+  });
   const causes: StatusCause[] = conflicts.map((c) => ({
     reason: 'FieldManagerConflict',
     message: `conflict with ${printManager(c.manager)}`,

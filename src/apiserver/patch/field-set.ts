@@ -100,22 +100,40 @@ export class FieldSet {
     return out;
   }
 
+  /** Paths in this set or in `other`. */
   union(other: FieldSet): FieldSet {
-    const out = this.clone();
-    for (const p of other.paths()) out.insert(p);
+    const out = new FieldSet();
+    out.member = this.member || other.member;
+    for (const [k, c] of this.children) {
+      const o = other.children.get(k);
+      out.children.set(k, o ? c.union(o) : c.clone());
+    }
+    for (const [k, o] of other.children) if (!this.children.has(k)) out.children.set(k, o.clone());
     return out;
   }
 
   /** Paths of this set that are not members of `other`. */
   difference(other: FieldSet): FieldSet {
     const out = new FieldSet();
-    for (const p of this.paths()) if (!other.has(p)) out.insert(p);
+    out.member = this.member && !other.member;
+    for (const [k, c] of this.children) {
+      const o = other.children.get(k);
+      const d = o ? c.difference(o) : c.clone();
+      if (!d.isEmpty()) out.children.set(k, d);
+    }
     return out;
   }
 
+  /** Paths that are members of both sets. */
   intersection(other: FieldSet): FieldSet {
     const out = new FieldSet();
-    for (const p of this.paths()) if (other.has(p)) out.insert(p);
+    out.member = this.member && other.member;
+    for (const [k, c] of this.children) {
+      const o = other.children.get(k);
+      if (!o) continue;
+      const i = c.intersection(o);
+      if (!i.isEmpty()) out.children.set(k, i);
+    }
     return out;
   }
 }
@@ -147,7 +165,7 @@ export function pathToString(path: readonly string[]): string {
 export function listItemElement(list: SchemaNode | undefined, item: unknown, index: number): string {
   if (list?.listType === 'map' && list.listMapKeys.length > 0 && isMap(item)) {
     const keys: JsonMap = {};
-    for (const k of [...list.listMapKeys].sort()) {
+    for (const k of list.sortedListMapKeys) {
       if (item[k] === undefined) return `i:${index}`;
       keys[k] = item[k];
     }
@@ -196,6 +214,49 @@ function flatten(node: SchemaNode | undefined, value: unknown, path: string[], o
     return;
   }
   if (path.length > 0) out.set(path.join('\u0000'), { path, value });
+}
+
+/**
+ * `fieldSetOf(node, value).toFieldsV1()` in one walk, without building the set (the create
+ * path records the whole object for its creator).
+ */
+export function fieldsV1Of(node: SchemaNode, value: unknown): JsonMap {
+  const out: JsonMap = {};
+  walkFieldsV1(node, value, out);
+  return out;
+}
+
+function walkFieldsV1(node: SchemaNode | undefined, value: unknown, out: JsonMap): void {
+  if (Array.isArray(value)) {
+    const items = node?.items();
+    value.forEach((item, i) => {
+      const pe = listItemElement(node, item, i);
+      if (pe.startsWith('v:')) {
+        out[pe] = {};
+        return;
+      }
+      const child: JsonMap = { '.': {} };
+      walkFieldsV1(items, item, child);
+      out[pe] = child;
+    });
+    return;
+  }
+  if (!isMap(value)) return;
+  for (const key in value) {
+    const v = value[key];
+    const childNode = node?.child(key);
+    if (isAtomic(childNode, v)) {
+      out[`f:${key}`] = {};
+      continue;
+    }
+    // Like `flatten`: a granular struct, map or list is only its contents (none when empty).
+    const child: JsonMap = {};
+    walkFieldsV1(childNode, v, child);
+    for (const _ in child) {
+      out[`f:${key}`] = child;
+      break;
+    }
+  }
 }
 
 /** The field set of an object: every scalar, atomic value and list item it contains. */

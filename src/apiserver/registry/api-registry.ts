@@ -8,7 +8,9 @@ import type { KindDefinition } from '../../api/index.js';
 import { isAlreadyExists, notFound, type Clock, type Logger } from '../../lib/index.js';
 import type { KeyValueStore } from '../../storage/index.js';
 import { decodeObject } from './object-codec.js';
+import { NamespaceCache } from './namespace-cache.js';
 import { ResourceRegistry } from './resource-registry.js';
+import { resourcePrefix } from './storage-key.js';
 import type { WriteContext } from './operation-options.js';
 
 export interface ApiRegistryDeps {
@@ -33,16 +35,33 @@ export function randomNameSuffix(): string {
   return s;
 }
 
+function terminating(reg: ResourceRegistry, namespace: string, name: string): Error {
+  return reg.forbiddenError(
+    name,
+    `unable to create new content in namespace ${namespace} because it is being terminated`,
+    [
+      {
+        reason: 'NamespaceTerminating',
+        message: `namespace ${namespace} is being terminated`,
+        field: 'metadata.namespace',
+      },
+    ],
+  );
+}
+
 export class ApiRegistry {
   readonly #byPath = new Map<string, ResourceRegistry>();
   readonly #byKind = new Map<string, ResourceRegistry>();
   readonly #all: ResourceRegistry[] = [];
   readonly #store: KeyValueStore;
   readonly #log: Logger;
+  readonly #clock: Clock;
+  #namespaceCache: NamespaceCache | undefined;
 
   constructor(deps: ApiRegistryDeps) {
     this.#store = deps.store;
     this.#log = deps.log;
+    this.#clock = deps.clock;
     const common = {
       store: deps.store,
       clock: deps.clock,
@@ -79,9 +98,31 @@ export class ApiRegistry {
     return this.findKind('', 'Namespace');
   }
 
+  /**
+   * Keeps the namespace cache for admission current until `signal` aborts (resolves then).
+   * Without it every create reads its namespace from the store.
+   */
+  runNamespaceCache(signal: AbortSignal): Promise<void> {
+    const namespaces = this.namespaces;
+    if (!namespaces) return Promise.resolve();
+    const cache = new NamespaceCache({
+      store: this.#store,
+      prefix: resourcePrefix(namespaces.keys),
+      log: this.#log,
+      clock: this.#clock,
+    });
+    this.#namespaceCache = cache;
+    return cache.run(signal).finally(() => {
+      if (this.#namespaceCache === cache) this.#namespaceCache = undefined;
+    });
+  }
+
   async #admitNamespace(namespace: string, reg: ResourceRegistry, name: string): Promise<void> {
     const namespaces = this.namespaces;
     if (!namespaces) return;
+    const cached = this.#namespaceCache?.phaseOf(namespace);
+    if (cached === 'Active') return;
+    if (cached === 'Terminating') throw terminating(reg, namespace, name);
     const kv = await this.#store.find(namespaces.key(undefined, namespace)).catch((err: unknown) => {
       if ((err as { code?: string }).code === 'NotFound') return undefined;
       throw err;
@@ -94,17 +135,7 @@ export class ApiRegistry {
     const ns = decodeObject(kv);
     const phase = (ns['status'] as { phase?: unknown } | undefined)?.phase;
     if (ns.metadata.deletionTimestamp !== undefined || phase === 'Terminating') {
-      throw reg.forbiddenError(
-        name,
-        `unable to create new content in namespace ${namespace} because it is being terminated`,
-        [
-          {
-            reason: 'NamespaceTerminating',
-            message: `namespace ${namespace} is being terminated`,
-            field: 'metadata.namespace',
-          },
-        ],
-      );
+      throw terminating(reg, namespace, name);
     }
   }
 

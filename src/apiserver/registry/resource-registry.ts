@@ -29,6 +29,7 @@ import {
   forbidden,
   invalid,
   isGone,
+  matchesSchema,
   notFound,
   schemaCauses,
   timeout,
@@ -51,7 +52,7 @@ import { schemaNodeFor, type SchemaNode } from '../schema/schema-node.js';
 import { pruneUnknownFields } from '../schema/unknown-fields.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
 import type { KindStrategy } from './kind-strategy.js';
-import { decodeObject, decodeShared, encodeObject, formatTime } from './object-codec.js';
+import { decodeObject, decodeShared, encodeObject, formatTime, rawObjectJson } from './object-codec.js';
 import type {
   DeleteOptions,
   ListOptions,
@@ -81,7 +82,10 @@ export interface ResourceRegistryDeps {
 }
 
 export interface ListResult {
+  /** The objects; empty when `rawItems` carries them instead. */
   readonly items: KubeObject[];
+  /** With `raw: true` and no selector: each object's JSON, spliced from the stored bytes. */
+  readonly rawItems?: string[];
   readonly resourceVersion: string;
   readonly continue?: string;
   readonly remainingItemCount?: number;
@@ -273,6 +277,8 @@ export class ResourceRegistry {
       }
       if (ctx.fieldValidation === 'Warn') for (const f of unknown) ctx.warnings.push(`unknown field "${f}"`);
     }
+    // The compiled check is cheap; collecting the errors is not, so only do it on failure.
+    if (matchesSchema(this.def.schema, obj)) return;
     const causes = schemaCauses(this.def.schema, obj, 5);
     if (causes.length > 0) {
       const first = causes[0] as StatusCause;
@@ -328,6 +334,18 @@ export class ResourceRegistry {
     return decodeObject(kv);
   }
 
+  /** Like `get`, as JSON text spliced from the stored bytes (no parse). @throws NotFound */
+  async getRaw(
+    namespace: string | undefined,
+    name: string,
+    options: { resourceVersion?: string } = {},
+  ): Promise<string> {
+    const rv = parseResourceVersion(options.resourceVersion);
+    const { kv } = await this.#getKv(namespace, name);
+    if (rv !== undefined && rv > 0) await this.#checkNotTooLarge(rv);
+    return rawObjectJson(kv);
+  }
+
   async #checkNotTooLarge(rv: number): Promise<void> {
     const current = await this.#deps.store.currentRevision();
     if (rv > current) {
@@ -341,8 +359,9 @@ export class ResourceRegistry {
   }
 
   /** A list at one revision, with selectors and paging. See the module comment. */
-  async list(namespace: string | undefined, options: ListOptions = {}): Promise<ListResult> {
+  async list(namespace: string | undefined, options: ListOptions = {}, raw = false): Promise<ListResult> {
     const selection = compileSelection(this.def, options.labelSelector, options.fieldSelector);
+    const rawItems: string[] | undefined = raw && selection.isEverything ? [] : undefined;
     const prefix = collectionPrefix(this.keys, this.namespaced ? namespace : undefined);
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : 0;
     let revision: number | undefined;
@@ -372,7 +391,8 @@ export class ResourceRegistry {
     let remaining: number | undefined;
     try {
       for (;;) {
-        const want = limit === 0 ? 0 : selection.isEverything ? limit - items.length : Math.max(limit, 500);
+        const have = items.length + (rawItems?.length ?? 0);
+        const want = limit === 0 ? 0 : selection.isEverything ? limit - have : Math.max(limit, 500);
         const page = await this.#deps.store.list(prefix, {
           ...(revision !== undefined ? { revision } : {}),
           ...(want > 0 ? { limit: want } : {}),
@@ -383,9 +403,12 @@ export class ResourceRegistry {
         let stoppedAt = -1;
         for (let i = 0; i < page.items.length; i++) {
           const kv = page.items[i] as KeyValue;
-          const obj = decodeObject(kv);
-          if (selection.matches(obj)) items.push(obj);
-          if (limit > 0 && items.length >= limit) {
+          if (rawItems) rawItems.push(rawObjectJson(kv));
+          else {
+            const obj = decodeObject(kv);
+            if (selection.matches(obj)) items.push(obj);
+          }
+          if (limit > 0 && items.length + (rawItems?.length ?? 0) >= limit) {
             stoppedAt = i;
             break;
           }
@@ -419,6 +442,7 @@ export class ResourceRegistry {
     }
     return {
       items,
+      ...(rawItems ? { rawItems } : {}),
       resourceVersion: String(readRevision),
       ...(nextStart !== undefined
         ? { continue: encodeContinue({ revision: readRevision, start: nextStart.slice(prefix.length) }) }

@@ -71,6 +71,8 @@ export class SchemaNode {
   /** How server-side apply treats this list. */
   readonly listType: ListType;
   readonly listMapKeys: readonly string[];
+  /** `listMapKeys` sorted, as path elements spell them. */
+  readonly sortedListMapKeys: readonly string[];
   /** `atomic` structs and maps are owned and replaced as a whole. */
   readonly isAtomicMap: boolean;
   /** The schema admits unknown fields below this point (no pruning, no merge keys). */
@@ -110,6 +112,7 @@ export class SchemaNode {
       this.shape = 'scalar';
     }
 
+    this.sortedListMapKeys = [];
     const declared = ext['x-kubernetes-list-type'];
     const keys = ext['x-kubernetes-list-map-keys'];
     if (this.shape !== 'list') {
@@ -139,6 +142,7 @@ export class SchemaNode {
       this.listType = 'atomic';
       this.listMapKeys = [];
     }
+    this.sortedListMapKeys = [...this.listMapKeys].sort();
   }
 
   /** True when the list merges by key in strategic merge patch. */

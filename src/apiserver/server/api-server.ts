@@ -85,6 +85,8 @@ export class ApiServer {
   readonly #openApi: OpenApiHandler;
   readonly #server: Server;
   readonly #shutdown = new AbortController();
+  /** Loops that run until shutdown (they never reject). */
+  readonly #background: Promise<void>[] = [];
   readonly #idPrefix = randomBytes(4).toString('hex');
   #requestSeq = 0;
   #isReady = false;
@@ -130,6 +132,7 @@ export class ApiServer {
   /** Creates the bootstrap namespaces, then starts listening. Returns the bound port. */
   async start(): Promise<number> {
     await this.registry.ensureBootstrapNamespaces();
+    this.#background.push(this.registry.runNamespaceCache(this.#shutdown.signal));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#server.once('error', onError);
@@ -162,6 +165,7 @@ export class ApiServer {
       this.#server.closeIdleConnections();
       setImmediate(() => this.#server.closeAllConnections());
     });
+    await Promise.all(this.#background);
   }
 
   /** Serves until `signal` aborts, then stops. */
@@ -175,18 +179,15 @@ export class ApiServer {
   /** The request handler (exposed for in-process tests). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedMs = performance.now();
-    const abort = new AbortController();
-    const onClose = (): void => abort.abort();
-    res.once('close', onClose);
-    const onShutdown = (): void => abort.abort();
-    this.#shutdown.signal.addEventListener('abort', onShutdown, { once: true });
     const method = req.method ?? 'GET';
-    let path = '/';
-    let query = new URLSearchParams();
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
-    path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
-    if (q >= 0) query = new URLSearchParams(rawUrl.slice(q + 1));
+    const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
+    const query = new URLSearchParams(q >= 0 ? rawUrl.slice(q + 1) : '');
+    // The abort signal is made on first use: only watches and long requests need one.
+    let abort: AbortController | undefined;
+    const onGone = (): void => abort?.abort();
+    const shutdown = this.#shutdown.signal;
     const ctx: RequestContext = {
       req,
       res,
@@ -196,7 +197,15 @@ export class ApiServer {
       requestId: `${this.#idPrefix}-${(++this.#requestSeq).toString(36)}`,
       user: undefined,
       warnings: [],
-      signal: abort.signal,
+      get signal(): AbortSignal {
+        if (!abort) {
+          abort = new AbortController();
+          if (res.closed || shutdown.aborted) abort.abort();
+          res.once('close', onGone);
+          shutdown.addEventListener('abort', onGone, { once: true });
+        }
+        return abort.signal;
+      },
       logFields: {},
     };
     let error: unknown;
@@ -206,8 +215,10 @@ export class ApiServer {
       error = err;
       this.#writeError(ctx, err);
     } finally {
-      this.#shutdown.signal.removeEventListener('abort', onShutdown);
-      res.off('close', onClose);
+      if (abort) {
+        shutdown.removeEventListener('abort', onGone);
+        res.off('close', onGone);
+      }
       this.#logRequest(ctx, startedMs, error);
     }
   }
