@@ -108,6 +108,12 @@ export function startControllers(options: StartControllersOptions): RunningContr
           }
         }),
       );
+      // Controllers return only when stopped; keep the leadership (and the lease) until then.
+      if (!signal.aborted) {
+        await new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
+      }
     } finally {
       active = false;
       log.info('Stopped controllers');

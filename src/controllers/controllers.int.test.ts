@@ -245,3 +245,51 @@ describe('namespace controller', () => {
     assert.ok(records.some((r) => r.msg === 'Namespace finalized' && r['namespace'] === ns));
   });
 });
+
+describe('controller manager', () => {
+  it('runs the controllers in only one of two processes that share a Lease, and hands over', async () => {
+    const electionNs = 'kube-system';
+    const start = (identity: string) => {
+      const ac = new AbortController();
+      const running = startControllers({
+        client,
+        signal: ac.signal,
+        // Nothing to run: this checks the election wiring, not the controllers again.
+        disabled: ['garbage-collector', 'namespace'],
+        leaderElection: {
+          identity,
+          name: 'controllers-int',
+          namespace: electionNs,
+          leaseDurationMs: 4_000,
+          renewDeadlineMs: 3_000,
+          retryPeriodMs: 300,
+        },
+      });
+      return { ac, running };
+    };
+    const a = start('a');
+    await waitFor(() => a.running.isActive(), { timeoutMs: 10_000, description: 'a to become active' });
+    const b = start('b');
+    const lease = client.resource(builtinResources.leases, electionNs);
+    await waitFor(
+      async () =>
+        ((await lease.get('controllers-int'))['spec'] as { holderIdentity?: string }).holderIdentity === 'a',
+      {
+        timeoutMs: 5_000,
+      },
+    );
+    assert.equal(b.running.isActive(), false);
+    a.ac.abort();
+    await a.running.done;
+    await waitFor(() => b.running.isActive(), { timeoutMs: 5_000, description: 'b to take over' });
+    b.ac.abort();
+    await b.running.done;
+  });
+
+  it('refuses an unknown controller name', () => {
+    assert.throws(
+      () => startControllers({ client, signal: stop.signal, disabled: ['nope'] }),
+      /Unknown controller "nope"/,
+    );
+  });
+});
