@@ -14,12 +14,13 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readSync,
   renameSync,
   rmSync,
   statSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describeError, H8sError, internal, unavailable } from '../../lib/index.js';
 import { applySchema, schemaVersion } from './sqlite-schema.js';
 
@@ -41,6 +42,9 @@ export function ensureStoreFile(path: string): boolean {
   }
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Leftovers of a creation cut short by a crash: never a store, since the rename did not happen.
+  const stale = new RegExp(`^${escapeRegExp(basename(path))}\\.init-[0-9a-f]{8}(-wal|-shm|-journal)?$`);
+  for (const name of readdirSync(dir)) if (stale.test(name)) rmSync(join(dir, name), { force: true });
   const tmp = `${path}.init-${randomBytes(4).toString('hex')}`;
   try {
     const db = new Database(tmp);
@@ -66,6 +70,10 @@ export function ensureStoreFile(path: string): boolean {
     throw internal(`Cannot create store "${path}": ${describeError(err)}`, { cause: err });
   }
   return true;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function fsyncDirectory(dir: string): void {

@@ -231,6 +231,16 @@ describe('sqlite store files', () => {
     assert.equal((await s.list('/k/')).count, 50);
   });
 
+  it('a new store removes the leftovers of a creation cut short, and nothing else', async () => {
+    const sub = join(dir, 'stale-init');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'state.db.init-0badc0de'), 'half a store');
+    writeFileSync(join(sub, 'state.db.init-0badc0de-wal'), 'x');
+    writeFileSync(join(sub, 'other.db.init-0badc0de'), 'not ours');
+    await openStore(join(sub, 'state.db'));
+    assert.deepEqual(readdirSync(sub).sort(), ['other.db.init-0badc0de', 'state.db', 'state.db-wal']);
+  });
+
   it('rejects bad URLs and options with BadRequest', async () => {
     const bad = [
       'sqlite://relative/state.db',
