@@ -57,7 +57,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {name: ${name}, namespace: ${ns}, labels: {app: ${name}}}
 spec:
-  replicas: 2
+  replicas: 0
   selector: {matchLabels: {app: ${name}}}
   template:
     metadata: {labels: {app: ${name}}}
@@ -82,19 +82,23 @@ interface Tree {
   readonly pods: KubeObject[];
 }
 
-/** A Deployment owning a ReplicaSet owning two Pods, made by hand (no deployment controller yet). */
+/**
+ * A ReplicaSet owned by the Deployment `name`, owning two Pods, made by hand (no deployment
+ * controller exists yet). The references block owner deletion but are not controller
+ * references, and the labels match no selector, so workload controllers (when they come) leave
+ * these objects alone and the tests keep checking only the garbage collector.
+ */
 async function makeTree(ns: string, name: string, podFinalizers: readonly string[] = []): Promise<Tree> {
-  await kubectlOk(['apply', '-f', '-'], deploymentYaml(ns, name));
   const deployment = await client.resource(builtinResources.deployments, ns).get(name);
   const replicaSet = await client.resource(builtinResources.replicaSets, ns).create({
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
-    metadata: { name: `${name}-rs`, labels: { app: name }, ownerReferences: [ownerRef(deployment)] },
+    metadata: { name: `${name}-rs`, labels: { tree: name }, ownerReferences: [dependentRef(deployment)] },
     spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: name } },
+      replicas: 0,
+      selector: { matchLabels: { tree: name, part: 'rs' } },
       template: {
-        metadata: { labels: { app: name } },
+        metadata: { labels: { tree: name, part: 'rs' } },
         spec: { containers: [{ name: 'c', image: 'busybox' }] },
       },
     },
@@ -107,8 +111,8 @@ async function makeTree(ns: string, name: string, podFinalizers: readonly string
         kind: 'Pod',
         metadata: {
           name: `${name}-pod-${i}`,
-          labels: { app: name },
-          ownerReferences: [ownerRef(replicaSet)],
+          labels: { tree: name },
+          ownerReferences: [dependentRef(replicaSet)],
           ...(i === 1 && podFinalizers.length > 0 ? { finalizers: [...podFinalizers] } : {}),
         },
         spec: { containers: [{ name: 'c', image: 'busybox' }] },
@@ -116,6 +120,17 @@ async function makeTree(ns: string, name: string, podFinalizers: readonly string
     );
   }
   return { deployment, replicaSet, pods };
+}
+
+/** A blocking, non-controller reference (see makeTree). */
+function dependentRef(owner: KubeObject): OwnerReference {
+  return { ...ownerRef(owner), controller: false };
+}
+
+/** Applies the Deployment `name` with kubectl, then builds its tree. */
+async function applyTree(ns: string, name: string, podFinalizers: readonly string[] = []): Promise<Tree> {
+  await kubectlOk(['apply', '-f', '-'], deploymentYaml(ns, name));
+  return makeTree(ns, name, podFinalizers);
 }
 
 async function find(ref: ResourceRef, ns: string | undefined, name: string): Promise<KubeObject | undefined> {
@@ -131,7 +146,7 @@ describe('ownerReference cascades with kubectl delete --cascade', () => {
   before(async () => ensureNamespace(ns));
 
   it('background: the deployment goes at once, then its replicaset and pods', async () => {
-    const tree = await makeTree(ns, 'bg');
+    const tree = await applyTree(ns, 'bg');
     await kubectlOk(['delete', 'deployment', 'bg', '-n', ns, '--cascade=background']);
     assert.equal(await find(builtinResources.deployments, ns, 'bg'), undefined);
     await waitFor(
@@ -147,7 +162,7 @@ describe('ownerReference cascades with kubectl delete --cascade', () => {
   });
 
   it('foreground: kubectl returns once the deployment is gone, and by then its dependents are gone', async () => {
-    await makeTree(ns, 'fg');
+    await applyTree(ns, 'fg');
     await kubectlOk(['delete', 'deployment', 'fg', '-n', ns, '--cascade=foreground', '--timeout=60s']);
     assert.equal(await find(builtinResources.deployments, ns, 'fg'), undefined);
     assert.equal(
@@ -164,7 +179,7 @@ describe('ownerReference cascades with kubectl delete --cascade', () => {
   });
 
   it('foreground: the owners wait, marked for deletion, while a dependent is held by a finalizer', async () => {
-    await makeTree(ns, 'hold', ['e2e.h8s.io/hold']);
+    await applyTree(ns, 'hold', ['e2e.h8s.io/hold']);
     await kubectlOk(['delete', 'deployment', 'hold', '-n', ns, '--cascade=foreground', '--wait=false']);
     await waitFor(
       async () => {
@@ -205,7 +220,7 @@ describe('ownerReference cascades with kubectl delete --cascade', () => {
   });
 
   it('orphan: the deployment goes, its replicaset stays without owner, the pods stay with theirs', async () => {
-    const tree = await makeTree(ns, 'orph');
+    const tree = await applyTree(ns, 'orph');
     await kubectlOk(['delete', 'deployment', 'orph', '-n', ns, '--cascade=orphan', '--timeout=60s']);
     assert.equal(await find(builtinResources.deployments, ns, 'orph'), undefined);
     // A sync point: a dependent of an owner that never existed is collected after the orphaning,
@@ -359,7 +374,7 @@ describe('namespace deletion', () => {
         deploymentYaml(ns, 'web'),
       ].join('\n---\n'),
     );
-    await makeTreeDependents(ns, 'web');
+    await makeTree(ns, 'web');
     await kubectlOk(['delete', 'namespace', ns, '--wait=false']);
 
     // Everything but the held configmap goes; the namespace says why it is still there.
@@ -418,29 +433,3 @@ describe('namespace deletion', () => {
     assert.deepEqual(leftovers.items, []);
   });
 });
-
-/** The replicaset and pods of an applied deployment, as in makeTree. */
-async function makeTreeDependents(ns: string, name: string): Promise<void> {
-  const deployment = await client.resource(builtinResources.deployments, ns).get(name);
-  const rs = await client.resource(builtinResources.replicaSets, ns).create({
-    apiVersion: 'apps/v1',
-    kind: 'ReplicaSet',
-    metadata: { name: `${name}-rs`, labels: { app: name }, ownerReferences: [ownerRef(deployment)] },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'c', image: 'busybox' }] },
-      },
-    },
-  });
-  for (const i of [1, 2]) {
-    await client.resource(builtinResources.pods, ns).create({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: `${name}-pod-${i}`, labels: { app: name }, ownerReferences: [ownerRef(rs)] },
-      spec: { containers: [{ name: 'c', image: 'busybox' }] },
-    });
-  }
-}
