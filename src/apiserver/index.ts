@@ -37,5 +37,4 @@ export {
   type TokenEntry,
 } from './filters/authentication.js';
 export type { UserInfo } from './endpoints/request-context.js';
-export type { OpenApiDocuments } from './endpoints/openapi-handler.js';
 export { defaultMaxRequestBodyBytes } from './endpoints/request-body.js';

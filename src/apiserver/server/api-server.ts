@@ -19,7 +19,7 @@ import type { KindDefinition } from '../../api/index.js';
 import { describeError, notFound, type Clock, type Logger } from '../../lib/index.js';
 import type { KeyValueStore } from '../../storage/index.js';
 import { Discovery } from '../endpoints/discovery.js';
-import { OpenApiHandler, type OpenApiDocuments } from '../endpoints/openapi-handler.js';
+import { OpenApiHandler } from '../endpoints/openapi-handler.js';
 import type { RequestContext } from '../endpoints/request-context.js';
 import { resolveRequestInfo } from '../endpoints/request-info.js';
 import { ResourceHandler } from '../endpoints/resource-handler.js';
@@ -59,21 +59,10 @@ export interface ApiServerDeps {
   readonly log: Logger;
   readonly kinds: readonly KindDefinition[];
   readonly authenticator: Authenticator;
-  readonly openApi?: OpenApiDocuments;
   readonly decodeProtobuf?: (bytes: Uint8Array) => unknown;
 }
 
 const mutatingMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-/**
- * Without documents from the api module: an empty Swagger document and no v3 group-versions.
- * kubectl then validates nothing client-side and relies on the server's strict validation.
- */
-const emptyOpenApi: OpenApiDocuments = {
-  v2: () => ({ swagger: '2.0', info: { title: 'h8s', version: 'v1' }, paths: {}, definitions: {} }),
-  v3Paths: () => [],
-  v3: () => undefined,
-};
 
 export class ApiServer {
   readonly registry: ApiRegistry;
@@ -109,7 +98,7 @@ export class ApiServer {
       bookmarkIntervalMs: config.bookmarkIntervalMs ?? 60_000,
       ...(deps.decodeProtobuf ? { decodeProtobuf: deps.decodeProtobuf } : {}),
     });
-    this.#openApi = new OpenApiHandler(deps.openApi ?? emptyOpenApi);
+    this.#openApi = new OpenApiHandler(deps.kinds, config.version.gitVersion);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res);
     };
