@@ -117,7 +117,16 @@ const handler = (poolSize: number): HyperHandler =>
     enableKsm: ksm,
   });
 
-const out: Record<string, unknown> = { pods, idlePods, ksm, kernel: guest.kernelVersion };
+const loadavg = async (): Promise<string> =>
+  (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+const out: Record<string, unknown> = {
+  pods,
+  idlePods,
+  ksm,
+  kernel: guest.kernelVersion,
+  loadAtStart: await loadavg(),
+};
+console.log(`host load average at start: ${String(out['loadAtStart'])} (2 cores; figures scale with it)`);
 try {
   const bare: number[] = [];
   for (let i = 0; i < 5; i++) bare.push(await bareBoot());
@@ -129,10 +138,16 @@ try {
   const cold = handler(0);
   out['accel'] = (await cold.probe()).details['accel'];
   const coldMs: number[] = [];
+  let failures = 0;
   for (let i = 0; i < pods; i++) {
-    const { sb, ms: t } = await startPod(cold, 'cold');
-    coldMs.push(t);
-    await sb.destroy();
+    try {
+      const { sb, ms: t } = await startPod(cold, 'cold');
+      coldMs.push(t);
+      await sb.destroy();
+    } catch (err) {
+      failures++;
+      console.log(`cold start ${i} failed: ${(err as Error).message}`);
+    }
   }
   await cold.close();
   out['coldP50Ms'] = pct(coldMs, 50);
@@ -145,10 +160,16 @@ try {
   const pooledMs: number[] = [];
   for (let i = 0; i < pods; i++) {
     await pooled.waitPoolFull(300_000);
-    const { sb, ms: t } = await startPod(pooled, 'pooled');
-    pooledMs.push(t);
-    await sb.destroy();
+    try {
+      const { sb, ms: t } = await startPod(pooled, 'pooled');
+      pooledMs.push(t);
+      await sb.destroy();
+    } catch (err) {
+      failures++;
+      console.log(`pooled start ${i} failed: ${(err as Error).message}`);
+    }
   }
+  out['failedStarts'] = failures;
   await pooled.shutdownPool();
   await pooled.close();
   out['pooledP50Ms'] = pct(pooledMs, 50);
@@ -175,6 +196,7 @@ try {
   );
   for (const sb of idle) await sb.destroy();
   await mem.close();
+  out['loadAtEnd'] = await loadavg();
   console.log(JSON.stringify({ bench: 'runtime-hyper', ...out }));
 } finally {
   await rm(tmp, { recursive: true, force: true });

@@ -544,11 +544,17 @@ export class HyperSandbox implements SandboxHandle {
             ...(res?.cpuQuota ? { cpuQuota: res.cpuQuota } : {}),
             ...(res?.cpuPeriod ? { cpuPeriod: res.cpuPeriod } : {}),
           },
-          waitMs: 30_000,
+          waitMs: 60_000,
         },
-        40_000,
+        75_000,
       );
     } catch (err) {
+      const tail = await vm.consoleTail(1500);
+      if (tail)
+        this.#log.warn('Container set-up failed; guest console follows', {
+          container: spec.id,
+          console: tail,
+        });
       await this.#releaseDevices(record);
       delete this.#state.containers[spec.id];
       await this.#save();
@@ -684,7 +690,9 @@ export class HyperSandbox implements SandboxHandle {
     const stdoutId = wantOut ? this.#streamId() : 0;
     const stderrId = wantErr ? this.#streamId() : 0;
     const stdinId = options.stdin ? this.#streamId() : 0;
-    this.#saveSoon();
+    // Persist the id counter before the guest sees the ids: a restarted daemon must not reuse
+    // ids of streams the guest may still hold.
+    await this.#save();
     const out = new OutputQueue();
     const err = new OutputQueue();
     if (!wantOut) out.end();
@@ -850,6 +858,7 @@ export class HyperSandbox implements SandboxHandle {
     const conn = this.#conn();
     const outId = this.#streamId();
     const inId = this.#streamId();
+    await this.#save();
     const out = new OutputQueue();
     conn.openOutput(outId, out);
     conn.openInput(inId);

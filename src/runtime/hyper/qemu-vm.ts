@@ -453,6 +453,12 @@ export class QemuVm {
       .catch((err: unknown) => this.#log.debug('Device backend not released', { id, err: err as Error }));
   }
 
+  /** The last `maxBytes` of the guest console (for error messages). */
+  async consoleTail(maxBytes = 2000): Promise<string> {
+    const text = await readFile(join(this.dir, 'console.log'), 'latin1').catch(() => '');
+    return text.slice(-maxBytes);
+  }
+
   /** Proportional set size of QEMU in bytes (from /proc/PID/smaps_rollup). */
   async pssBytes(): Promise<number> {
     const text = await readFile(`/proc/${this.#facts.pid}/smaps_rollup`, 'utf8');
@@ -475,8 +481,14 @@ export class QemuVm {
           }
         }
       });
-      await Promise.race([this.#exited, killed]);
-      await this.#exited;
+      // QEMU is a detached, unref'd child: keep the event loop alive while it exits.
+      const keepAlive = setInterval(() => {}, 100);
+      try {
+        await Promise.race([this.#exited, killed]);
+        await this.#exited;
+      } finally {
+        clearInterval(keepAlive);
+      }
     }
     this.detach();
     await removeVmCgroup(this.#facts.vmId);
