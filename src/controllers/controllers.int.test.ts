@@ -293,3 +293,23 @@ describe('controller manager', () => {
     );
   });
 });
+
+describe('controllers across an API server restart', () => {
+  it('keep collecting garbage and deleting namespaces after the server comes back', async () => {
+    const ns = 'restart-int';
+    await namespace(ns);
+    const { cms } = await chain(ns, 'before-restart');
+    await server.restart();
+    // Changes made while the controllers were reconnecting are seen after the restart.
+    await cms.delete('before-restart-owner');
+    await waitFor(gone(cms, ['before-restart-child', 'before-restart-grandchild']), {
+      timeoutMs: 60_000,
+      description: 'the chain to be collected after the restart',
+    });
+    await client.resource(builtinResources.namespaces).delete(ns);
+    await waitFor(async () => (await client.resource(builtinResources.namespaces).find(ns)) === undefined, {
+      timeoutMs: 60_000,
+      description: 'the namespace to be deleted after the restart',
+    });
+  });
+});
