@@ -186,6 +186,24 @@ export interface NamespaceController {
   run(signal: AbortSignal): Promise<void>;
 }
 
+const sweepConcurrency = 6;
+
+/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first failure. */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
 function resourceLabel(r: ApiResource): string {
   return `${r.plural}.${r.group}`;
 }
@@ -231,47 +249,46 @@ export function createNamespaceController(options: NamespaceControllerOptions): 
     const finalizers = new Map<string, number>();
     let gracePeriodSeconds = 0;
     const nowMs = clock.now();
-    await Promise.all(
-      resources.map(async (r) => {
-        const rc = client.resource(r, namespace);
-        try {
-          if (r.verbs.includes('deletecollection')) {
-            await rc.deleteCollection({ propagationPolicy: 'Background', signal });
-          } else {
-            const list = await rc.listAll({ signal });
-            for (const item of list.items) {
-              if (item.metadata.deletionTimestamp) continue;
-              await rc
-                .delete(item.metadata.name ?? '', { propagationPolicy: 'Background', signal })
-                .catch((err: unknown) => {
-                  if (!isNotFound(err)) throw err;
-                });
-            }
+    // A few resources at a time: a sweep must not flood the API server it shares with everyone.
+    await forEachLimited(resources, sweepConcurrency, async (r) => {
+      const rc = client.resource(r, namespace);
+      try {
+        if (r.verbs.includes('deletecollection')) {
+          await rc.deleteCollection({ propagationPolicy: 'Background', signal });
+        } else {
+          const list = await rc.listAll({ signal });
+          for (const item of list.items) {
+            if (item.metadata.deletionTimestamp) continue;
+            await rc
+              .delete(item.metadata.name ?? '', { propagationPolicy: 'Background', signal })
+              .catch((err: unknown) => {
+                if (!isNotFound(err)) throw err;
+              });
           }
-        } catch (err) {
-          if (signal.aborted) throw err;
-          deleteFailures.push(`${resourceLabel(r)}: ${describeError(err)}`);
         }
-        try {
-          const left = await rc.listAll({ signal });
-          if (left.items.length > 0) remaining.set(resourceLabel(r), left.items.length);
-          for (const item of left.items) {
-            for (const f of item.metadata.finalizers ?? []) finalizers.set(f, (finalizers.get(f) ?? 0) + 1);
-            const { deletionTimestamp, deletionGracePeriodSeconds } = item.metadata;
-            if (deletionTimestamp && deletionGracePeriodSeconds) {
-              const endsMs = Date.parse(deletionTimestamp);
-              const leftS = Number.isNaN(endsMs)
-                ? deletionGracePeriodSeconds
-                : Math.ceil((endsMs - nowMs) / 1000);
-              gracePeriodSeconds = Math.max(gracePeriodSeconds, Math.min(leftS, deletionGracePeriodSeconds));
-            }
+      } catch (err) {
+        if (signal.aborted) throw err;
+        deleteFailures.push(`${resourceLabel(r)}: ${describeError(err)}`);
+      }
+      try {
+        const left = await rc.listAll({ signal });
+        if (left.items.length > 0) remaining.set(resourceLabel(r), left.items.length);
+        for (const item of left.items) {
+          for (const f of item.metadata.finalizers ?? []) finalizers.set(f, (finalizers.get(f) ?? 0) + 1);
+          const { deletionTimestamp, deletionGracePeriodSeconds } = item.metadata;
+          if (deletionTimestamp && deletionGracePeriodSeconds) {
+            const endsMs = Date.parse(deletionTimestamp);
+            const leftS = Number.isNaN(endsMs)
+              ? deletionGracePeriodSeconds
+              : Math.ceil((endsMs - nowMs) / 1000);
+            gracePeriodSeconds = Math.max(gracePeriodSeconds, Math.min(leftS, deletionGracePeriodSeconds));
           }
-        } catch (err) {
-          if (signal.aborted) throw err;
-          deleteFailures.push(`${resourceLabel(r)}: ${describeError(err)}`);
         }
-      }),
-    );
+      } catch (err) {
+        if (signal.aborted) throw err;
+        deleteFailures.push(`${resourceLabel(r)}: ${describeError(err)}`);
+      }
+    });
     return { discoveryFailures, deleteFailures, remaining, finalizers, gracePeriodSeconds };
   }
 
