@@ -8,7 +8,9 @@
  * `hyperctl run -d` does): cold (no pool) and pooled, p50/p99 over `--pods` pods; and host
  * memory per idle pod (PSS of QEMU from /proc/PID/smaps_rollup) over `--idle` pods.
  *
- *   npm run bench:runtime -- [--pods 20] [--idle 4] [--ksm]
+ *   npm run bench:runtime -- [--pods 20] [--idle 4] [--ksm] [--hyperctl]
+ * `--hyperctl` adds the user's path: `hyperctl run -d busybox sleep` against a real `h8s runtime`
+ * daemon (pool of 1, busybox from a loopback registry), its printed `Time to run a POD`.
  * `--ksm` turns host KSM on (a host change, see docs/hyper-runtime.md) for the memory figure.
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -29,6 +31,7 @@ const flag = (name: string, def: number): number => {
 const pods = flag('--pods', 20);
 const idlePods = flag('--idle', 4);
 const ksm = args.includes('--ksm');
+const viaHyperctl = args.includes('--hyperctl');
 const repo = new URL('..', import.meta.url).pathname;
 
 const pct = (xs: number[], p: number): number => {
@@ -196,6 +199,67 @@ try {
   );
   for (const sb of idle) await sb.destroy();
   await mem.close();
+  if (viaHyperctl) {
+    const { startTestRuntime } = await import('../src/runtime/testing/test-runtime.js');
+    const { execFile } = await import('../src/lib/index.js');
+    const d = await startTestRuntime({
+      childProcess: true,
+      handlers: ['hyper'],
+      extraArgs: ['--guest-dir', defaultGuestDir(repo), '--pool-size', '1'],
+    });
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < pods; i++) {
+        // Wait for the pool to be full again (hyperctl info shows it).
+        for (let w = 0; w < 600; w++) {
+          const info = await execFile(
+            [process.execPath, join(repo, 'bin', 'hyperctl.js'), '--host', d.endpoint, 'info'],
+            { check: false },
+          );
+          if (/pool\D*1\s*\/\s*1|poolReady\D*1/i.test(info.stdout)) break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        const r = await execFile(
+          [
+            process.execPath,
+            join(repo, 'bin', 'hyperctl.js'),
+            '--host',
+            d.endpoint,
+            'run',
+            '-d',
+            d.busyboxRef,
+            'sleep',
+            '100000',
+          ],
+          { check: false, timeoutMs: 300_000 },
+        );
+        const m = /Time to run a POD is (\d+) ms/.exec(r.stdout);
+        if (m) times.push(Number(m[1]));
+        else console.log(`hyperctl run failed: ${r.stderr.trim().slice(0, 300)}`);
+        const id = /POD id is (\S+)/.exec(r.stdout)?.[1];
+        if (id)
+          await execFile(
+            [process.execPath, join(repo, 'bin', 'hyperctl.js'), '--host', d.endpoint, 'rm', id],
+            { check: false, timeoutMs: 120_000 },
+          );
+      }
+    } finally {
+      const root = d.root;
+      await d.stop();
+      // The daemon's pooled VM outlives it by design: kill QEMUs whose command line names our root.
+      const { readdir } = await import('node:fs/promises');
+      for (const pid of await readdir('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmd.startsWith('qemu-system') && cmd.includes(root)) process.kill(Number(pid), 'SIGKILL');
+      }
+    }
+    out['hyperctlPooledP50Ms'] = pct(times, 50);
+    out['hyperctlPooledP99Ms'] = pct(times, 99);
+    console.log(
+      `hyperctl run -d (pooled, "Time to run a POD"): p50 ${ms(pct(times, 50))}, p99 ${ms(pct(times, 99))} over ${times.length} pods`,
+    );
+  }
   out['loadAtEnd'] = await loadavg();
   console.log(JSON.stringify({ bench: 'runtime-hyper', ...out }));
 } finally {
