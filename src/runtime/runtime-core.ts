@@ -164,13 +164,11 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
     }
     const cached = probes.get(name);
     const run = async (): Promise<HandlerProbe> => {
-      const probe = await h
-        .probe()
-        .catch((err: unknown): HandlerProbe => ({
-          available: false,
-          reason: describeError(err),
-          details: {},
-        }));
+      const probe = await h.probe().catch((err: unknown): HandlerProbe => ({
+        available: false,
+        reason: describeError(err),
+        details: {},
+      }));
       probes.set(name, { at: clock.monotonicMs(), probe });
       return probe;
     };

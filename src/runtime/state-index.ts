@@ -281,11 +281,11 @@ export class StateIndex {
 function resolve<T>(ref: string, map: ReadonlyMap<string, T>, what: string): string {
   if (map.has(ref)) return ref;
   if (!/^[0-9a-f]+$/.test(ref) || ref.length > 64) throw notFound(`No ${what} with id "${ref}"`);
+  const matches = [...map.keys()].filter((k) => k.startsWith(ref));
+  if (matches.length === 0) throw notFound(`No ${what} with id "${ref}"`);
   if (ref.length < minPrefixLength) {
     throw invalid(`Id prefix "${ref}" is too short: give at least ${minPrefixLength} characters`);
   }
-  const matches = [...map.keys()].filter((k) => k.startsWith(ref));
   if (matches.length === 1) return matches[0] as string;
-  if (matches.length === 0) throw notFound(`No ${what} with id "${ref}"`);
   throw invalid(`Id prefix "${ref}" is ambiguous: it matches ${matches.length} ${what}s`);
 }

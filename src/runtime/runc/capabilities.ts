@@ -74,14 +74,23 @@ export function normalizeCapability(name: string): string {
   return upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
 }
 
+/** The capabilities in a `CapBnd:` hex mask of /proc/<pid>/status. */
+export function capabilitiesFromMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex || '0'}`);
+  return allCapabilities.filter((_c, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
 /**
  * The capability set after CRI add/drop: drops apply to the default set, then adds (as
- * containerd does: adding wins over dropping the same capability).
+ * containerd does: adding wins over dropping the same capability). `available` is what the
+ * runtime itself holds (its bounding set): nothing outside it can be given, so `ALL` means all
+ * of those, and asking for one outside it is an error rather than a failed start.
  * Unknown names are returned as causes for an Invalid error.
  */
 export function resolveCapabilities(
   add: readonly string[] = [],
   drop: readonly string[] = [],
+  available: readonly string[] = allCapabilities,
 ): { capabilities: string[]; causes: StatusCause[] } {
   const causes: StatusCause[] = [];
   const check = (list: readonly string[], field: string): string[] =>
@@ -101,7 +110,18 @@ export function resolveCapabilities(
   let set = new Set<string>(defaultCapabilities);
   if (drops.includes('ALL')) set = new Set();
   for (const d of drops) set.delete(d);
-  if (adds.includes('ALL')) set = new Set(allCapabilities);
-  for (const a of adds) if (a !== 'ALL' && allCapabilities.includes(a)) set.add(a);
-  return { capabilities: allCapabilities.filter((c) => set.has(c)), causes };
+  if (adds.includes('ALL')) set = new Set(available);
+  adds.forEach((a, i) => {
+    if (a === 'ALL' || !allCapabilities.includes(a)) return;
+    if (!available.includes(a)) {
+      causes.push({
+        reason: 'FieldValueForbidden',
+        message: `Forbidden: "${a}" is not in the runtime's own capability bounding set`,
+        field: `security.capabilities.addCapabilities[${i}]`,
+      });
+      return;
+    }
+    set.add(a);
+  });
+  return { capabilities: available.filter((c) => set.has(c)), causes };
 }

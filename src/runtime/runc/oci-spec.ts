@@ -9,7 +9,6 @@
  * Pure: everything it needs is passed in, nothing is read from the host.
  */
 import type { ContainerConfig, LinuxContainerResources } from '../runtime-service.js';
-import { allCapabilities } from './capabilities.js';
 import type { ResolvedUser } from './image-user.js';
 import { buildSeccompProfile, type OciSeccomp } from './seccomp-profile.js';
 
@@ -83,6 +82,8 @@ export interface ContainerSpecInputs {
   readonly cwd: string;
   readonly user: ResolvedUser;
   readonly capabilities: readonly string[];
+  /** What a privileged container gets: every capability the runtime itself holds. */
+  readonly hostCapabilities: readonly string[];
   readonly privileged: boolean;
   readonly rootfsPath: string;
   readonly namespaces: PodNamespaces;
@@ -235,7 +236,7 @@ export function buildContainerSpec(inputs: ContainerSpecInputs): OciSpec {
     ...nsEntry('uts', namespaces.uts),
     ...(inputs.cgroupVersion === 2 ? [{ type: 'cgroup' }] : []),
   ];
-  const capabilities = privileged ? allCapabilities : inputs.capabilities;
+  const capabilities = privileged ? inputs.hostCapabilities : inputs.capabilities;
   const seccomp: OciSeccomp | undefined =
     privileged || sec.seccompProfile === 'unconfined'
       ? undefined

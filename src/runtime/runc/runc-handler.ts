@@ -54,7 +54,7 @@ import type {
   SandboxStartRequest,
 } from '../sandbox-handler.js';
 import { BlockVolumes } from './block-volumes.js';
-import { resolveCapabilities } from './capabilities.js';
+import { capabilitiesFromMask, resolveCapabilities } from './capabilities.js';
 import { detectCgroupVersion, readOomKills, removeCgroupTree, type CgroupVersion } from './cgroups.js';
 import { resolveUser, type ResolvedUser } from './image-user.js';
 import {
@@ -110,6 +110,8 @@ interface Runtime {
   readonly cgroupVersion: CgroupVersion;
   /** RLIMIT_NOFILE given to containers: 1Mi, or less if this process's hard limit is lower. */
   readonly nofile: number;
+  /** This process's capability bounding set: the most any container can get. */
+  readonly capabilities: readonly string[];
 }
 
 /** The per-container record kept in `c-<id>/container.json`. */
@@ -203,7 +205,15 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       const shim =
         options.shimPath ?? (await ensureShimBinary(options.shimCacheDir ?? join(options.runcRoot, 'bin')));
       await mkdir(options.runcRoot, { recursive: true, mode: 0o700 });
-      return { runc, shim, cgroupVersion: await detectCgroupVersion(), nofile: await nofileLimit() };
+      const status = await readFile('/proc/self/status', 'utf8');
+      const capabilities = capabilitiesFromMask(/^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '');
+      return {
+        runc,
+        shim,
+        cgroupVersion: await detectCgroupVersion(),
+        nofile: await nofileLimit(),
+        capabilities,
+      };
     })();
     runtime.catch(() => {
       runtime = undefined; // let a later probe try again (e.g. after installing runc)
@@ -273,7 +283,11 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       if (sec.privileged && !podSec.privileged) {
         causes.push(cause('security.privileged', 'a privileged container needs a privileged pod sandbox'));
       }
-      const caps = resolveCapabilities(sec.capabilities?.addCapabilities, sec.capabilities?.dropCapabilities);
+      const caps = resolveCapabilities(
+        sec.capabilities?.addCapabilities,
+        sec.capabilities?.dropCapabilities,
+        this.rt.capabilities,
+      );
       causes.push(...caps.causes);
       const sysctls = this.config.sysctls ?? {};
       for (const name of Object.keys(sysctls)) {
@@ -368,6 +382,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
           cwd,
           user,
           capabilities: caps.capabilities,
+          hostCapabilities: this.rt.capabilities,
           privileged,
           rootfsPath: rootfs,
           namespaces: this.env.namespaces,
