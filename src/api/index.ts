@@ -14,6 +14,7 @@
  * - quantities (`parseQuantity`, `quantityMilliValue`, ...) and `formatAge`;
  * - OpenAPI v3 documents (`buildOpenApiV3Index`, `buildOpenApiV3Document`) and the v2 document
  *   in JSON and gnostic protobuf (`buildOpenApiV2`);
+ * - `decodeKubernetesProtobuf` for `application/vnd.kubernetes.protobuf` request bodies;
  * - Status/DeleteOptions/Table/WatchEvent types, Scale (`scaleOf`) and Binding bodies;
  * - the typed objects (`Pod`, `Namespace`, `Network`, ...).
  *
@@ -205,3 +206,10 @@ export {
   OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
   type PublishedOpenApiV2,
 } from './openapi/openapi-v2.js';
+
+// Protobuf request bodies (kubectl 1.32+ generator commands).
+export {
+  decodeKubernetesProtobuf,
+  isKubernetesProtobuf,
+  KUBERNETES_PROTOBUF_CONTENT_TYPE,
+} from './protobuf/kubernetes-protobuf.js';

@@ -36,7 +36,12 @@ export function definitionName(schema: TSchema): string | undefined {
  * The published form of `schema`. Named schemas are added to `set` (once) and answered with a
  * `$ref`, unless `inline` is true (used for the definition itself).
  */
-export function publishSchema(schema: TSchema, set: DefinitionSet, inline = false): JsonSchema {
+export function publishSchema(
+  schema: TSchema,
+  set: DefinitionSet,
+  inline = false,
+  describeRef = true,
+): JsonSchema {
   const name = definitionName(schema);
   if (name !== undefined && !inline) {
     if (!Object.prototype.hasOwnProperty.call(set.definitions, name)) {
@@ -45,7 +50,9 @@ export function publishSchema(schema: TSchema, set: DefinitionSet, inline = fals
     }
     const target = { $ref: `${set.refPrefix}${name}` };
     const description = (schema as Record<string, unknown>)['description'];
-    if (typeof description !== 'string' || description === '') return target;
+    // Array items and map values are plain references, as upstream writes them (a description
+    // there would be printed twice by `kubectl explain`).
+    if (!describeRef || typeof description !== 'string' || description === '') return target;
     return set.refStyle === 'allOf' ? { allOf: [target], description } : { ...target, description };
   }
   return publishBody(schema as JsonSchema, set);
@@ -73,15 +80,15 @@ function publishBody(s: JsonSchema, set: DefinitionSet): JsonSchema {
       }
       case 'additionalProperties':
         if (v === true) out[key] = true;
-        else if (v && typeof v === 'object') out[key] = publishSchema(v as TSchema, set);
+        else if (v && typeof v === 'object') out[key] = publishSchema(v as TSchema, set, false, false);
         break;
       case 'items':
-        out[key] = publishSchema(v as TSchema, set);
+        out[key] = publishSchema(v as TSchema, set, false, false);
         break;
       case 'anyOf':
       case 'oneOf':
       case 'allOf':
-        out[key] = (v as TSchema[]).map((x) => publishSchema(x, set));
+        out[key] = (v as TSchema[]).map((x) => publishSchema(x, set, false, false));
         break;
       case 'required':
         // TypeBox's own `required` never appears (all properties are optional); keep others.
