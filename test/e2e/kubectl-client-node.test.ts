@@ -115,15 +115,16 @@ describe('@kubernetes/client-node', () => {
       core.listNamespacedConfigMap({ namespace: 'cn' }),
     );
     let restarting = false;
+    let stopped = false;
     let errors = 0;
     informer.on('error', () => {
       errors++;
-      if (restarting) return;
+      if (restarting || stopped) return;
       restarting = true;
       // client-node stops on errors; restarting resumes from the last resourceVersion.
       setTimeout(() => {
         restarting = false;
-        void informer.start().catch(() => undefined);
+        if (!stopped) void informer.start().catch(() => undefined);
       }, 300);
     });
     const snapshot = (): Record<string, string | undefined> =>
@@ -162,6 +163,7 @@ describe('@kubernetes/client-node', () => {
         },
       );
     } finally {
+      stopped = true;
       await informer.stop();
     }
   });
