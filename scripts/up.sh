@@ -1,26 +1,42 @@
 #!/usr/bin/env bash
-# `npm run up`: prepares the host, then starts a one-node cluster (server + agent + runtime)
-# in the background with its data in /var/lib/h8s, and waits until the API answers.
-# Logs: /var/lib/h8s/server.log. Stop it with: kill "$(cat /var/lib/h8s/server.pid)".
+# `npm run up`: prepares the host, then starts a one-node cluster (`h8s server`, which also runs
+# the node agent and runtime once they are built) in the background with its data in
+# /var/lib/h8s, and waits until the API answers.
+#
+#   npm run up [-- <h8s server flags>]      e.g. npm run up -- --disable agent,runtime
+#
+# Environment: H8S_DATA_DIR (default /var/lib/h8s), H8S_PORT (default 6443), and every other
+# H8S_<FLAG> that `h8s server --help` lists; H8S_SKIP_HOST_SETUP=1 skips the host preparation.
+# Logs: <data-dir>/server.log. Stop it with: kill "$(cat /var/lib/h8s/server.pid)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/host-setup.sh
-
-data_dir="${H8S_DATA_DIR:-/var/lib/h8s}"
-mkdir -p "$data_dir"
-if [ -f "$data_dir/server.pid" ] && kill -0 "$(cat "$data_dir/server.pid")" 2>/dev/null; then
-  echo "h8s server already running (pid $(cat "$data_dir/server.pid"))"
-else
-  nohup node bin/h8s.js server --data-dir "$data_dir" "$@" >>"$data_dir/server.log" 2>&1 &
-  echo $! >"$data_dir/server.pid"
+if [ "${H8S_SKIP_HOST_SETUP:-0}" != 1 ]; then
+  bash scripts/host-setup.sh
 fi
 
+data_dir="${H8S_DATA_DIR:-/var/lib/h8s}"
+port="${H8S_PORT:-6443}"
+mkdir -p "$data_dir"
+chmod 0700 "$data_dir"
+pid_file="$data_dir/server.pid"
+if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+  echo "h8s server already running (pid $(cat "$pid_file"))"
+else
+  nohup node bin/h8s.js server --data-dir "$data_dir" --port "$port" "$@" >>"$data_dir/server.log" 2>&1 &
+  echo $! >"$pid_file"
+fi
+
+ca="$data_dir/server/tls/server-ca.crt"
 for _ in $(seq 1 120); do
-  if [ -f "$data_dir/kubeconfig.yaml" ] && kubectl --kubeconfig "$data_dir/kubeconfig.yaml" get --raw /readyz >/dev/null 2>&1; then
-    echo "h8s is up. Try: kubectl --kubeconfig $data_dir/kubeconfig.yaml get nodes"
+  # /readyz needs no credential; the server's own CA proves we reach the right server.
+  if [ -f "$ca" ] && [ -f "$data_dir/kubeconfig.yaml" ] &&
+    curl -fsS --max-time 2 --cacert "$ca" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+    echo "h8s is up at https://127.0.0.1:$port"
+    echo "  kubectl --kubeconfig $data_dir/kubeconfig.yaml get namespaces"
+    echo "  export KUBECONFIG=$data_dir/kubeconfig.yaml   # or: node bin/h8s.js kubeconfig --data-dir $data_dir"
     exit 0
   fi
-  if ! kill -0 "$(cat "$data_dir/server.pid")" 2>/dev/null; then
+  if ! kill -0 "$(cat "$pid_file")" 2>/dev/null; then
     echo "h8s server exited; see $data_dir/server.log" >&2
     tail -n 30 "$data_dir/server.log" >&2 || true
     exit 1
