@@ -5,9 +5,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile, isConflict, isNotFound, nullLogger } from '../lib/index.js';
+import { execFile, isConflict, isNotFound, nullLogger, spawnProcess, waitFor } from '../lib/index.js';
 import { createImageService, type LocalImageService } from './index.js';
 import {
   buildImage,
@@ -444,5 +445,72 @@ describe('image service with a real registry', { concurrency: 1 }, () => {
     await assert.rejects(images.loadImage(join(tmp, 'missing.tar')), /does not exist/);
     assert.deepEqual(await images.listImages(), []);
     assert.deepEqual(await readdir(join(images.root, 'tmp')), []);
+  });
+});
+
+describe('a crash in the middle of a pull', () => {
+  it('leaves no half image after SIGKILL, and the next pull completes, resuming what reached the disk', async () => {
+    const big = await buildImage({
+      layers: [
+        {
+          entries: [
+            {
+              path: 'big.bin',
+              content: randomBytes(3_000_000),
+            },
+          ],
+        },
+        { entries: [{ path: 'small', content: 'x' }] },
+      ],
+    });
+    await pushImage(`${reg.host}/crash:v1`, big);
+    const proxy = await startRegistryProxy(reg.host);
+    const root = join(tmp, 'crash');
+    const layer = big.layers[0]!;
+    try {
+      proxy.fault = (q) =>
+        q.path.endsWith(layer.digest)
+          ? { kind: 'stall', bytes: Math.floor(layer.size / 2) }
+          : { kind: 'pass' };
+      const child = await spawnProcess(
+        [
+          process.execPath,
+          '--import',
+          'tsx',
+          new URL('./testing/pull-child.ts', import.meta.url).pathname,
+          root,
+          `${proxy.host}/crash:v1`,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let out = '';
+      child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+      try {
+        await waitFor(() => /progress \d+/.test(out) && out, {
+          timeoutMs: 60_000,
+          description: 'the child pull to start downloading',
+        });
+      } finally {
+        child.kill('SIGKILL');
+        await child.exited;
+      }
+      const images = await createImageService({ root, log: nullLogger });
+      assert.deepEqual(await images.listImages(), []);
+      assert.deepEqual(await readdir(join(images.root, 'tmp')), [], "the dead process's work dirs are gone");
+      const partial =
+        (await stat(join(root, 'ingest', `${layer.digest.slice(7)}.partial`)).catch(() => undefined))?.size ??
+        0;
+      proxy.fault = () => ({ kind: 'pass' });
+      proxy.requests.length = 0;
+      const rec = await images.pullImage(`${proxy.host}/crash:v1`, { unpack: 'layers' });
+      assert.equal(rec.id, big.configDigest);
+      // whatever reached the disk before the kill is resumed, not fetched again
+      const get = proxy.requests.find((q) => q.path.endsWith(layer.digest));
+      assert.equal(get?.range, partial > 0 ? `bytes=${partial}-` : undefined);
+      const [dir] = (await images.ensureLayerTree(rec.id)).lowerDirs;
+      assert.equal((await stat(join(dir!, 'big.bin'))).size, 3_000_000);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -797,6 +797,7 @@ export class RegistryClient {
     // before any resumable error so the file always holds exactly `have` bytes.
     let pending: Buffer[] = [];
     let pendingBytes = 0;
+    let lastFlush = this.#clock.monotonicMs();
     const flush = async (): Promise<void> => {
       if (pendingBytes === 0) return;
       let bufs = pending;
@@ -824,7 +825,11 @@ export class RegistryClient {
           if (options.onData) await options.onData(c);
           pending.push(c);
           pendingBytes += c.length;
-          if (pendingBytes >= 1024 * 1024) await flush();
+          // flush at 1 MiB, or every 250 ms so a slow transfer still leaves resumable bytes on disk
+          if (pendingBytes >= 1024 * 1024 || this.#clock.monotonicMs() - lastFlush > 250) {
+            lastFlush = this.#clock.monotonicMs();
+            await flush();
+          }
           const now = this.#clock.monotonicMs();
           if (options.onProgress && (now - lastReport > 100 || have === desc.size)) {
             lastReport = now;

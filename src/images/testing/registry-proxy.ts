@@ -17,6 +17,8 @@ export type ProxyFault =
   | { readonly kind: 'pass' }
   /** Forward, but close the connection after `bytes` of the body. */
   | { readonly kind: 'cut'; readonly bytes: number }
+  /** Forward `bytes` of the body, then hold the connection open without sending more. */
+  | { readonly kind: 'stall'; readonly bytes: number }
   /** Answer directly with this status and body. */
   | {
       readonly kind: 'status';
@@ -78,6 +80,16 @@ export async function startRegistryProxy(targetHost: string): Promise<RegistryPr
           return;
         }
         res.writeHead(ur.statusCode ?? 502, ur.headers);
+        if (fault.kind === 'stall') {
+          let sent = 0;
+          ur.on('data', (c: Buffer) => {
+            if (sent >= fault.bytes) return;
+            const take = c.subarray(0, fault.bytes - sent);
+            sent += take.length;
+            res.write(take);
+          });
+          return;
+        }
         if (fault.kind === 'cut') {
           let sent = 0;
           ur.on('data', (c: Buffer) => {
