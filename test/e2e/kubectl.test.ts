@@ -482,3 +482,39 @@ for (const version of versions) {
     });
   });
 }
+
+describe('the examples', () => {
+  it('apply as they are with kubectl 1.33', async () => {
+    const k = clients.get('1.33');
+    if (!k) throw new Error('kubectl 1.33 was not set up');
+    const dir = new URL('../../examples/', import.meta.url).pathname;
+    const out = lines(
+      await k.ok([
+        'apply',
+        '-f',
+        join(dir, 'tenant-network.yaml'),
+        '-f',
+        join(dir, 'nginx-network-provider.yaml'),
+        '-f',
+        join(dir, 'pod-cinder-volume.yaml'),
+      ]),
+    );
+    assert.deepEqual(out, [
+      'network/net2 created',
+      'namespace/ns2 created',
+      'deployment.apps/nginx created',
+      'service/nginx created',
+      'pod/nginx-with-volume created',
+    ]);
+    const volume = await k.ok([
+      'get',
+      'pod',
+      'nginx-with-volume',
+      '-n',
+      'ns2',
+      '-o',
+      'jsonpath={.spec.volumes[0].cinder.volumeID}',
+    ]);
+    assert.equal(volume, '651b2a7b-683e-47e1-bdd6-e3c62e8f91c0');
+  });
+});
