@@ -5,7 +5,7 @@
  * in-process mutex and a lock directory (so `hyperctl` and the daemon may share a root);
  * a lock left by a dead process is broken.
  */
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import {
@@ -163,6 +163,14 @@ export class ImageStore {
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && !isProcessAlive(holder)) {
         await rm(lockDir, { recursive: true, force: true });
         continue;
+      }
+      // A writer that died between mkdir and writing its pid leaves a lock without an owner.
+      if (!(holder > 0)) {
+        const st = await stat(lockDir).catch(() => undefined);
+        if (st && this.#clock.now() - st.mtimeMs > 10_000) {
+          await rm(lockDir, { recursive: true, force: true });
+          continue;
+        }
       }
       if (this.#clock.monotonicMs() > deadline) {
         throw timeout(
