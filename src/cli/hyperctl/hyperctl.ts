@@ -7,10 +7,12 @@ import { RuntimeClient, defaultRuntimeEndpoint, type NodeRuntime } from '../../r
 import { imageCommands } from '../images/index.js';
 import { HyperctlUsageError, type HyperctlIO } from './hyperctl-io.js';
 import {
+  attachUsage,
   execUsage,
   listUsage,
   logsUsage,
   rmUsage,
+  runAttach,
   runExec,
   runInfo,
   runList,
@@ -26,6 +28,7 @@ import { runRun, runUsage } from './run.js';
 type PodCommand = (rt: NodeRuntime, argv: readonly string[], io: HyperctlIO) => Promise<number>;
 
 const podCommands: Readonly<Record<string, { summary: string; usage: string; run: PodCommand }>> = {
+  attach: { summary: 'Attach to a running container', usage: attachUsage, run: runAttach },
   exec: { summary: 'Run a command in a running container', usage: execUsage, run: runExec },
   info: {
     summary: 'Show the runtime: handlers, acceleration, pool, root',

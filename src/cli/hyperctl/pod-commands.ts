@@ -173,6 +173,28 @@ export async function runExec(rt: NodeRuntime, argv: readonly string[], io: Hype
   return pumpSession(session, io, { tty, stdin });
 }
 
+export const attachUsage = `Usage: hyperctl attach [--no-stdin] POD|CONTAINER
+
+Attach to a running container's output (and its stdin and terminal, when it has them) until it
+exits; hyperctl exits with its exit code.
+`;
+
+export async function runAttach(rt: NodeRuntime, argv: readonly string[], io: HyperctlIO): Promise<number> {
+  const p = parseCommandLine(argv, { 'no-stdin': {} }, { stopAtPositional: false });
+  const [target] = p.args;
+  if (!target || p.args.length > 1)
+    throw new HyperctlUsageError('"hyperctl attach" needs one POD or CONTAINER');
+  const container = await resolveContainerOrPod(rt, target);
+  if (container.state !== 'CONTAINER_RUNNING') {
+    throw conflict(`Container "${container.metadata.name}" (${short(container.id)}) is not running`);
+  }
+  const config = (await rt.containerStatus(container.id)).config;
+  const tty = config?.tty ?? false;
+  const stdin = (config?.stdin ?? false) && !flagBool(p, 'no-stdin');
+  const session = await rt.attach(container.id, { stdin, stdout: true, stderr: true, tty });
+  return pumpSession(session, io, { tty, stdin });
+}
+
 export const logsUsage = `Usage: hyperctl logs [OPTIONS] POD|CONTAINER
 
 Print a container's log (a pod means its first container).

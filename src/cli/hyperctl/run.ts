@@ -165,7 +165,14 @@ function planFromFlags(p: ReturnType<typeof parseCommandLine>): PodPlan {
     ...(mounts.length ? { mounts } : {}),
     ...(tty ? { tty: true } : {}),
     ...(interactive ? { stdin: true, stdinOnce: true } : {}),
-    ...(memory !== undefined ? { resources: { memoryLimitInBytes: memory * 1024 * 1024 } } : {}),
+    ...(memory !== undefined || cpu !== undefined
+      ? {
+          resources: {
+            ...(memory !== undefined ? { memoryLimitInBytes: memory * 1024 * 1024 } : {}),
+            ...(cpu !== undefined ? { cpuPeriod: 100_000, cpuQuota: cpu * 100_000 } : {}),
+          },
+        }
+      : {}),
     ...(flagBool(p, 'read-only') || flagBool(p, 'privileged')
       ? {
           security: {

@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, mkdir, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createMemoryLogger, waitFor } from '../../lib/index.js';
+import { createMemoryLogger, errorCode, waitFor } from '../../lib/index.js';
 import { collectBytes } from '../byte-channel.js';
 import { unmountAll } from '../host-mounts.js';
 import type { ContainerConfig } from '../runtime-service.js';
@@ -29,7 +29,14 @@ describe('runc handler', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'h8s-runc-'));
     layer = await buildBusyboxLayer(join(dir, 'layer'));
-    handler = createRuncHandler({ runcRoot: join(dir, 'runc'), shimCacheDir: repoCache, cgroupParent, log });
+    handler = createRuncHandler({
+      runcRoot: join(dir, 'runc'),
+      shimCacheDir: repoCache,
+      cgroupParent,
+      log,
+      logMaxBytes: 64 * 1024,
+      logMaxFiles: 3,
+    });
     const probe = await handler.probe();
     assert.equal(probe.available, true, probe.reason);
     await mkdir(join(dir, 'sb'), { recursive: true });
@@ -126,5 +133,70 @@ describe('runc handler', () => {
     assert.match(out.toString(), /\/dev\/pts\/\d+/);
     assert.equal(code.exitCode, 0);
     await sandbox.stopContainer(id, 0, 'SIGKILL');
+  });
+
+  it("rotates a chatty container's log by size and keeps the newest output", async () => {
+    const id = await run({
+      command: [
+        'sh',
+        '-c',
+        'i=0; while [ $i -lt 4000 ]; do echo "line-$i-$(printf %080d 0)"; i=$((i+1)); done',
+      ],
+    });
+    assert.equal((await exitOf(id)).exitCode, 0);
+    const log = join(dir, 'logs', `c${n}.log`);
+    const files = await readdir(join(dir, 'logs'));
+    assert.ok(files.includes(`c${n}.log.1`) && files.includes(`c${n}.log.2`), files.join(' '));
+    assert.ok(!files.includes(`c${n}.log.3`), 'at most logMaxFiles files are kept');
+    for (const f of [log, `${log}.1`, `${log}.2`]) assert.ok((await stat(f)).size <= 64 * 1024);
+    const text = await readFile(log, 'utf8');
+    assert.match(text, /line-3999-/);
+  });
+
+  it('updates resources and reports stats of a running container', async () => {
+    const id = await run({ command: ['sleep', '1000'], resources: { memoryLimitInBytes: 64 * 1024 * 1024 } });
+    await sandbox.updateResources(id, { memoryLimitInBytes: 96 * 1024 * 1024, pidsLimit: 100 });
+    const limit = await readFile(
+      join('/sys/fs/cgroup/memory', cgroupParent, 'a'.repeat(12), id.slice(0, 12), 'memory.limit_in_bytes'),
+      'utf8',
+    ).catch(() =>
+      readFile(join('/sys/fs/cgroup', cgroupParent, 'a'.repeat(12), id.slice(0, 12), 'memory.max'), 'utf8'),
+    );
+    assert.equal(limit.trim(), String(96 * 1024 * 1024));
+    const stats = await sandbox.stats(id);
+    assert.equal(stats.containerId, id);
+    assert.ok(stats.memoryWorkingSetBytes > 0);
+    await sandbox.stopContainer(id, 0, 'SIGKILL');
+  });
+
+  it('formats a block volume on first use and keeps its data for the next pod', async () => {
+    const image = join(dir, 'vol.img');
+    await writeFile(image, '');
+    await truncate(image, 64 * 1024 * 1024);
+    const mounts = [
+      { containerPath: '/data', hostPath: image, type: 'block' as const, fsType: 'ext4' as const },
+    ];
+    const id = await run({
+      command: ['sh', '-c', 'echo kept > /data/file && grep -q " /data " /proc/mounts'],
+      mounts,
+    });
+    assert.equal((await exitOf(id)).exitCode, 0);
+    await sandbox.removeContainer(id);
+    const again = await run({ command: ['cat', '/data/file'], mounts });
+    assert.equal((await exitOf(again)).exitCode, 0);
+    assert.match(await readFile(join(dir, 'logs', `c${n}.log`), 'utf8'), /stdout F kept$/m);
+    const bad = sandbox.createContainer({
+      id: 'ff' + randomBytes(31).toString('hex'),
+      config: {
+        metadata: { name: 'bad', attempt: 0 },
+        image: 'x',
+        command: ['true'],
+        mounts: [{ containerPath: '/d', hostPath: join(dir, 'missing.img'), type: 'block' }],
+      },
+      image: busyboxImageRecord(),
+      logPath: join(dir, 'logs', 'bad.log'),
+      rootfs: { kind: 'layers', tree: { lowerDirs: [layer] } },
+    });
+    await assert.rejects(bad, (e: unknown) => errorCode(e) === 'Invalid');
   });
 });

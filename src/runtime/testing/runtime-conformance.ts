@@ -15,6 +15,8 @@
  * - stopContainer sends the stop signal, waits the grace period, then SIGKILL (exit 137);
  * - removing a running container or a ready sandbox stops it first; removing twice is fine;
  * - containers of one pod share the network namespace (localhost) but not filesystems;
+ * - attach delivers stdin and output and ends with the container's exit code; portForward
+ *   reaches 127.0.0.1:PORT inside the pod;
  * - bad configs are Invalid (or NotFound for a missing image or sandbox).
  */
 import { after, before, describe, it } from 'node:test';
@@ -254,6 +256,54 @@ export function runRuntimeConformance(name: string, setup: () => Promise<Conform
       assert.match(o.toString(), /43 132/);
       assert.match(o.toString(), /\/dev\/pts\/\d+/);
       assert.equal(code.exitCode, 6);
+      await rt.stopContainer(id, 0);
+    });
+
+    it('attaches to a container with stdin and sees its exit', async () => {
+      const id = await run({
+        command: ['sh', '-c', 'read line; echo "got $line"; exit 9'],
+        stdin: true,
+        stdinOnce: true,
+      });
+      await running(id);
+      const s = await rt.attach(id, { stdin: true, stdout: true, stderr: true });
+      const out = collectBytes(s.stdout);
+      const err = collectBytes(s.stderr);
+      await s.writeStdin(Buffer.from('hello\n'));
+      const [o, , code] = await Promise.all([out, err, s.exit]);
+      assert.equal(o.toString(), 'got hello\n');
+      assert.equal(code.exitCode, 9);
+      assert.equal((await exited(id)).exitCode, 9);
+    });
+
+    it('forwards a port into the pod', async () => {
+      const id = await run({
+        command: [
+          'sh',
+          '-c',
+          'mkdir -p /www && echo forwarded > /www/index.html && exec httpd -f -p 8081 -h /www',
+        ],
+      });
+      await running(id);
+      const body = await waitFor(
+        async () => {
+          const conn = await rt.portForward(pod, 8081);
+          const chunks: Buffer[] = [];
+          conn.on('data', (c: Buffer) => chunks.push(c));
+          const done = new Promise<void>((resolve, reject) => {
+            conn.on('end', () => resolve());
+            conn.on('close', () => resolve());
+            conn.on('error', reject);
+          });
+          conn.end('GET /index.html HTTP/1.0\r\n\r\n');
+          await done;
+          const text = Buffer.concat(chunks).toString();
+          return text.includes('200') ? text : undefined;
+        },
+        { timeoutMs, description: 'the forwarded port to answer' },
+      );
+      assert.match(body, /^HTTP\/1\.[01] 200/);
+      assert.match(body, /forwarded/);
       await rt.stopContainer(id, 0);
     });
 

@@ -66,6 +66,7 @@
 #define MAX_CLIENTS 32
 #define STDIN_BUF_MAX 65536
 #define READ_CHUNK 32768
+#define REPLAY_MAX 65536
 
 static const char *prog = "h8s-runc-shim";
 
@@ -696,6 +697,10 @@ static int cmd_run(int argc, char **argv) {
   if (recall(cpid, &exit_status)) exited = 1;
   int64_t drain_deadline = 0;
   struct queue stdin_q = {0};
+  /* A terminal container's first attach (`hyperctl run -t`) connects just after the start: keep
+   * what it printed until then (the last 64 KiB) and give it to that first attach client. */
+  int replay_pending = tty;
+  struct queue replay = {0};
   static uint8_t buf[READ_CHUNK];
 
   for (;;) {
@@ -797,6 +802,12 @@ static int cmd_run(int argc, char **argv) {
         if (got > 0) {
           log_data(lw, outs[o].ch, buf, (size_t)got);
           broadcast(outs[o].ch, buf, (size_t)got);
+          if (replay_pending) {
+            queue_push(&replay, buf, (size_t)got);
+            if (queue_size(&replay) > REPLAY_MAX) {
+              replay.off += queue_size(&replay) - REPLAY_MAX;
+            }
+          }
         } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
           /* EOF (or EIO on a pty whose last slave closed) */
           if (*outs[o].fd == in_w) in_w = -1;
@@ -843,6 +854,11 @@ static int cmd_run(int argc, char **argv) {
             if (ch == CH_HELLO && len >= 1) {
               c->flags = pl[0];
               c->hello = 1;
+              if (replay_pending && (c->flags & HELLO_OUTPUT)) {
+                replay_pending = 0;
+                if (queue_size(&replay) > 0) client_send(c, CH_STDOUT, replay.data + replay.off, queue_size(&replay));
+                queue_free(&replay);
+              }
             } else if (ch == CH_STDIN && (c->flags & HELLO_STDIN) && in_w >= 0) {
               queue_push(&stdin_q, pl, len);
               if (in_w == master) {
