@@ -5,7 +5,7 @@
  * implements itself (pods/binding, pods/eviction, namespaces/finalize); the streaming ones
  * (pods/log, exec, attach, portforward) answer 503 until a node agent serves them.
  */
-import type { KubeObject } from '../../api/index.js';
+import { decodeKubernetesProtobuf, type KubeObject } from '../../api/index.js';
 import {
   badRequest,
   methodNotAllowed,
@@ -47,8 +47,6 @@ export interface ResourceHandlerDeps {
   readonly clock: Clock;
   readonly maxBodyBytes: number;
   readonly bookmarkIntervalMs: number;
-  /** Decodes a protobuf body (k8s envelope) into a JSON object; absent = 415 for protobuf. */
-  readonly decodeProtobuf?: (bytes: Uint8Array) => unknown;
 }
 
 /** Subresources of pods that stream from the node agent. */
@@ -149,12 +147,9 @@ export class ResourceHandler {
       case 'yaml':
       case 'apply':
         return decodeYaml(bytes);
-      case 'protobuf': {
-        if (!this.#deps.decodeProtobuf) {
-          throw badRequest('Protobuf request bodies are not supported by this server; send application/json');
-        }
-        return this.#deps.decodeProtobuf(bytes);
-      }
+      case 'protobuf':
+        // kubectl 1.32+ generator commands (create namespace|configmap|secret|deployment|...).
+        return decodeKubernetesProtobuf(bytes);
     }
   }
 

@@ -59,7 +59,6 @@ export interface ApiServerDeps {
   readonly log: Logger;
   readonly kinds: readonly KindDefinition[];
   readonly authenticator: Authenticator;
-  readonly decodeProtobuf?: (bytes: Uint8Array) => unknown;
 }
 
 const mutatingMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -96,7 +95,6 @@ export class ApiServer {
       clock: deps.clock,
       maxBodyBytes: config.maxRequestBodyBytes ?? defaultMaxRequestBodyBytes,
       bookmarkIntervalMs: config.bookmarkIntervalMs ?? 60_000,
-      ...(deps.decodeProtobuf ? { decodeProtobuf: deps.decodeProtobuf } : {}),
     });
     this.#openApi = new OpenApiHandler(deps.kinds, config.version.gitVersion);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
