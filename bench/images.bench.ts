@@ -29,7 +29,18 @@ function median(xs: number[]): number {
 }
 
 function compressibleText(bytes: number, seed: number): Buffer {
-  const words = ['network', 'function', 'tenant', 'packet', 'router', 'session', 'gateway', 'policy', 'vnf', 'sbc'];
+  const words = [
+    'network',
+    'function',
+    'tenant',
+    'packet',
+    'router',
+    'session',
+    'gateway',
+    'policy',
+    'vnf',
+    'sbc',
+  ];
   const parts: string[] = [];
   let n = 0;
   let x = seed;
@@ -51,15 +62,30 @@ async function main(): Promise<void> {
     const randomLayer = (name: string): FileSpec[] => [
       { path: 'opt/' },
       { path: `opt/${name}/` },
-      ...Array.from({ length: 7 }, (_, i) => ({ path: `opt/${name}/part${i}.bin`, content: randomBytes(2_000_000) })),
+      ...Array.from({ length: 7 }, (_, i) => ({
+        path: `opt/${name}/part${i}.bin`,
+        content: randomBytes(2_000_000),
+      })),
     ];
     const image = await buildImage({
       layers: [
         { entries: randomLayer('a') },
         { entries: randomLayer('b') },
         { entries: randomLayer('c') },
-        { entries: [{ path: 'usr/' }, { path: 'usr/share/' }, { path: 'usr/share/a.txt', content: compressibleText(16_000_000, 1) }] },
-        { entries: [{ path: 'usr/' }, { path: 'usr/share/' }, { path: 'usr/share/b.txt', content: compressibleText(16_000_000, 2) }] },
+        {
+          entries: [
+            { path: 'usr/' },
+            { path: 'usr/share/' },
+            { path: 'usr/share/a.txt', content: compressibleText(16_000_000, 1) },
+          ],
+        },
+        {
+          entries: [
+            { path: 'usr/' },
+            { path: 'usr/share/' },
+            { path: 'usr/share/b.txt', content: compressibleText(16_000_000, 2) },
+          ],
+        },
       ],
       config: { cmd: ['sh'] },
     });
@@ -75,7 +101,9 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const dirOut = join(tmp, `skopeo-${r}`);
       let t = performance.now();
-      await execFile(['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `dir:${dirOut}`], { timeoutMs: 300_000 });
+      await execFile(['skopeo', 'copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `dir:${dirOut}`], {
+        timeoutMs: 300_000,
+      });
       skopeoMs.push(performance.now() - t);
       await rm(dirOut, { recursive: true, force: true });
 
@@ -100,7 +128,8 @@ async function main(): Promise<void> {
     }
     // Many small files: h8s's unpacker against GNU tar on the same gzip blob, same disk.
     const smallFiles: FileSpec[] = [{ path: 'srv/' }];
-    for (let i = 0; i < 2000; i++) smallFiles.push({ path: `srv/f${i}.bin`, content: randomBytes(2048 + (i % 7) * 512) });
+    for (let i = 0; i < 2000; i++)
+      smallFiles.push({ path: `srv/f${i}.bin`, content: randomBytes(2048 + (i % 7) * 512) });
     const small = await buildImage({ layers: [{ entries: smallFiles }] });
     const blob = join(tmp, 'small.tar.gz');
     await writeFile(blob, small.layers[0]!.data);
@@ -129,15 +158,40 @@ async function main(): Promise<void> {
     const h = median(h8sMs);
     const hp = median(h8sPullOnlyMs);
     const d = median(diskMsPerMB);
-    console.log(`image: ${image.layers.length} layers, ${compressedMB.toFixed(1)} MB compressed, ${uncompressedMB.toFixed(1)} MB uncompressed; ${rounds} rounds, load ${loadavg()[0]!.toFixed(2)}`);
-    console.log(`skopeo copy docker:// dir:          ${s.toFixed(0)} ms (median; ${skopeoMs.map((x) => x.toFixed(0)).join(', ')})`);
-    console.log(`h8s pull + unpack (layers):          ${h.toFixed(0)} ms (median; ${h8sMs.map((x) => x.toFixed(0)).join(', ')})`);
-    console.log(`h8s pull only:                       ${hp.toFixed(0)} ms (median; ${h8sPullOnlyMs.map((x) => x.toFixed(0)).join(', ')})`);
+    console.log(
+      `image: ${image.layers.length} layers, ${compressedMB.toFixed(1)} MB compressed, ${uncompressedMB.toFixed(1)} MB uncompressed; ${rounds} rounds, load ${loadavg()[0]!.toFixed(2)}`,
+    );
+    console.log(
+      `skopeo copy docker:// dir:          ${s.toFixed(0)} ms (median; ${skopeoMs.map((x) => x.toFixed(0)).join(', ')})`,
+    );
+    console.log(
+      `h8s pull + unpack (layers):          ${h.toFixed(0)} ms (median; ${h8sMs.map((x) => x.toFixed(0)).join(', ')})`,
+    );
+    console.log(
+      `h8s pull only:                       ${hp.toFixed(0)} ms (median; ${h8sPullOnlyMs.map((x) => x.toFixed(0)).join(', ')})`,
+    );
     console.log(`ratio h8s pull+unpack / skopeo copy: ${(h / s).toFixed(2)} (target <= 1.00)`);
     console.log(`ratio h8s pull only / skopeo copy:   ${(hp / s).toFixed(2)}`);
-    console.log(`root disk (ext4) build:              ${d.toFixed(1)} ms per MB of image (${(d * uncompressedMB).toFixed(0)} ms for this image)`);
-    console.log(`2,000 small files: GNU tar -x ${st.toFixed(0)} ms, h8s unpack ${su.toFixed(0)} ms, ratio ${(su / st).toFixed(2)} (target <= 1.00)`);
-    console.log(JSON.stringify({ bench: 'images', skopeoMs: s, h8sPullUnpackMs: h, h8sPullOnlyMs: hp, ratio: h / s, diskMsPerMB: d, compressedMB, uncompressedMB, smallFilesTarMs: st, smallFilesUnpackMs: su }));
+    console.log(
+      `root disk (ext4) build:              ${d.toFixed(1)} ms per MB of image (${(d * uncompressedMB).toFixed(0)} ms for this image)`,
+    );
+    console.log(
+      `2,000 small files: GNU tar -x ${st.toFixed(0)} ms, h8s unpack ${su.toFixed(0)} ms, ratio ${(su / st).toFixed(2)} (target <= 1.00)`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'images',
+        skopeoMs: s,
+        h8sPullUnpackMs: h,
+        h8sPullOnlyMs: hp,
+        ratio: h / s,
+        diskMsPerMB: d,
+        compressedMB,
+        uncompressedMB,
+        smallFilesTarMs: st,
+        smallFilesUnpackMs: su,
+      }),
+    );
   } finally {
     await reg.stop();
     await rm(tmp, { recursive: true, force: true });
