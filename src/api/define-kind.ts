@@ -16,6 +16,7 @@ import type {
 } from './kind-definition.js';
 import { ObjectMetaSchema } from './meta/v1/object-meta.js';
 import { NAME_KEY, REQUIRED_KEY, type OptionalProperties, typeMetaProperties } from './schema/fields.js';
+import { stringifyQuantities } from './schema/quantity-strings.js';
 import { ageSince } from './table/format-age.js';
 
 export const ALL_VERBS: readonly Verb[] = [
@@ -114,7 +115,10 @@ export function defineKind(spec: KindSpec): KindDefinition {
     ...(spec.scale ? { scale: spec.scale } : {}),
     tracksGeneration: spec.tracksGeneration ?? false,
     schema: spec.schema,
-    applyDefaults: spec.applyDefaults ?? (() => undefined),
+    applyDefaults: (obj, ctx) => {
+      stringifyQuantities(spec.schema, obj);
+      spec.applyDefaults?.(obj, ctx);
+    },
     validate: spec.validate ?? (() => []),
     columns: Object.freeze(
       spec.customTable ? [...spec.customTable.columns] : [NAME_COLUMN, ...(spec.columns ?? [AGE_COLUMN])],

@@ -673,6 +673,8 @@ export function applyContainerDefaults(c: Container | EphemeralContainer, hostNe
   c.imagePullPolicy ??= defaultPullPolicy(c.image);
   c.terminationMessagePath ??= '/dev/termination-log';
   c.terminationMessagePolicy ??= 'File';
+  // Upstream always serializes this struct, so clients see `resources: {}`.
+  c.resources ??= {};
   for (const p of c.ports ?? []) {
     p.protocol ??= 'TCP';
     if (hostNetwork && (p.hostPort === undefined || p.hostPort === 0) && p.containerPort !== undefined) {

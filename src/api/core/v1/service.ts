@@ -248,6 +248,8 @@ export const serviceKind = defineKind({
   shortNames: ['svc'],
   categories: ['all'],
   namespaced: true,
+  // Upstream services have no deletecollection verb.
+  verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
   description: ServiceSchema.description ?? '',
   schema: ServiceSchema,
   hasStatusSubresource: true,
