@@ -122,6 +122,7 @@ const handler = (poolSize: number): HyperHandler =>
 
 const loadavg = async (): Promise<string> =>
   (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
+const ksmBefore = (await readFile('/sys/kernel/mm/ksm/run', 'utf8').catch(() => '0')).trim();
 const out: Record<string, unknown> = {
   pods,
   idlePods,
@@ -264,4 +265,10 @@ try {
   console.log(JSON.stringify({ bench: 'runtime-hyper', ...out }));
 } finally {
   await rm(tmp, { recursive: true, force: true });
+  if (ksm && ksmBefore === '0') {
+    const { writeFile } = await import('node:fs/promises');
+    // PRIVILEGED: puts the host's KSM back as it was (unmerge, then off).
+    await writeFile('/sys/kernel/mm/ksm/run', '2').catch(() => {});
+    await writeFile('/sys/kernel/mm/ksm/run', '0').catch(() => {});
+  }
 }

@@ -1118,6 +1118,17 @@ static void op_start(uint32_t id, jnode *r, bool is_exec) {
   jw_free(&w);
 }
 
+/* Whether `pid` has a handler installed for `sig` (SigCgt in /proc/PID/status). */
+static bool catches_signal(pid_t pid, int sig) {
+  char path[64], buf[2048];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  if (read_file(path, buf, sizeof buf) < 0) return true;
+  char *p = strstr(buf, "SigCgt:");
+  if (!p) return true;
+  unsigned long long mask = strtoull(p + 7, NULL, 16);
+  return sig >= 1 && sig <= 64 && (mask >> (sig - 1)) & 1ULL;
+}
+
 static int parse_signal(jnode *r, bool *ok) { return (int)jint(r, "signal", SIGTERM, 1, 64, ok); }
 
 static void op_signal(uint32_t id, jnode *r) {
@@ -1145,8 +1156,16 @@ static void op_signal(uint32_t id, jnode *r) {
   }
   process *p = find_process(c, exec_id);
   if (!p || p->exited) { chan_respond_err(id, "NotFound", "process not found or already exited"); return; }
+  if (p == c->init && sig != SIGKILL && sig != SIGSTOP && !catches_signal(p->pid, sig)) {
+    /* The main process shares the pod's PID namespace, but it gets the semantics it would have
+     * as PID 1 of its own container (runc, docker, Kubernetes' default): a signal it installed
+     * no handler for is not delivered. So `docker stop` on a process that ignores SIGTERM, or
+     * has not set its trap yet, ends with SIGKILL after the grace period, as with runc. */
+    chan_respond_ok(id, "\"delivered\":false");
+    return;
+  }
   if (kill(p->pid, sig) < 0 && errno != ESRCH) { chan_respond_err(id, "InternalError", "kill: %s", strerror(errno)); return; }
-  chan_respond_ok(id, "");
+  chan_respond_ok(id, "\"delivered\":true");
 }
 
 static void op_resize(uint32_t id, jnode *r) {

@@ -141,7 +141,9 @@ export class HyperSandbox implements SandboxHandle {
   readonly #logsDone = new Map<string, Promise<void>>();
   readonly #exitWaiters = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   readonly #execs = new Map<string, ExecWaiter>();
-  readonly #attachers = new Map<string, Set<OutputQueue>>();
+  readonly #attachers = new Map<string, Set<{ out: OutputQueue; err: OutputQueue }>>();
+  /** Exit codes of containers whose exit was reported (for attach sessions). */
+  readonly #exitCodes = new Map<string, number>();
   #stopped = false;
   #dead = false;
 
@@ -303,6 +305,7 @@ export class HyperSandbox implements SandboxHandle {
       this.#writers.delete(c.id);
     }
     c.exitReported = true;
+    this.#exitCodes.set(c.id, ev.exitCode);
     await this.#save();
     let reason = ev.exitCode === 0 ? 'Completed' : 'Error';
     let message: string | undefined;
@@ -354,6 +357,7 @@ export class HyperSandbox implements SandboxHandle {
     for (const c of Object.values(this.#state.containers)) {
       if (!c.started || c.exitReported) continue;
       c.exitReported = true;
+      this.#exitCodes.set(c.id, 137);
       await this.#writers
         .get(c.id)
         ?.close()
@@ -410,7 +414,8 @@ export class HyperSandbox implements SandboxHandle {
         const off = this.#sessionRef?.conn.outputOffset(streamId);
         c.offsets[String(streamId)] = (off ?? c.offsets[String(streamId)] ?? 0) + chunk.length;
         this.#saveSoon();
-        for (const a of this.#attachers.get(c.id) ?? []) await a.write(chunk);
+        for (const a of this.#attachers.get(c.id) ?? [])
+          await (name === 'stderr' ? a.err : a.out).write(chunk);
       },
       end: () => {
         c.ended.push(streamId);
@@ -791,22 +796,26 @@ export class HyperSandbox implements SandboxHandle {
     if (options.stdin && !c.stdin) throw conflict(`Container "${containerId}" was not created with stdin`);
     const out = new OutputQueue();
     const err = new OutputQueue();
-    err.end(); // attach shows the process's output interleaved as it is logged
-    if (options.stdout === false && options.stderr === false) out.end();
-    else {
-      let set = this.#attachers.get(containerId);
-      if (!set) this.#attachers.set(containerId, (set = new Set()));
-      set.add(out);
-      void this.#exitWaiter(containerId).promise.then(() => out.end());
-    }
+    // With a tty the process has one output stream; attach follows it as it is logged.
+    if (c.tty || options.stderr === false) err.end();
+    if (options.stdout === false) out.end();
+    const pair = { out, err };
+    let set = this.#attachers.get(containerId);
+    if (!set) this.#attachers.set(containerId, (set = new Set()));
+    set.add(pair);
     const exitWaiter = this.#exitWaiter(containerId).promise;
+    void exitWaiter.then(() => {
+      out.end();
+      err.end();
+      this.#attachers.get(containerId)?.delete(pair);
+    });
     const exitEvent = exitWaiter.then(
       () =>
         ({
           type: 'exit',
           container: containerId,
           execId: '',
-          exitCode: 0,
+          exitCode: this.#exitCodes.get(containerId) ?? 0,
           oomKilled: false,
           finishedAtMs: 0,
         }) as ExitEvent,
@@ -822,7 +831,7 @@ export class HyperSandbox implements SandboxHandle {
     return {
       ...session,
       close: async () => {
-        this.#attachers.get(containerId)?.delete(out);
+        this.#attachers.get(containerId)?.delete(pair);
         await close();
       },
     };
