@@ -27,6 +27,7 @@ import {
   readBody,
   type BodyFormat,
 } from './request-body.js';
+import { findDuplicateFields } from './duplicate-fields.js';
 import type { RequestContext } from './request-context.js';
 import type { ResourceRequest } from './request-info.js';
 import {
@@ -122,7 +123,9 @@ export class ResourceHandler {
   }
 
   #writeContext(ctx: RequestContext, dryRun?: boolean): WriteContext {
+    const duplicates = this.#duplicates.get(ctx);
     return {
+      ...(duplicates ? { duplicateFields: duplicates } : {}),
       user: ctx.user?.name ?? 'system:anonymous',
       dryRun: dryRun ?? dryRunFrom(ctx.query.getAll('dryRun')),
       fieldManager: fieldManagerFrom(ctx.query, ctx.req.headers['user-agent']),
@@ -134,8 +137,16 @@ export class ResourceHandler {
   async #readObjectBody(ctx: RequestContext): Promise<unknown> {
     const format = objectBodyFormat(ctx.req.headers['content-type']);
     const bytes = await readBody(ctx.req, this.#deps.maxBodyBytes);
-    return this.#decode(bytes, format);
+    const body = this.#decode(bytes, format);
+    if (format === 'json' && fieldValidationFrom(ctx.query) !== 'Ignore') {
+      const duplicates = findDuplicateFields(bytes.toString('utf8'));
+      if (duplicates.length > 0) this.#duplicates.set(ctx, duplicates);
+    }
+    return body;
   }
+
+  /** Duplicate keys found in a request's JSON body, for its write context. */
+  readonly #duplicates = new WeakMap<RequestContext, string[]>();
 
   #decode(bytes: Buffer, format: BodyFormat): unknown {
     switch (format) {

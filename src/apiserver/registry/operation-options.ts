@@ -17,6 +17,8 @@ export interface WriteContext {
   readonly fieldValidation: FieldValidation;
   /** Warnings for the `Warning` response header; the registry appends to it. */
   readonly warnings: string[];
+  /** Keys the request body repeated (reported like unknown fields under Strict and Warn). */
+  readonly duplicateFields?: readonly string[];
 }
 
 export interface ListOptions {

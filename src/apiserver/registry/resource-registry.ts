@@ -269,13 +269,14 @@ export class ResourceRegistry {
     // Go's decoder reads a JSON null as "absent"; clients send them (creationTimestamp: null).
     dropNullFields(obj);
     const unknown = pruneUnknownFields(this.schema, obj);
-    if (unknown.length > 0) {
-      if (ctx.fieldValidation === 'Strict') {
-        throw this.#decodeError(
-          `strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`,
-        );
-      }
-      if (ctx.fieldValidation === 'Warn') for (const f of unknown) ctx.warnings.push(`unknown field "${f}"`);
+    const problems = [
+      ...unknown.map((f) => `unknown field "${f}"`),
+      ...(ctx.duplicateFields ?? []).map((f) => `duplicate field "${f}"`),
+    ];
+    if (problems.length > 0) {
+      if (ctx.fieldValidation === 'Strict')
+        throw this.#decodeError(`strict decoding error: ${problems.join(', ')}`);
+      if (ctx.fieldValidation === 'Warn') ctx.warnings.push(...problems);
     }
     // The compiled check is cheap; collecting the errors is not, so only do it on failure.
     if (matchesSchema(this.def.schema, obj)) return;

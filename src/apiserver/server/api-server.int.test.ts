@@ -181,6 +181,17 @@ for (const backend of ['memory', 'sqlite'] as const) {
       assert.equal(ignore.headers['warning'], undefined);
       const bad = await s.request('POST', `${cmPath('default')}?fieldValidation=Loose`, { body });
       assert.equal(bad.status, 400);
+      const dup =
+        '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup-key","name":"dup-key"},"data":{}}';
+      const strictDup = await s.request('POST', `${cmPath('default')}?fieldValidation=Strict`, { body: dup });
+      assert.equal(strictDup.status, 400);
+      assert.match(
+        strictDup.json['message'] as string,
+        /strict decoding error: duplicate field "metadata\.name"/,
+      );
+      const warnDup = await s.request('POST', cmPath('default'), { body: dup });
+      assert.equal(warnDup.status, 201);
+      assert.equal(warnDup.headers['warning'], '299 - "duplicate field \\"metadata.name\\""');
     });
 
     it('answers malformed bodies with 400 and never stores them', async () => {
