@@ -24,12 +24,9 @@ import {
   type LogLevel,
 } from '../lib/index.js';
 import {
-  createHyperHandler,
-  createRuncHandler,
-  createRuntimeCore,
-  createRuntimeServer,
   defaultGuestDir,
   findGuestAssets,
+  loadRuntimeDaemon,
   type RuntimeHandlerName,
   type SandboxHandler,
 } from '../runtime/index.js';
@@ -319,6 +316,7 @@ async function buildHandlers(
   config: RuntimeConfig,
   log: Logger,
 ): Promise<{ handlers: SandboxHandler[]; missing: { name: RuntimeHandlerName; reason: string }[] }> {
+  const { createRuncHandler, createHyperHandler } = await loadRuntimeDaemon();
   const handlers: SandboxHandler[] = [];
   const missing: { name: RuntimeHandlerName; reason: string }[] = [];
   for (const name of ['hyper', 'runc'] as const) {
@@ -366,6 +364,7 @@ async function buildHandlers(
 /** Runs the daemon until `signal` aborts. Pods keep running afterwards. */
 export async function runRuntime(config: RuntimeConfig, log: Logger, signal: AbortSignal): Promise<void> {
   const clock = systemClock;
+  const { createRuntimeCore, createRuntimeServer } = await loadRuntimeDaemon();
   const images = await createImageService({
     root: config['images-root'],
     log: log.child({ component: 'images' }),

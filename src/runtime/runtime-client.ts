@@ -40,9 +40,9 @@ import type {
   StreamSession,
   ContainerConfig,
 } from './runtime-service.js';
-import { socketPathOf, streamProtocol } from './runtime-server.js';
+import { socketPathOf, streamProtocol } from './endpoint.js';
 import { FrameDecoder, channel, encodeFrame } from './stream-frames.js';
-import { clientSession, parseStatusFrame } from './stream-session-frames.js';
+import { clientSession, parseStatusFrame } from './stream-session-client.js';
 import { errorFromBody } from './wire-errors.js';
 
 export interface RuntimeClientOptions {

@@ -21,7 +21,6 @@ import {
   alreadyExists,
   conflict,
   describeError,
-  forbidden,
   invalid,
   isNotFound,
   notFound,
@@ -71,6 +70,9 @@ import type {
   SandboxHandler,
 } from './sandbox-handler.js';
 import { StateIndex, shortIdLength, type ContainerRecord, type SandboxRecord } from './state-index.js';
+import { chooseHandler } from './handler-routing.js';
+
+export { chooseHandler, hostAccessRequests } from './handler-routing.js';
 
 export interface RuntimeCoreOptions {
   readonly root: string;
@@ -92,39 +94,6 @@ export interface RuntimeCore extends NodeRuntime {
   start(): Promise<void>;
   /** Stops background work; sandboxes and containers keep running. */
   close(): Promise<void>;
-}
-
-/** What a sandbox config asks for that only a Linux-container handler can give. */
-export function hostAccessRequests(config: PodSandboxConfig): string[] {
-  const s = config.security ?? {};
-  const out: string[] = [];
-  if (s.privileged) out.push('privileged mode');
-  if (s.hostNetwork) out.push('the host network');
-  if (s.hostPid) out.push('the host PID namespace');
-  if (s.hostIpc) out.push('the host IPC namespace');
-  return out;
-}
-
-/**
- * Frakti's routing rule. @throws Forbidden when `hyper` is asked for host access.
- */
-export function chooseHandler(
-  config: PodSandboxConfig,
-  requested: RuntimeHandlerName | '' | undefined,
-  defaultHandler: RuntimeHandlerName,
-): RuntimeHandlerName {
-  const host = hostAccessRequests(config);
-  if (requested === 'hyper' && host.length > 0) {
-    throw forbidden(
-      `The hyper runtime handler cannot give pod "${config.metadata.name}" ${host.join(' and ')}: ` +
-        'a VM pod has its own kernel and namespaces; use the runc handler for it',
-      {
-        details: { causes: [{ reason: 'FieldValueForbidden', message: host.join(', '), field: 'security' }] },
-      },
-    );
-  }
-  if (requested) return requested;
-  return host.length > 0 ? 'runc' : defaultHandler;
 }
 
 interface LiveSandbox {

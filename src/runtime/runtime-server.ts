@@ -22,7 +22,6 @@ import {
   badRequest,
   describeError,
   findH8sError,
-  invalid,
   methodNotAllowed,
   notFound,
   parseJson,
@@ -46,8 +45,9 @@ import type { ContainerState, NodeRuntime, PodSandboxState, RuntimeHandlerName }
 import { channel, encodeFrame, encodeJsonFrame, FrameDecoder } from './stream-frames.js';
 import { serveSession } from './stream-session-frames.js';
 import { errorBody } from './wire-errors.js';
+import { socketPathOf, streamProtocol } from './endpoint.js';
 
-export const streamProtocol = 'h8s-stream.v1';
+export { socketPathOf, streamProtocol };
 
 export interface RuntimeServerOptions {
   readonly runtime: NodeRuntime;
@@ -65,17 +65,6 @@ export interface RuntimeServer {
   listen(endpoint: string): Promise<void>;
   close(): Promise<void>;
   readonly server: Server;
-}
-
-/** `unix:///run/h8s/runtime.sock` → `/run/h8s/runtime.sock`. @throws Invalid */
-export function socketPathOf(endpoint: string): string {
-  if (endpoint.startsWith('unix://')) {
-    const p = endpoint.slice('unix://'.length);
-    if (p.startsWith('/')) return p;
-  } else if (endpoint.startsWith('/')) {
-    return endpoint;
-  }
-  throw invalid(`Invalid runtime endpoint "${endpoint}": expected unix:///absolute/path.sock`);
 }
 
 type Query = URLSearchParams;
