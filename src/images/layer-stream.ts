@@ -5,7 +5,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { pipeline, type Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { invalid, spawnProcess } from '../lib/index.js';
@@ -54,7 +54,14 @@ export async function openLayerStream(
         throw invalid(`Cannot decompress ${what} (zstd): ${msg || `exit ${st.code ?? st.signal}`}`);
       }
     });
-    return hashed(child.stdout!, finished, () => void child.stop(1000));
+    // Attach a consumer before anything else awaits: Node resumes (and so discards) the unread
+    // stdout of a child that has exited, so a fast zstd could otherwise lose its whole output.
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    child.stdout!.pipe(out);
+    return hashed(out, finished, () => {
+      out.destroy();
+      void child.stop(1000);
+    });
   }
   return decompressStream(createReadStream(path, { highWaterMark: 1024 * 1024 }), compression, what);
 }
