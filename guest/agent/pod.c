@@ -1237,8 +1237,8 @@ static void op_forward(uint32_t id, jnode *r) {
   process *p = new_process();
   if (!p) { close(s); chan_respond_err(id, "Forbidden", "too many processes in this pod"); return; }
   p->is_forward = true;
-  p->exited = true;
-  p->exit_queued = true; /* no exit event for connections */
+  p->exit_queued = true; /* no exit event for connections (and never `exited`: an empty
+                          * socket read must not look like the end of a dead process's pipe) */
   set_nonblock(s);
   int d = fcntl(s, F_DUPFD_CLOEXEC, 0);
   p->sout = stream_new(out_id, true, s, p);

@@ -30,7 +30,13 @@ runRuntimeConformance('hyper', async () => {
     image: d.busyboxRef,
     startTimeoutMs: 180_000,
     cleanup: async () => {
-      if (process.exitCode) console.error(`runtime root: ${d.root}\n${d.logs().slice(-4000)}`);
+      // Warnings and errors of the daemon, so a failure in CI can be understood from its output.
+      const problems = d
+        .logs()
+        .split('\n')
+        .filter((l) => / (WARN|ERROR) /.test(l))
+        .join('\n');
+      if (problems) console.error(`runtime root: ${d.root}\n${problems.slice(-6000)}`);
       await d.stop();
       await hyper.shutdownPool();
       await rm(root, { recursive: true, force: true });
