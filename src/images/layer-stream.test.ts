@@ -46,6 +46,7 @@ describe('layer streams', () => {
         for await (const _ of s.chunks) {
           // drain
         }
+        await s.done(); // the decompressor's verdict, whichever way the stream ended
       })(),
       (err) => isInvalid(err) && /Cannot decompress bad layer \(gzip\)/.test((err as Error).message),
     );
