@@ -17,8 +17,9 @@ mkdir -p "$cache/kernel"
 # musl gives a small static agent; the build falls back to glibc static when it is missing.
 if ! dpkg-query -W -f='${Status}' musl-tools 2>/dev/null | grep -q 'install ok installed'; then
   echo "30-guest: installing musl-tools"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends musl-tools >/dev/null ||
-    echo "30-guest: musl-tools unavailable; building the agent against glibc" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends musl-tools >/dev/null 2>&1 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends musl-tools >/dev/null; } ||
+    echo "30-guest: musl-tools unavailable; building the agent against glibc (static NSS cannot resolve user names)" >&2
 fi
 
 # 1. Resolve the kernel version.
