@@ -799,7 +799,7 @@ export class ResourceRegistry {
   ): Promise<WriteResult> {
     const subresource = options.subresource;
     let applyConfig: KubeObject | undefined;
-    if (type === 'apply') applyConfig = this.#applyConfig(patch, namespace, name, ctx);
+    if (type === 'apply') applyConfig = this.#applyConfig(patch, namespace, name, ctx, subresource);
     for (let attempt = 0; ; attempt++) {
       const key = this.key(namespace, name);
       const kv = await this.#find(key);
@@ -873,7 +873,13 @@ export class ResourceRegistry {
     }
   }
 
-  #applyConfig(patch: unknown, namespace: string | undefined, name: string, ctx: WriteContext): KubeObject {
+  #applyConfig(
+    patch: unknown,
+    namespace: string | undefined,
+    name: string,
+    ctx: WriteContext,
+    subresource: 'status' | undefined,
+  ): KubeObject {
     if (!isRecord(patch)) throw badRequest('The apply configuration must be an object');
     const cfg = patch as Record<string, unknown>;
     if (typeof cfg['apiVersion'] !== 'string' || cfg['apiVersion'] === '') {
@@ -900,7 +906,8 @@ export class ResourceRegistry {
       throw badRequest('metadata.managedFields must be nil in an apply configuration');
     }
     delete meta.resourceVersion;
-    if (this.def.hasStatusSubresource) delete obj['status'];
+    // Upstream resets what the target does not own: status for the main resource.
+    if (this.def.hasStatusSubresource && subresource === undefined) delete obj['status'];
     return obj;
   }
 

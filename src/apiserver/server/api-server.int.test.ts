@@ -5,6 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { waitFor } from '../../lib/index.js';
 import { allKinds } from '../../api/index.js';
 import { startInProcessServer, type InProcessServer } from '../testing/in-process-server.js';
 import { testWidgetKind } from '../testing/test-schema.js';
@@ -760,5 +762,49 @@ describe('API server discovery, auth and health', () => {
     const v3 = await s.request('GET', '/openapi/v3');
     assert.equal(v3.status, 200);
     assert.ok(typeof v3.json['paths'] === 'object');
+  });
+});
+
+describe('API server limits', () => {
+  it('answers 429 with Retry-After beyond the in-flight limit, but never for watches', async () => {
+    const s = await startInProcessServer({ maxRequestsInFlight: 1 });
+    try {
+      // A create whose body has not arrived yet holds the only slot.
+      const slow = httpRequest(`${s.baseUrl}/api/v1/namespaces/default/configmaps`, {
+        method: 'POST',
+        headers: {
+          authorization: 'Bearer test-admin-token',
+          'content-type': 'application/json',
+          'content-length': '200',
+        },
+      });
+      const slowDone = new Promise<number>((resolve, reject) => {
+        slow.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        slow.on('error', reject);
+      });
+      slow.write('{"apiVersion":"v1",');
+      const refused = await waitFor(
+        async () => {
+          const r = await s.request('GET', '/api/v1/namespaces/default/configmaps');
+          return r.status === 429 ? r : false;
+        },
+        { timeoutMs: 10_000, description: 'a 429' },
+      );
+      assert.equal(refused.json['reason'], 'TooManyRequests');
+      assert.equal(refused.headers['retry-after'], '1');
+      const w = await s.watch('/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0');
+      assert.equal(w.status, 200, 'watches are not limited');
+      w.stop();
+      const rest = '"kind":"ConfigMap","metadata":{"name":"slow"}}';
+      slow.end(rest.padEnd(200 - '{"apiVersion":"v1",'.length, ' '));
+      assert.equal(await slowDone, 201);
+      const after = await s.request('GET', '/api/v1/namespaces/default/configmaps/slow');
+      assert.equal(after.status, 200);
+    } finally {
+      await s.close();
+    }
   });
 });

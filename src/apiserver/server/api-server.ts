@@ -16,7 +16,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { KindDefinition } from '../../api/index.js';
-import { describeError, notFound, type Clock, type Logger } from '../../lib/index.js';
+import { describeError, notFound, tooManyRequests, type Clock, type Logger } from '../../lib/index.js';
 import type { KeyValueStore } from '../../storage/index.js';
 import { Discovery } from '../endpoints/discovery.js';
 import { OpenApiHandler } from '../endpoints/openapi-handler.js';
@@ -50,6 +50,11 @@ export interface ApiServerConfig {
   readonly maxRequestBodyBytes?: number;
   /** How often idle watches that allow bookmarks get one. */
   readonly bookmarkIntervalMs?: number;
+  /**
+   * Requests (other than watches) served at once; more get 429 with Retry-After, as upstream's
+   * `--max-requests-inflight` (default 400).
+   */
+  readonly maxRequestsInFlight?: number;
   readonly version: VersionInfo;
 }
 
@@ -78,6 +83,7 @@ export class ApiServer {
   readonly #idPrefix = randomBytes(4).toString('hex');
   #requestSeq = 0;
   #isReady = false;
+  #inFlight = 0;
 
   constructor(deps: ApiServerDeps, config: ApiServerConfig) {
     this.#deps = deps;
@@ -108,7 +114,9 @@ export class ApiServer {
       : createHttpServer(handler);
     this.#server.keepAliveTimeout = 65_000;
     this.#server.headersTimeout = 66_000;
-    this.#server.requestTimeout = 0;
+    // Receiving a request (headers and body) must finish within a minute, so slow senders cannot
+    // hold sockets and buffers; responses (watches) may last as long as they need.
+    this.#server.requestTimeout = 60_000;
     this.#server.on('clientError', (err, socket) => {
       this.#log.debug('Rejected a malformed HTTP request', { error: describeError(err) });
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -221,6 +229,8 @@ export class ApiServer {
     }
     // A body we did not read (e.g. 413) must not be parsed as the next request.
     if (!ctx.req.complete) res.setHeader('Connection', 'close');
+    const retry = (body.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    if (retry !== undefined) res.setHeader('Retry-After', String(retry));
     writeJson(res, code, body);
     if (!ctx.req.complete) ctx.req.resume();
   }
@@ -266,9 +276,21 @@ export class ApiServer {
         if (ctx.method !== 'GET' && ctx.method !== 'HEAD')
           throw notFound('the server could not find the requested resource');
         return this.#discovery.handle(ctx, info);
-      case 'resource':
+      case 'resource': {
         ctx.logFields['verb'] = info.verb;
-        return this.#resources.handle(ctx, info);
+        if (info.verb === 'watch') return this.#resources.handle(ctx, info);
+        if (this.#inFlight >= (this.#config.maxRequestsInFlight ?? 400)) {
+          throw tooManyRequests('Too many requests, please try again later.', {
+            details: { retryAfterSeconds: 1 },
+          });
+        }
+        this.#inFlight++;
+        try {
+          return await this.#resources.handle(ctx, info);
+        } finally {
+          this.#inFlight--;
+        }
+      }
       case 'nonResource':
         if (path === '/' || path === '') {
           return writeJson(res, 200, {

@@ -62,6 +62,7 @@ export interface InProcessServerOptions {
   readonly clock?: Clock;
   readonly bookmarkIntervalMs?: number;
   readonly maxRequestBodyBytes?: number;
+  readonly maxRequestsInFlight?: number;
   /** Keep the log lines in memory (returned as `records`). */
   readonly captureLogs?: boolean;
 }
@@ -95,6 +96,9 @@ export async function startInProcessServer(
       ...(options.bookmarkIntervalMs !== undefined ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}),
       ...(options.maxRequestBodyBytes !== undefined
         ? { maxRequestBodyBytes: options.maxRequestBodyBytes }
+        : {}),
+      ...(options.maxRequestsInFlight !== undefined
+        ? { maxRequestsInFlight: options.maxRequestsInFlight }
         : {}),
       version: {
         major: '1',
