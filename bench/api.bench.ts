@@ -201,7 +201,55 @@ async function load(
   return { latencies, elapsedMs: performance.now() - started };
 }
 
+/**
+ * The HTTPS floor: a bare Node HTTPS server (same key, certificate and client) that reads each
+ * body and answers 201 with a pod-sized JSON body, in its own process. API creates/s divided by
+ * this is the share of the machine's HTTPS request rate the API server keeps.
+ */
+async function httpsFloor(s: Server): Promise<number> {
+  const port = await freePort();
+  const script = `
+    const https = require('node:https');
+    const fs = require('node:fs');
+    const body = JSON.stringify({ kind: 'Pod', apiVersion: 'v1', metadata: { name: 'x' }, pad: 'x'.repeat(1800) });
+    https.createServer({ key: fs.readFileSync(process.argv[1]), cert: fs.readFileSync(process.argv[2]) }, (req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        JSON.parse(Buffer.concat(chunks).toString());
+        res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    }).listen(${port}, '127.0.0.1', () => process.stdout.write('listening'));`;
+  const tls = join(s.dataDir, 'server', 'tls');
+  const child = await spawnProcess([
+    process.execPath,
+    '-e',
+    script,
+    join(tls, 'serving.key'),
+    join(tls, 'serving.crt'),
+  ]);
+  try {
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor(() => out.includes('listening'), {
+      timeoutMs: 30_000,
+      description: `the HTTPS floor server (${out})`,
+    });
+    const floor = { port, ca: s.ca, token: s.token };
+    const { elapsedMs } = await load(podCount, clients, async (i) => {
+      const r = await call(floor, 'POST', '/', pod(i));
+      if (r.status !== 201) throw new Error(`floor answered ${r.status}`);
+    });
+    return (podCount / elapsedMs) * 1000;
+  } finally {
+    await child.stop(5_000);
+  }
+}
+
 interface Figures {
+  readonly httpsFloorPerSec: number;
   readonly createsPerSec: number;
   /** Server CPU time per create (user + system), independent of what else the machine runs. */
   readonly serverCpuPerCreateMs: number;
@@ -333,6 +381,7 @@ async function benchBackend(
     const createCpuMs = (await serverCpuMs(s)) - cpuBefore;
     if (createsOnly) {
       return {
+        httpsFloorPerSec: NaN,
         createsPerSec: (podCount / creates.elapsedMs) * 1000,
         serverCpuPerCreateMs: createCpuMs / podCount,
         serverCpuPerListMs: NaN,
@@ -372,8 +421,10 @@ async function benchBackend(
     });
     const watch = await watchDelivery(s);
     const storeCreatesPerSec = await storeBaseline(baselineUrl);
+    const httpsFloorPerSec = await httpsFloor(s);
     console.error(`  ${name}: done`);
     return {
+      httpsFloorPerSec,
       createsPerSec: (podCount / creates.elapsedMs) * 1000,
       serverCpuPerCreateMs: createCpuMs / podCount,
       serverCpuPerListMs: listCpuMs,
@@ -434,6 +485,8 @@ async function main(): Promise<void> {
   console.log(row('pod creates/s (50 clients)', (x) => fmt(x.createsPerSec, 0)));
   console.log(row('store alone creates/s (same bytes, 50 writers)', (x) => fmt(x.storeCreatesPerSec, 0)));
   console.log(row('API / store', (x) => fmt(x.createsPerSec / x.storeCreatesPerSec, 2)));
+  console.log(row('HTTPS floor requests/s (bare server, same client)', (x) => fmt(x.httpsFloorPerSec, 0)));
+  console.log(row('API / HTTPS floor', (x) => fmt(x.createsPerSec / x.httpsFloorPerSec, 2)));
   console.log(row('create p50 / p99, ms', (x) => `${fmt(x.createP50)} / ${fmt(x.createP99)}`));
   console.log(row('server CPU per create, ms', (x) => fmt(x.serverCpuPerCreateMs, 2)));
   console.log(row('get p50 / p99, ms', (x) => `${fmt(x.getP50)} / ${fmt(x.getP99)}`));
