@@ -1,0 +1,82 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveServerConfig } from './server.js';
+
+describe('h8s server configuration', () => {
+  it('has defaults that put everything under /var/lib/h8s', () => {
+    const { config } = resolveServerConfig([], {});
+    assert.equal(config['data-dir'], '/var/lib/h8s');
+    assert.equal(config.datastore, 'sqlite:///var/lib/h8s/server/db/state.db');
+    assert.equal(config.port, 6443);
+    assert.equal(config['bind-address'], '0.0.0.0');
+    assert.deepEqual(config.disable, []);
+    assert.equal(config['log-level'], 'info');
+  });
+
+  it('layers defaults < file < environment < flags', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h8s-server-config-'));
+    try {
+      const file = join(dir, 'config.yaml');
+      await writeFile(file, 'port: 7000\nlog-level: debug\ndata-dir: /srv/from-file\ndisable: [agent]\n');
+      const { config } = resolveServerConfig(['--config', file, '--port', '9000', '--disable', 'runtime'], {
+        H8S_PORT: '8000',
+        H8S_DATA_DIR: '/srv/from-env',
+      });
+      assert.equal(config.port, 9000, 'flags win');
+      assert.equal(config['data-dir'], '/srv/from-env', 'environment beats the file');
+      assert.equal(config['log-level'], 'debug', 'the file beats defaults');
+      assert.deepEqual(config.disable, ['runtime']);
+      assert.equal(
+        config.datastore,
+        'sqlite:///srv/from-env/server/db/state.db',
+        'the datastore follows the data dir',
+      );
+      const viaEnv = resolveServerConfig([], { H8S_CONFIG: file });
+      assert.equal(viaEnv.config.port, 7000);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('accepts --flag=value and repeated list flags', () => {
+    const { config } = resolveServerConfig(
+      ['--port=6444', '--tls-san', 'a.example', '--tls-san=10.0.0.1,b.example'],
+      {},
+    );
+    assert.equal(config.port, 6444);
+    assert.deepEqual(config['tls-san'], ['a.example', '10.0.0.1', 'b.example']);
+  });
+
+  it('names what is wrong: unknown flags and keys, bad values and their source', async () => {
+    assert.throws(() => resolveServerConfig(['--prot', '1'], {}), /Unknown flag --prot/);
+    assert.throws(
+      () => resolveServerConfig(['--port', '70000'], {}),
+      /Invalid port "70000" from flag --port/,
+    );
+    assert.throws(() => resolveServerConfig([], { H8S_PORT: 'x' }), /from environment variable H8S_PORT/);
+    assert.throws(
+      () => resolveServerConfig(['--disable', 'scheduler,agent'], {}),
+      /"scheduler" is not one of/,
+    );
+    assert.throws(
+      () => resolveServerConfig(['--log-level', 'loud'], {}),
+      /must be one of debug, info, warn, error/,
+    );
+    assert.throws(() => resolveServerConfig(['--port'], {}), /needs a value/);
+    const dir = await mkdtemp(join(tmpdir(), 'h8s-server-config-'));
+    try {
+      const file = join(dir, 'bad.yaml');
+      await writeFile(file, 'port: 1\nprot: 2\n');
+      assert.throws(() => resolveServerConfig(['--config', file], {}), /Unknown key "prot" in config file/);
+      assert.throws(
+        () => resolveServerConfig(['--config', join(dir, 'missing.yaml')], {}),
+        /Cannot read config file/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
