@@ -142,10 +142,10 @@ export async function ensureServingCertificates(
       ],
     });
     caKey = keys.privateKey;
-    caCertPem = caCert.toString('pem');
+    caCertPem = caCert.toString('pem') + '\n';
     caKeyPem = await exportKeyPem(keys.privateKey);
     await writeAtomic(caKeyPath, caKeyPem, 0o600);
-    await writeAtomic(caCertPath, caCertPem + '\n', 0o644);
+    await writeAtomic(caCertPath, caCertPem, 0o644);
     deps.log.info('Created the server CA', { path: caCertPath });
   }
 
