@@ -373,6 +373,8 @@ async function benchBackend(
       if (r.status !== 201) throw new Error(`warm-up create answered ${r.status}: ${r.body.slice(0, 300)}`);
     });
 
+    // The floor right before the creates, so both see the same machine load.
+    const httpsFloorPerSec = createsOnly ? NaN : await httpsFloor(s);
     const cpuBefore = await serverCpuMs(s);
     const creates = await load(podCount, clients, async (i) => {
       const r = await call(s, 'POST', '/api/v1/namespaces/bench/pods', pod(i));
@@ -421,7 +423,6 @@ async function benchBackend(
     });
     const watch = await watchDelivery(s);
     const storeCreatesPerSec = await storeBaseline(baselineUrl);
-    const httpsFloorPerSec = await httpsFloor(s);
     console.error(`  ${name}: done`);
     return {
       httpsFloorPerSec,
