@@ -244,6 +244,41 @@ describe('hyperctl with the runc handler', { timeout: 900_000 }, () => {
     });
   });
 
+  it('runs a pod with a terminal attached, losing none of its first output', async () => {
+    const session = `${tmuxSession}-run`;
+    await execFile(
+      [
+        'tmux',
+        'new-session',
+        '-d',
+        '-s',
+        session,
+        '-x',
+        '100',
+        '-y',
+        '30',
+        `${process.execPath} ${hyperctlBin} --host ${d.endpoint} run -t --rm --runtime runc ${d.busyboxRef} sh -c 'echo first-words; read answer; echo "you said $answer"; exit 6'; echo "run-exit=$?"; sleep 600`,
+      ],
+      { cwd: repoRoot },
+    );
+    const pane = async (): Promise<string> =>
+      (await execFile(['tmux', 'capture-pane', '-p', '-t', session], { check: false })).stdout;
+    try {
+      await waitFor(async () => /first-words/.test(await pane()), {
+        timeoutMs: 120_000,
+        description: 'the first output',
+      });
+      await execFile(['tmux', 'send-keys', '-t', session, 'yes', 'Enter']);
+      await waitFor(async () => /run-exit=6/.test(await pane()), {
+        timeoutMs: 60_000,
+        description: 'the exit code',
+      });
+      assert.match(await pane(), /you said yes/);
+    } finally {
+      await execFile(['tmux', 'kill-session', '-t', session], { check: false });
+    }
+  });
+
   it('stops, starts again and removes pods', async () => {
     const stop = await hyperctl('stop', '-t', '1', 'web');
     assert.equal(stop.code, 0, stop.err);

@@ -10,7 +10,7 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isNotFound } from '../../lib/index.js';
+import { isConflict, isNotFound } from '../../lib/index.js';
 import type {
   ContainerConfig,
   Mount,
@@ -256,15 +256,21 @@ export async function runRun(rt: NodeRuntime, argv: readonly string[], io: Hyper
     const first = plan.containers[0] as ContainerConfig;
     const firstId = ids[0] as string;
     if (first.tty) {
-      const status = await rt.containerStatus(firstId);
-      if (status.state === 'CONTAINER_RUNNING') {
-        const session = await rt.attach(firstId, {
-          stdin: first.stdin ?? false,
-          stdout: true,
-          stderr: true,
-          tty: true,
+      // the runtime keeps what a terminal container printed before this first attach; one that
+      // is already gone is shown from its log instead
+      const session = await rt
+        .attach(firstId, { stdin: first.stdin ?? false, stdout: true, stderr: true, tty: true })
+        .catch((err: unknown) => {
+          if (isConflict(err)) return undefined;
+          throw err;
         });
-        await pumpSession(session, io, { tty: true, stdin: first.stdin ?? false });
+      if (session) await pumpSession(session, io, { tty: true, stdin: first.stdin ?? false });
+      else {
+        for await (const line of rt.containerLogs(firstId)) {
+          io.stdout.write(
+            Buffer.concat([Buffer.from(line.content), line.full ? Buffer.from('\n') : Buffer.alloc(0)]),
+          );
+        }
       }
     } else {
       await Promise.all(
