@@ -411,6 +411,15 @@ for (const version of versions) {
         Buffer.from('s3cr3t').toString('base64'),
       );
       assert.equal(await k.ok(['get', 'deploy', 'app', '-n', gen, '-o', 'jsonpath={.spec.replicas}']), '2');
+      // Deleting the namespace waits until the namespace controller has emptied it.
+      assert.equal(
+        (await k.ok(['delete', 'namespace', gen, '--timeout=120s'])).trim(),
+        `namespace "${gen}" deleted`,
+      );
+      const gone = await k.run(['get', 'namespace', gen]);
+      assert.match(gone.stderr, new RegExp(`namespaces "${gen}" not found`));
+      const leftovers = await server.request('GET', `/api/v1/namespaces/${gen}/configmaps`);
+      assert.deepEqual(leftovers.json.items ?? [], []);
     });
 
     it('applies server-side and reports field manager conflicts', async () => {

@@ -208,7 +208,13 @@ export class ApiServer {
       await this.#dispatch(ctx);
     } catch (err) {
       error = err;
-      this.#writeError(ctx, err);
+      try {
+        this.#writeError(ctx, err);
+      } catch (writeErr) {
+        // The response cannot even carry a Status (socket gone, headers half sent): drop it.
+        ctx.logFields['writeError'] = describeError(writeErr);
+        res.destroy();
+      }
     } finally {
       if (abort) {
         shutdown.removeEventListener('abort', onGone);
