@@ -452,6 +452,8 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       ];
       await unlink(join(c.dir, 'exit.json')).catch(() => {});
       // The monitor must outlive this daemon: detached, in its own session, owned by no one.
+      // PRIVILEGED: the monitor mounts the container's overlay root and runs `runc run -d`: new
+      // namespaces, cgroups and mounts for this container only, confined by its OCI spec.
       const shim = await spawnProcess(argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       const line = await firstLine(shim.stdout, shim.stderr, shim.exited, 120_000);
       shim.stdout?.destroy();
@@ -470,6 +472,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       }
       const code = word === 'error' ? Number(a) : 128;
       const message = word === 'error' ? rest.join(' ') : line || 'the container monitor failed to start';
+      // PRIVILEGED: removes what a failed `runc run` left of this container (state, cgroup).
       await execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
       c.phase = 'exited';
       c.exitCode = code;
@@ -505,6 +508,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
           const pid = c.file.pid ?? 0;
           if (pid > 0 && (await processStartTime(pid)) === c.file.pidStartTime) {
             try {
+              // PRIVILEGED: kills a container of ours whose monitor died (pid checked by start time).
               process.kill(pid, 'SIGKILL');
             } catch {
               // already gone
@@ -521,6 +525,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
           reason = 'OOMKilled';
           message = message || 'The container ran out of memory';
         }
+        // PRIVILEGED: removes the exited container's runc state and cgroup.
         await execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), {
           check: false,
           timeoutMs: 30_000,
@@ -546,6 +551,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       if (!pid || c.phase !== 'running') return;
       if ((await processStartTime(pid)) !== c.file.pidStartTime) return;
       try {
+        // PRIVILEGED: signals the container's init (pid checked against its recorded start time).
         process.kill(pid, sig);
       } catch {
         // exited meanwhile
@@ -572,6 +578,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       const c = this.containers.get(containerId);
       if (!c) return;
       if (c.phase === 'running') await this.stopContainer(containerId, 0, 'SIGKILL');
+      // PRIVILEGED: removes the container's runc state and cgroup.
       await execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
       await unmountAll(c.dir);
       await rm(c.dir, { recursive: true, force: true });
@@ -618,6 +625,8 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       const specFile = join(c.dir, `${tag}.json`);
       await writeFile(specFile, JSON.stringify(spec));
       const wantStdin = opts.stdin ?? false;
+      // PRIVILEGED: `runc exec` joins the container's namespaces and cgroup with its capabilities
+      // and seccomp profile; nothing is granted beyond what the container itself has.
       const child = await spawnProcess(
         [
           this.rt.shim,
@@ -697,6 +706,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       const file = join(c.dir, `update-${randomBytes(3).toString('hex')}.json`);
       await writeFile(file, JSON.stringify(res));
       try {
+        // PRIVILEGED: changes the cgroup limits of one of our containers.
         await execFile(runcArgs(this.rt, 'update', '-r', file, containerId));
       } catch (err) {
         throw invalid(`Cannot update the resources of container "${containerId}"`, { cause: err });
@@ -742,6 +752,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
           );
         });
       }
+      // PRIVILEGED: the helper enters only the pod's network namespace to connect to one port.
       const child = await spawnProcess(
         [this.rt.shim, 'port-forward', '--netns', net.path, '--port', String(port)],
         {
@@ -775,6 +786,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       }
       for (const c of this.containers.values()) {
         await c.exitHandling;
+        // PRIVILEGED: removes the stopped container's runc state and cgroup.
         await execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), { check: false });
         await unmountAll(join(c.dir, 'rootfs')).catch((err: unknown) =>
           log.warn('Cannot unmount a container root', { containerId: c.file.id, error: err }),
@@ -872,6 +884,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       }
       if (!alive && !sb.stopped) {
         for (const c of sb.containers.values()) {
+          // PRIVILEGED: removes runc state of containers that no longer run (host rebooted).
           await execFile(runcArgs(rt, 'delete', '--force', c.file.id), { check: false });
         }
         await unmountAll(req.stateDir).catch(() => {});
