@@ -17,6 +17,7 @@ import {
 import type { ApiRegistry } from '../registry/api-registry.js';
 import type { PatchType, WriteContext } from '../registry/operation-options.js';
 import type { ResourceRegistry } from '../registry/resource-registry.js';
+import { storedJsonOf } from '../registry/object-codec.js';
 import { namespaceSpecFinalizers } from '../registry/namespace-strategy.js';
 import { negotiateObjectFormat, type ObjectFormat } from './negotiation.js';
 import {
@@ -38,7 +39,7 @@ import {
   listOptionsFrom,
   watchQueryFrom,
 } from './query-options.js';
-import { setWarnings, writeJson, writeRawJson, writeYaml } from './responses.js';
+import { setWarnings, writeJson, writeJsonChunks, writeYaml } from './responses.js';
 import { successStatus } from './status.js';
 import { parseIncludeObject, partialObjectMetadata, tableOf } from './table-convertor.js';
 import { serveWatch } from './watch-stream.js';
@@ -49,6 +50,9 @@ export interface ResourceHandlerDeps {
   readonly maxBodyBytes: number;
   readonly bookmarkIntervalMs: number;
 }
+
+const comma = Buffer.from(',');
+const listEnd = Buffer.from(']}');
 
 /** Subresources of pods that stream from the node agent. */
 const streamingSubresources = new Set(['log', 'exec', 'attach', 'portforward', 'proxy']);
@@ -169,8 +173,11 @@ export class ResourceHandler {
     setWarnings(ctx.res, ctx.warnings);
     const format = this.#format(ctx);
     switch (format.kind) {
-      case 'json':
-        return writeJson(ctx.res, code, obj);
+      case 'json': {
+        // Freshly written objects reuse the bytes the store holds.
+        const stored = storedJsonOf(obj);
+        return stored ? writeJsonChunks(ctx.res, code, stored) : writeJson(ctx.res, code, obj);
+      }
       case 'yaml':
         return writeYaml(ctx.res, code, obj);
       case 'table':
@@ -213,7 +220,7 @@ export class ResourceHandler {
         const rv = ctx.query.get('resourceVersion');
         const opts = rv !== null ? { resourceVersion: rv } : {};
         if (format.kind === 'json') {
-          return writeRawJson(ctx.res, 200, await reg.getRaw(ns, info.name as string, opts));
+          return writeJsonChunks(ctx.res, 200, await reg.getRaw(ns, info.name as string, opts));
         }
         const obj = await reg.get(ns, info.name as string, opts);
         return this.#respondObject(ctx, 200, reg, obj);
@@ -258,17 +265,19 @@ export class ResourceHandler {
             });
           case 'json':
             if (result.rawItems) {
-              // Splice the stored JSON of the items: no parse and no stringify of each object.
+              // Splice the stored bytes of the items: no parse, no stringify, no re-encoding.
               const head = JSON.stringify({
                 kind: reg.def.listKind,
                 apiVersion: reg.apiVersion,
                 metadata: meta,
               });
-              return writeRawJson(
-                ctx.res,
-                200,
-                `${head.slice(0, -1)},"items":[${result.rawItems.join(',')}]}`,
-              );
+              const chunks: Uint8Array[] = [Buffer.from(`${head.slice(0, -1)},"items":[`)];
+              result.rawItems.forEach((item, i) => {
+                if (i > 0) chunks.push(comma);
+                chunks.push(...item);
+              });
+              chunks.push(listEnd);
+              return writeJsonChunks(ctx.res, 200, chunks);
             }
             return writeJson(ctx.res, 200, {
               kind: reg.def.listKind,

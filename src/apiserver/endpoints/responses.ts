@@ -80,3 +80,15 @@ export function writeText(
   });
   res.end(text);
 }
+
+/** Writes JSON that is already serialized as byte chunks (concatenated once, no re-encoding). */
+export function writeJsonChunks(res: ServerResponse, code: number, chunks: readonly Uint8Array[]): void {
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  res.writeHead(code, {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-cache, private',
+    'Content-Length': length,
+  });
+  res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
+}

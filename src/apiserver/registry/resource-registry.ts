@@ -52,7 +52,14 @@ import { schemaNodeFor, type SchemaNode } from '../schema/schema-node.js';
 import { pruneUnknownFields } from '../schema/unknown-fields.js';
 import { decodeContinue, encodeContinue } from './continue-token.js';
 import type { KindStrategy } from './kind-strategy.js';
-import { decodeObject, decodeShared, encodeObject, formatTime, rawObjectJson } from './object-codec.js';
+import {
+  decodeObject,
+  decodeShared,
+  encodeObject,
+  formatTime,
+  rawObjectChunks,
+  rememberStored,
+} from './object-codec.js';
 import type {
   DeleteOptions,
   ListOptions,
@@ -84,8 +91,8 @@ export interface ResourceRegistryDeps {
 export interface ListResult {
   /** The objects; empty when `rawItems` carries them instead. */
   readonly items: KubeObject[];
-  /** With `raw: true` and no selector: each object's JSON, spliced from the stored bytes. */
-  readonly rawItems?: string[];
+  /** With `raw: true` and no selector: each object's JSON as chunks of the stored bytes. */
+  readonly rawItems?: Uint8Array[][];
   readonly resourceVersion: string;
   readonly continue?: string;
   readonly remainingItemCount?: number;
@@ -335,16 +342,16 @@ export class ResourceRegistry {
     return decodeObject(kv);
   }
 
-  /** Like `get`, as JSON text spliced from the stored bytes (no parse). @throws NotFound */
+  /** Like `get`, as JSON chunks of the stored bytes (no parse). @throws NotFound */
   async getRaw(
     namespace: string | undefined,
     name: string,
     options: { resourceVersion?: string } = {},
-  ): Promise<string> {
+  ): Promise<Uint8Array[]> {
     const rv = parseResourceVersion(options.resourceVersion);
     const { kv } = await this.#getKv(namespace, name);
     if (rv !== undefined && rv > 0) await this.#checkNotTooLarge(rv);
-    return rawObjectJson(kv);
+    return rawObjectChunks(kv);
   }
 
   async #checkNotTooLarge(rv: number): Promise<void> {
@@ -362,7 +369,7 @@ export class ResourceRegistry {
   /** A list at one revision, with selectors and paging. See the module comment. */
   async list(namespace: string | undefined, options: ListOptions = {}, raw = false): Promise<ListResult> {
     const selection = compileSelection(this.def, options.labelSelector, options.fieldSelector);
-    const rawItems: string[] | undefined = raw && selection.isEverything ? [] : undefined;
+    const rawItems: Uint8Array[][] | undefined = raw && selection.isEverything ? [] : undefined;
     const prefix = collectionPrefix(this.keys, this.namespaced ? namespace : undefined);
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : 0;
     let revision: number | undefined;
@@ -404,7 +411,7 @@ export class ResourceRegistry {
         let stoppedAt = -1;
         for (let i = 0; i < page.items.length; i++) {
           const kv = page.items[i] as KeyValue;
-          if (rawItems) rawItems.push(rawObjectJson(kv));
+          if (rawItems) rawItems.push(rawObjectChunks(kv));
           else {
             const obj = decodeObject(kv);
             if (selection.matches(obj)) items.push(obj);
@@ -643,6 +650,7 @@ export class ResourceRegistry {
       const result = await this.#deps.store.create(key, encodeObject(candidate));
       if (result.ok) {
         candidate.metadata.resourceVersion = String(result.kv.modRevision);
+        rememberStored(candidate, result.kv);
         return candidate;
       }
       if (generate && attempt < maxGenerateNameAttempts) continue;
@@ -780,6 +788,7 @@ export class ResourceRegistry {
       return 'conflict';
     }
     next.metadata.resourceVersion = String(result.kv.modRevision);
+    rememberStored(next, result.kv);
     return next;
   }
 
