@@ -364,7 +364,9 @@ async function buildHandlers(
 /** Runs the daemon until `signal` aborts. Pods keep running afterwards. */
 export async function runRuntime(config: RuntimeConfig, log: Logger, signal: AbortSignal): Promise<void> {
   const clock = systemClock;
-  const { createRuntimeCore, createRuntimeServer } = await loadRuntimeDaemon();
+  const { claimRoot, createRuntimeCore, createRuntimeServer } = await loadRuntimeDaemon();
+  // before anything touches the root (the image store included): one daemon per root
+  await claimRoot(config.root);
   const images = await createImageService({
     root: config['images-root'],
     log: log.child({ component: 'images' }),

@@ -2,9 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorCode, waitFor } from '../lib/index.js';
+import { errorCode, execFile, waitFor } from '../lib/index.js';
 import { pushBusybox } from '../images/testing/index.js';
-import { startTestRuntime, type TestRuntime } from './testing/test-runtime.js';
+import { repoRoot, startTestRuntime, type TestRuntime } from './testing/test-runtime.js';
 
 describe('runtime core', () => {
   let d: TestRuntime;
@@ -77,5 +77,29 @@ describe('runtime core', () => {
       timeoutMs: 30_000,
     });
     await d.client.removePodSandbox(pod);
+  });
+
+  it('refuses a second daemon on the same root', async () => {
+    const other = await startTestRuntime({ handlers: ['runc'], childProcess: true, pullBusybox: false });
+    try {
+      const r = await execFile(
+        [
+          process.execPath,
+          join(repoRoot, 'bin', 'h8s.js'),
+          'runtime',
+          '--root',
+          other.root,
+          '--listen',
+          `unix://${d.root}/second.sock`,
+          '--handlers',
+          'runc',
+        ],
+        { check: false, timeoutMs: 120_000, cwd: repoRoot },
+      );
+      assert.equal(r.exitCode, 1);
+      assert.match(r.stderr, /Another runtime daemon \(pid \d+\) already uses the root/);
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -13,7 +13,7 @@
  * for privileged mode or host namespaces, else to the default handler (`hyper`). Asking `hyper`
  * for those is Forbidden: a VM cannot share the host's namespaces and must not pretend to.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import { isAbsolute, join, normalize } from 'node:path';
 import type { ImageService } from '../images/index.js';
@@ -23,6 +23,7 @@ import {
   describeError,
   invalid,
   isNotFound,
+  isProcessAlive,
   notFound,
   parseWith,
   systemClock,
@@ -329,6 +330,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
     async start() {
       await mkdir(join(root, 'sandboxes'), { recursive: true, mode: 0o700 });
       await mkdir(join(root, 'logs'), { recursive: true, mode: 0o700 });
+      await claimRoot(root);
       await index.load();
       await Promise.all(
         [...new Set<RuntimeHandlerName>(['hyper', 'runc'])].map((n) => probeHandler(n, true)),
@@ -386,6 +388,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
       started = false;
       await index.flush();
       for (const h of handlers.values()) await h.close().catch(() => {});
+      await releaseRoot(root);
     },
 
     async info(): Promise<RuntimeInfo> {
@@ -653,7 +656,13 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
         if (!sb) return;
         const signal = cur.config.stopSignal || cur.image.config.stopSignal || 'SIGTERM';
         await handleOf(sb).stopContainer(cur.id, Math.max(0, timeoutSeconds), signal);
-        await waitForExit(cur.id);
+        // the handler reports the exit as an event; do not hang the caller if it never comes
+        const ac = new AbortController();
+        const timer = clock.setTimeout(() => ac.abort(), 30_000);
+        await waitForExit(cur.id, ac.signal);
+        timer.cancel();
+        if (ac.signal.aborted)
+          log.warn('Handler did not report a stopped container', { containerId: cur.id });
       });
     },
 
@@ -814,4 +823,25 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
     },
   };
   return core;
+}
+
+/**
+ * One daemon per root: `<root>/daemon.pid` names the owner. A file left by a daemon that was
+ * killed (its pid no longer runs) is taken over. @throws ServiceUnavailable
+ */
+export async function claimRoot(root: string): Promise<void> {
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const file = join(root, 'daemon.pid');
+  const other = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+  if (Number.isInteger(other) && other > 0 && other !== process.pid && isProcessAlive(other)) {
+    throw unavailable(`Another runtime daemon (pid ${other}) already uses the root "${root}"`);
+  }
+  await writeFile(file, `${process.pid}\n`, { mode: 0o600 });
+}
+
+async function releaseRoot(root: string): Promise<void> {
+  const file = join(root, 'daemon.pid');
+  if (Number((await readFile(file, 'utf8').catch(() => '')).trim()) === process.pid) {
+    await rm(file, { force: true });
+  }
 }

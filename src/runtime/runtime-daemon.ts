@@ -3,7 +3,7 @@
  * `loadRuntimeDaemon()` in index.ts so that clients (hyperctl, the agent) do not pay for QEMU,
  * runc and the server when they only need `RuntimeClient`.
  */
-export { createRuntimeCore } from './runtime-core.js';
+export { claimRoot, createRuntimeCore } from './runtime-core.js';
 export type { RuntimeCore, RuntimeCoreOptions } from './runtime-core.js';
 export { createRuntimeServer } from './runtime-server.js';
 export type { RuntimeServer, RuntimeServerOptions } from './runtime-server.js';
