@@ -15,7 +15,6 @@
  */
 import type { KindDefinition, KubeObject } from '../../api/index.js';
 import {
-  dropNullFields,
   labelSelectorFromObject,
   labelSelectorToString,
   validateObjectMeta,
@@ -273,8 +272,7 @@ export class ResourceRegistry {
 
   /** Unknown-field pruning and the type check of a whole object (also after patches). */
   checkFields(obj: Record<string, unknown>, ctx: WriteContext): void {
-    // Go's decoder reads a JSON null as "absent"; clients send them (creationTimestamp: null).
-    dropNullFields(obj);
+    // Also drops JSON nulls: Go's decoder reads them as "absent" (creationTimestamp: null).
     const unknown = pruneUnknownFields(this.schema, obj);
     const problems = [
       ...unknown.map((f) => `unknown field "${f}"`),

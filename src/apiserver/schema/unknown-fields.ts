@@ -15,7 +15,8 @@ function join(path: string, key: string): string {
 
 /**
  * Removes, in place, every field of `value` its schema does not know, and returns their paths
- * (at most `maxReported`; pruning continues past it).
+ * (at most `maxReported`; pruning continues past it). Object properties that are `null` are
+ * removed too, without a report, as Go's decoder treats them as absent.
  */
 export function pruneUnknownFields(node: SchemaNode, value: unknown, maxReported = 100): string[] {
   const found: string[] = [];
@@ -28,6 +29,7 @@ function walk(node: SchemaNode, value: unknown, path: string, found: string[], m
   switch (node.shape) {
     case 'any':
     case 'scalar':
+      dropNulls(value);
       return;
     case 'list': {
       if (!Array.isArray(value)) return;
@@ -40,6 +42,11 @@ function walk(node: SchemaNode, value: unknown, path: string, found: string[], m
       if (Array.isArray(value)) return;
       const obj = value as Record<string, unknown>;
       for (const key of Object.keys(obj)) {
+        // Go's decoder reads a JSON null as "absent": drop it (clients send creationTimestamp: null).
+        if (obj[key] === null) {
+          delete obj[key];
+          continue;
+        }
         const child = node.child(key);
         if (!child) {
           if (found.length < max) found.push(join(path, key));
@@ -50,5 +57,20 @@ function walk(node: SchemaNode, value: unknown, path: string, found: string[], m
       }
       return;
     }
+  }
+}
+
+/** Drops null object properties below a free-form value (array elements are left, as upstream). */
+function dropNulls(value: unknown): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    for (const v of value) dropNulls(v);
+    return;
+  }
+  const rec = value as Record<string, unknown>;
+  for (const key of Object.keys(rec)) {
+    const v = rec[key];
+    if (v === null) delete rec[key];
+    else if (typeof v === 'object') dropNulls(v);
   }
 }
