@@ -20,13 +20,26 @@ function childPath(frame: Frame): string {
 
 /** Paths of keys that appear twice in the same object (at most `max`). */
 export function findDuplicateFields(text: string, max = 20): string[] {
+  return scanJsonText(text, Number.MAX_SAFE_INTEGER, max).duplicates;
+}
+
+export interface JsonTextScan {
+  /** Paths of keys an object repeats (at most the `maxDuplicates` first). */
+  readonly duplicates: string[];
+  /** True when objects/arrays nest deeper than `maxDepth` (the scan stops there). */
+  readonly isTooDeep: boolean;
+}
+
+/** One pass over valid JSON text: duplicate keys and whether it nests too deep. */
+export function scanJsonText(text: string, maxDepth: number, maxDuplicates = 20): JsonTextScan {
   const out: string[] = [];
   const stack: Frame[] = [];
   let i = 0;
   const n = text.length;
-  while (i < n && out.length < max) {
+  while (i < n) {
     const c = text.charCodeAt(i);
     if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (stack.length >= maxDepth) return { duplicates: out, isTooDeep: true };
       const parent = stack[stack.length - 1];
       const path = parent ? childPath(parent) : '';
       stack.push({
@@ -67,13 +80,14 @@ export function findDuplicateFields(text: string, max = 20): string[] {
         const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
         top.key = key;
         top.expectKey = false;
-        if (top.keys?.has(key)) out.push(childPath(top));
-        else top.keys?.add(key);
+        if (top.keys?.has(key)) {
+          if (out.length < maxDuplicates) out.push(childPath(top));
+        } else top.keys?.add(key);
       }
       i = j + 1;
     } else {
       i++;
     }
   }
-  return out;
+  return { duplicates: out, isTooDeep: false };
 }

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { badRequest, tooLarge, unsupportedMediaType } from '../../lib/index.js';
+import { scanJsonText } from './duplicate-fields.js';
 
 /** Upstream's limit for request bodies (`maxRequestBodyBytes`). */
 export const defaultMaxRequestBodyBytes = 3 * 1024 * 1024;
@@ -24,17 +25,45 @@ function tooLargeError(limit: number): Error {
  * Reads the whole body, failing with RequestEntityTooLarge past `limitBytes` (checked against
  * Content-Length first, then while reading).
  */
-export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limitBytes) throw tooLargeError(limitBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) throw tooLargeError(limitBytes);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+  if (Number.isFinite(declared) && declared > limitBytes) return Promise.reject(tooLargeError(limitBytes));
+  if (req.complete) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        cleanup();
+        req.resume();
+        reject(tooLargeError(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(badRequest(`Cannot read the request body: ${err.message}`, { cause: err }));
+    };
+    const onClose = (): void => {
+      if (!req.complete) onError(new Error('the client closed the connection'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 function mediaType(contentType: string | undefined): string {
@@ -98,15 +127,32 @@ function checkDepth(value: unknown): unknown {
 
 /** JSON text → value. @throws BadRequest naming the syntax error */
 export function decodeJson(bytes: Buffer, what = 'request body'): unknown {
+  return decodeJsonBody(bytes, what).value;
+}
+
+/**
+ * JSON text → value, plus the keys the text repeats (for strict field validation), in one
+ * extra pass over the text that also bounds the nesting depth.
+ * @throws BadRequest for invalid JSON or nesting deeper than `maxBodyDepth`.
+ */
+export function decodeJsonBody(
+  bytes: Buffer,
+  what = 'request body',
+): { value: unknown; duplicates: string[] } {
   if (bytes.length === 0) throw badRequest(`The ${what} is empty; expected a JSON object`);
+  const text = bytes.toString('utf8');
+  let value: unknown;
   try {
-    return checkDepth(JSON.parse(bytes.toString('utf8')));
+    value = JSON.parse(text);
   } catch (err) {
-    if (err instanceof SyntaxError) {
+    if (err instanceof SyntaxError || err instanceof RangeError) {
       throw badRequest(`The ${what} is not valid JSON: ${err.message}`);
     }
     throw err;
   }
+  const scan = scanJsonText(text, maxBodyDepth);
+  if (scan.isTooDeep) throw badRequest(`The ${what} is nested more than ${maxBodyDepth} levels deep`);
+  return { value, duplicates: scan.duplicates };
 }
 
 /** YAML (one document) → value. JSON is valid YAML; it takes the fast path. @throws BadRequest */

@@ -22,13 +22,13 @@ import { namespaceSpecFinalizers } from '../registry/namespace-strategy.js';
 import { negotiateObjectFormat, type ObjectFormat } from './negotiation.js';
 import {
   decodeJson,
+  decodeJsonBody,
   decodeYaml,
   objectBodyFormat,
   patchBodyFormat,
   readBody,
   type BodyFormat,
 } from './request-body.js';
-import { findDuplicateFields } from './duplicate-fields.js';
 import type { RequestContext } from './request-context.js';
 import type { ResourceRequest } from './request-info.js';
 import {
@@ -141,12 +141,10 @@ export class ResourceHandler {
   async #readObjectBody(ctx: RequestContext): Promise<unknown> {
     const format = objectBodyFormat(ctx.req.headers['content-type']);
     const bytes = await readBody(ctx.req, this.#deps.maxBodyBytes);
-    const body = this.#decode(bytes, format);
-    if (format === 'json' && fieldValidationFrom(ctx.query) !== 'Ignore') {
-      const duplicates = findDuplicateFields(bytes.toString('utf8'));
-      if (duplicates.length > 0) this.#duplicates.set(ctx, duplicates);
-    }
-    return body;
+    if (format !== 'json') return this.#decode(bytes, format);
+    const { value, duplicates } = decodeJsonBody(bytes);
+    if (duplicates.length > 0) this.#duplicates.set(ctx, duplicates);
+    return value;
   }
 
   /** Duplicate keys found in a request's JSON body, for its write context. */
