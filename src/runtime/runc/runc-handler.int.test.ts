@@ -199,4 +199,52 @@ describe('runc handler', () => {
     });
     await assert.rejects(bad, (e: unknown) => errorCode(e) === 'Invalid');
   });
+
+  it('is adopted by a new handler: running containers, exits while away, starts it never heard of', async () => {
+    const running = await run({ command: ['sleep', '1000'] });
+    const gone = await run({ command: ['sh', '-c', 'exit 5'] });
+    const unheard = await run({ command: ['sleep', '1000'] });
+    await exitOf(gone);
+    const spec = (id: string) => ({
+      id,
+      config: { metadata: { name: id.slice(0, 6), attempt: 0 }, image: 'local/busybox:test' },
+      image: busyboxImageRecord(),
+      logPath: join(dir, 'logs', 'x.log'),
+      rootfs: { kind: 'layers' as const, tree: { lowerDirs: [layer] } },
+    });
+    const exits2 = new Map<string, ContainerExit>();
+    const started2 = new Set<string>();
+    const second = createRuncHandler({
+      runcRoot: join(dir, 'runc'),
+      shimCacheDir: repoCache,
+      cgroupParent,
+      log,
+    });
+    const adopted = await second.adoptSandbox({
+      id: 'a'.repeat(64),
+      config: { metadata: { name: 'pod1', uid: 'u1', namespace: 'test', attempt: 0 }, hostname: 'pod-one' },
+      stateDir: join(dir, 'sb'),
+      events: {
+        containerStarted: (id) => started2.add(id),
+        containerExited: (e) => exits2.set(e.containerId, e),
+        sandboxDied: () => {},
+      },
+      containers: [
+        { spec: spec(running), started: true, exited: false },
+        { spec: spec(gone), started: true, exited: false },
+        { spec: spec(unheard), started: false, exited: false },
+      ],
+    });
+    assert.ok(adopted);
+    assert.equal(exits2.get(gone)?.exitCode, 5, 'an exit that happened while away is reported with its code');
+    assert.ok(started2.has(unheard), 'a start the daemon never heard back from is recognised');
+    const s = await adopted.exec(running, { cmd: ['echo', 'adopted'] });
+    const [out, code] = await Promise.all([collectBytes(s.stdout), s.exit, collectBytes(s.stderr)]);
+    assert.equal(out.toString(), 'adopted\n');
+    assert.equal(code.exitCode, 0);
+    await adopted.stopContainer(unheard, 0, 'SIGKILL');
+    assert.equal(exits2.get(unheard)?.exitCode, 137);
+    await adopted.stopContainer(running, 0, 'SIGKILL');
+    assert.equal(exits2.get(running)?.exitCode, 137);
+  });
 });

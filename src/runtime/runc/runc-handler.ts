@@ -880,6 +880,24 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
           }
         } else if (phase === 'exited') {
           c.resolveExited({ exitCode: 0 });
+        } else if (alive) {
+          // the daemon died between starting the monitor and hearing back from it: a monitor
+          // that is there (or an exit it recorded) means the container did start
+          const watched = await watchShim(join(dir, 'shim.sock')).catch(() => undefined);
+          const exitFile = await readFile(join(dir, 'exit.json'), 'utf8').catch(() => undefined);
+          if (watched || exitFile !== undefined) {
+            c.phase = 'running';
+            const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());
+            if (pid > 0) {
+              c.file.pid = pid;
+              const st = await processStartTime(pid);
+              if (st !== undefined) c.file.pidStartTime = st;
+              await writeJsonAtomic(join(dir, 'container.json'), c.file);
+            }
+            req.events.containerStarted(id, clock.now() * 1e6);
+            if (watched) void watched.ended.then((exit) => sb.processExit(c, exit));
+            else await sb.processExit(c, undefined);
+          }
         }
       }
       if (!alive && !sb.stopped) {
