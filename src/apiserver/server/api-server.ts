@@ -67,6 +67,7 @@ export interface ApiServerDeps {
 }
 
 const mutatingMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const longRunningSubresources = new Set(['log', 'exec', 'attach', 'portforward', 'proxy']);
 
 export class ApiServer {
   readonly registry: ApiRegistry;
@@ -284,7 +285,10 @@ export class ApiServer {
         return this.#discovery.handle(ctx, info);
       case 'resource': {
         ctx.logFields['verb'] = info.verb;
-        if (info.verb === 'watch') return this.#resources.handle(ctx, info);
+        // Long-running requests (upstream's longRunningRequestCheck) are not limited.
+        if (info.verb === 'watch' || longRunningSubresources.has(info.subresource ?? '')) {
+          return this.#resources.handle(ctx, info);
+        }
         if (this.#inFlight >= (this.#config.maxRequestsInFlight ?? 400)) {
           throw tooManyRequests('Too many requests, please try again later.', {
             details: { retryAfterSeconds: 1 },
