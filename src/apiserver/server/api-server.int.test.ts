@@ -808,3 +808,46 @@ describe('API server limits', () => {
     }
   });
 });
+
+describe('API server under concurrent writes', () => {
+  for (const backend of ['memory', 'sqlite'] as const) {
+    it(`loses no patch and lets one of two conflicting updates win (${backend})`, async () => {
+      const s = await startInProcessServer({ store: backend });
+      try {
+        const path = '/api/v1/namespaces/default/configmaps';
+        const created = await s.request('POST', path, { body: cm('hot', {}) });
+        assert.equal(created.status, 201);
+        const patches = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            s.request('PATCH', `${path}/hot`, {
+              body: { data: { [`k${i}`]: String(i) } },
+              contentType:
+                i % 2 === 0 ? 'application/merge-patch+json' : 'application/strategic-merge-patch+json',
+            }),
+          ),
+        );
+        assert.ok(
+          patches.every((p) => p.status === 200),
+          JSON.stringify(patches.map((p) => p.status)),
+        );
+        const after = await s.request('GET', `${path}/hot`);
+        assert.equal(Object.keys(after.json['data'] as object).length, 30);
+        const rvs = new Set(
+          patches.map((p) => (p.json['metadata'] as { resourceVersion: string }).resourceVersion),
+        );
+        assert.equal(rvs.size, 30, 'every patch is its own write');
+
+        const base = after.json;
+        const [a, b] = await Promise.all([
+          s.request('PUT', `${path}/hot`, { body: { ...base, data: { winner: 'a' } } }),
+          s.request('PUT', `${path}/hot`, { body: { ...base, data: { winner: 'b' } } }),
+        ]);
+        assert.deepEqual([a.status, b.status].sort(), [200, 409]);
+        const final = await s.request('GET', `${path}/hot`);
+        assert.equal((final.json['data'] as { winner: string }).winner, a.status === 200 ? 'a' : 'b');
+      } finally {
+        await s.close();
+      }
+    });
+  }
+});
