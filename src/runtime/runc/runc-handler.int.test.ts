@@ -121,6 +121,15 @@ describe('runc handler', () => {
     await sandbox.stopContainer(id, 0, 'SIGKILL');
   });
 
+  it('ends an exec whose background child keeps its output open', async () => {
+    const id = await run({ command: ['sleep', '1000'] });
+    const s = await sandbox.exec(id, { cmd: ['sh', '-c', 'sleep 1000 & echo hi; exit 2'] });
+    const [out, , code] = await Promise.all([collectBytes(s.stdout), collectBytes(s.stderr), s.exit]);
+    assert.equal(out.toString(), 'hi\n');
+    assert.equal(code.exitCode, 2);
+    await sandbox.stopContainer(id, 0, 'SIGKILL');
+  });
+
   it('runs exec with a terminal', async () => {
     const id = await run({ command: ['sleep', '1000'] });
     const s = await sandbox.exec(id, {

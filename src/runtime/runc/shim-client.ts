@@ -221,7 +221,24 @@ export function createExecSession(
     new Promise<void>((r) => (out ? out.once('close', () => r()) : r())),
     new Promise<void>((r) => (err ? err.once('close', () => r()) : r())),
   ]);
-  const exit = Promise.all([exitCode, outputsDone]).then(([code]) => ({ exitCode: code }));
+  // A process that leaves a background child holding its stdout would keep the session open
+  // until that child ends (as `docker exec` can): once the exec'd process itself has exited,
+  // give the output two seconds to drain, then end the session.
+  const exit = exitCode.then(async (code) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = await Promise.race([
+      outputsDone.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 2000))),
+    ]);
+    if (timer) clearTimeout(timer);
+    if (!drained) {
+      out?.destroy();
+      err?.destroy();
+      stdout.end();
+      stderr.end();
+    }
+    return { exitCode: code };
+  });
   let closed = false;
   return {
     writeStdin: async (data) => {
