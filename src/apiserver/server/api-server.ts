@@ -55,6 +55,8 @@ export interface ApiServerConfig {
    * `--max-requests-inflight` (default 400).
    */
   readonly maxRequestsInFlight?: number;
+  /** Open watches at once; more get 429 (each holds a connection and a store watch). Default 8192. */
+  readonly maxWatches?: number;
   readonly version: VersionInfo;
 }
 
@@ -85,6 +87,7 @@ export class ApiServer {
   #requestSeq = 0;
   #isReady = false;
   #inFlight = 0;
+  #watches = 0;
 
   constructor(deps: ApiServerDeps, config: ApiServerConfig) {
     this.#deps = deps;
@@ -285,9 +288,19 @@ export class ApiServer {
         return this.#discovery.handle(ctx, info);
       case 'resource': {
         ctx.logFields['verb'] = info.verb;
-        // Long-running requests (upstream's longRunningRequestCheck) are not limited.
+        // Long-running requests (upstream's longRunningRequestCheck) have their own limit.
         if (info.verb === 'watch' || longRunningSubresources.has(info.subresource ?? '')) {
-          return this.#resources.handle(ctx, info);
+          if (this.#watches >= (this.#config.maxWatches ?? 8192)) {
+            throw tooManyRequests('Too many open watches, please try again later.', {
+              details: { retryAfterSeconds: 5 },
+            });
+          }
+          this.#watches++;
+          try {
+            return await this.#resources.handle(ctx, info);
+          } finally {
+            this.#watches--;
+          }
         }
         if (this.#inFlight >= (this.#config.maxRequestsInFlight ?? 400)) {
           throw tooManyRequests('Too many requests, please try again later.', {
