@@ -3,7 +3,7 @@
  * reason's code, the body the upstream shape. InternalError never shows its details on the wire;
  * the request log carries them under the request id instead.
  */
-import { findH8sError, httpStatusFor, type ErrorCode, type ErrorDetails } from '../../lib/index.js';
+import { findH8sError, httpStatusFor, type ErrorDetails } from '../../lib/index.js';
 
 export interface StatusBody {
   readonly kind: 'Status';
@@ -15,15 +15,6 @@ export interface StatusBody {
   readonly details?: Record<string, unknown>;
   readonly code: number;
 }
-
-/** Wire reasons: our codes are Kubernetes reasons, except these few upstream spells differently. */
-const wireReason: Partial<Record<ErrorCode, string>> = {
-  Gone: 'Gone',
-  Expired: 'Expired',
-  InternalError: 'InternalError',
-  ServiceUnavailable: 'ServiceUnavailable',
-  RequestEntityTooLarge: 'RequestEntityTooLarge',
-};
 
 function detailsOf(d: ErrorDetails): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = {};
@@ -73,7 +64,8 @@ export function statusForError(err: unknown, requestId: string): ErrorStatus {
       metadata: {},
       status: 'Failure',
       message: h.message,
-      reason: wireReason[h.code] ?? h.code,
+      // Our error codes are the Kubernetes reasons, spelled as on the wire.
+      reason: h.code,
       ...(details ? { details } : {}),
       code,
     },
