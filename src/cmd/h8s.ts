@@ -27,7 +27,10 @@ const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'Run the node runtime daemon (pods as VMs or containers)',
     load: async () => (await import('./runtime.js')).runtimeMain,
   },
-  server: { summary: 'Run the control plane (API server)', load: async () => (await import('./server.js')).serverMain },
+  server: {
+    summary: 'Run the control plane (API server)',
+    load: async () => (await import('./server.js')).serverMain,
+  },
   version: { summary: 'Print the h8s version', load: async () => versionMain },
 };
 
