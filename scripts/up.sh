@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `npm run up`: prepares the host, then starts a one-node cluster (`h8s server`, which also runs
-# the node agent and runtime once they are built) in the background with its data in
-# /var/lib/h8s, and waits until the API answers.
+# `npm run up`: prepares the host, then starts a one-node cluster (`h8s server`, which also starts
+# the runtime daemon on unix:///run/h8s/runtime.sock, and the node agent once it is built) in the
+# background with its data in /var/lib/h8s, and waits until the API and the runtime answer.
 #
 #   npm run up [-- <h8s server flags>]      e.g. npm run up -- --disable agent,runtime
 #
@@ -31,7 +31,15 @@ for _ in $(seq 1 120); do
   # /readyz needs no credential; the server's own CA proves we reach the right server.
   if [ -f "$ca" ] && [ -f "$data_dir/kubeconfig.yaml" ] &&
     curl -fsS --max-time 2 --cacert "$ca" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+    if [[ " $* " != *" runtime"* && " $* " != *",runtime"* ]]; then
+      # the runtime daemon starts right after the API; give it a moment to serve
+      for _ in $(seq 1 60); do
+        [ -S /run/h8s/runtime.sock ] && break
+        sleep 1
+      done
+    fi
     echo "h8s is up at https://127.0.0.1:$port"
+    echo "  npx hyperctl info"
     echo "  kubectl --kubeconfig $data_dir/kubeconfig.yaml get namespaces"
     echo "  export KUBECONFIG=$data_dir/kubeconfig.yaml   # or: node bin/h8s.js kubeconfig --data-dir $data_dir"
     exit 0

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RuntimeConfigError, resolveRuntimeConfig } from './runtime.js';
+import { ConfigError } from './flags.js';
+import { resolveRuntimeConfig } from './runtime.js';
 
 describe('h8s runtime configuration', () => {
   let dir = '';
@@ -36,7 +37,7 @@ describe('h8s runtime configuration', () => {
     const fails = (argv: string[], env: Record<string, string>, re: RegExp) =>
       assert.throws(
         () => resolveRuntimeConfig(argv, env),
-        (e: unknown) => e instanceof RuntimeConfigError && re.test((e as Error).message),
+        (e: unknown) => e instanceof ConfigError && re.test((e as Error).message),
       );
     fails(['--config', bad], {}, /Unknown key "rooot" in config file/);
     fails(['--nope', 'x'], {}, /Unknown flag --nope/);

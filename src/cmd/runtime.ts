@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { stringify as stringifyYaml } from 'yaml';
 import { createImageService } from '../images/index.js';
 import {
   createLogger,
@@ -30,21 +30,21 @@ import {
   type RuntimeHandlerName,
   type SandboxHandler,
 } from '../runtime/index.js';
+import {
+  ConfigError,
+  flagUsage,
+  layerFlags,
+  type FlagSource,
+  type FlagSpecs,
+  type FlagValues,
+  type ParsedArgs,
+} from './flags.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-type FlagType = 'string' | 'int' | 'list' | 'choice';
-
-interface FlagSpec {
-  readonly type: FlagType;
-  readonly help: string;
-  readonly choices?: readonly string[];
-  readonly min?: number;
-}
-
 const flagSpecs = {
-  root: { type: 'string', help: 'State directory of the runtime (index, sandboxes, logs, images)' },
-  listen: { type: 'string', help: 'Socket the runtime API is served on (unix:///path)' },
+  root: { type: 'required-string', help: 'State directory of the runtime (index, sandboxes, logs, images)' },
+  listen: { type: 'required-string', help: 'Socket the runtime API is served on (unix:///path)' },
   handlers: { type: 'list', help: 'Runtime handlers to enable', choices: ['hyper', 'runc'] },
   'default-handler': {
     type: 'choice',
@@ -56,18 +56,22 @@ const flagSpecs = {
   'auth-config': { type: 'string', help: 'docker-style config.json with registry credentials' },
   runc: { type: 'string', help: 'runc binary (default: runc on PATH)' },
   shim: { type: 'string', help: 'Prebuilt runc monitor (default: built from source into <root>/bin)' },
-  'cgroup-parent': { type: 'string', help: 'Parent cgroup of runc pods' },
+  'cgroup-parent': { type: 'required-string', help: 'Parent cgroup of runc pods' },
   'pids-limit': { type: 'int', help: 'Default pids limit of runc containers (0 = none)', min: 0 },
   'log-max-bytes': { type: 'int', help: 'Rotate a container log file at this size', min: 0 },
   'log-max-files': { type: 'int', help: 'Container log files kept, the live one included', min: 1 },
-  'guest-dir': { type: 'string', help: 'Guest kernel and initramfs build of the hyper handler' },
+  'guest-dir': { type: 'required-string', help: 'Guest kernel and initramfs build of the hyper handler' },
   'pool-size': { type: 'int', help: 'Pre-booted VMs kept by the hyper handler (0 = no pool)', min: 0 },
   accel: { type: 'choice', help: 'VM acceleration of the hyper handler', choices: ['auto', 'kvm', 'tcg'] },
   'log-level': { type: 'choice', help: 'Log level', choices: ['debug', 'info', 'warn', 'error'] },
   'log-format': { type: 'choice', help: 'Log line format', choices: ['json', 'text'] },
-} as const satisfies Record<string, FlagSpec>;
+} as const satisfies FlagSpecs;
 
-type FlagName = keyof typeof flagSpecs;
+const flagSource: FlagSource<typeof flagSpecs> = {
+  command: 'h8s runtime',
+  specs: flagSpecs,
+  envPrefix: 'H8S_RUNTIME_',
+};
 
 export interface RuntimeConfig {
   readonly root: string;
@@ -90,16 +94,13 @@ export interface RuntimeConfig {
   readonly 'log-format': 'json' | 'text';
 }
 
-type PartialConfig = { -readonly [K in FlagName]?: RuntimeConfig[K] };
-
-export class RuntimeConfigError extends Error {}
-
-function defaults(): PartialConfig {
+function defaults(): FlagValues<typeof flagSpecs> {
   return {
     root: '/var/lib/h8s/runtime',
     listen: 'unix:///run/h8s/runtime.sock',
     handlers: ['hyper', 'runc'],
     'default-handler': 'hyper',
+    'images-root': '',
     'insecure-registries': [],
     'auth-config': '',
     runc: '',
@@ -116,181 +117,46 @@ function defaults(): PartialConfig {
   };
 }
 
-function isFlagName(name: string): name is FlagName {
-  return Object.prototype.hasOwnProperty.call(flagSpecs, name);
-}
-
-function parseValue(name: FlagName, raw: unknown, source: string): unknown {
-  const spec: FlagSpec = flagSpecs[name];
-  const fail = (why: string): never => {
-    throw new RuntimeConfigError(`Invalid ${name} ${JSON.stringify(raw)} from ${source}: ${why}`);
-  };
-  switch (spec.type) {
-    case 'string':
-      if (typeof raw !== 'string') fail('it must be a string');
-      return raw;
-    case 'int': {
-      const n =
-        typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-      if (!Number.isSafeInteger(n) || n < (spec.min ?? 0))
-        fail(`it must be an integer of at least ${spec.min ?? 0}`);
-      return n;
-    }
-    case 'list': {
-      const items = Array.isArray(raw)
-        ? raw.map(String)
-        : typeof raw === 'string'
-          ? raw.split(',')
-          : fail('it must be a comma-separated list');
-      const list = (items as string[]).map((s) => s.trim()).filter((s) => s !== '');
-      for (const item of list) {
-        if (spec.choices && !spec.choices.includes(item))
-          fail(`"${item}" is not one of ${spec.choices.join(', ')}`);
-      }
-      return list;
-    }
-    case 'choice':
-      if (typeof raw !== 'string' || !spec.choices?.includes(raw))
-        fail(`it must be one of ${spec.choices?.join(', ')}`);
-      return raw;
-  }
-}
-
-function fromFile(path: string): PartialConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new RuntimeConfigError(`Cannot read config file "${path}": ${describeError(err)}`);
-  }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new RuntimeConfigError(`Config file "${path}" must be a mapping of flag names to values`);
-  }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
-    if (!isFlagName(k)) {
-      throw new RuntimeConfigError(
-        `Unknown key "${k}" in config file "${path}"; known keys: ${Object.keys(flagSpecs).join(', ')}`,
-      );
-    }
-    out[k] = parseValue(k, v, `config file "${path}"`);
-  }
-  return out as PartialConfig;
-}
-
-export function runtimeEnvName(flag: string): string {
-  return `H8S_RUNTIME_${flag.toUpperCase().replace(/-/g, '_')}`;
-}
-
-function fromEnv(env: NodeJS.ProcessEnv): PartialConfig {
-  const out: Record<string, unknown> = {};
-  for (const name of Object.keys(flagSpecs) as FlagName[]) {
-    const v = env[runtimeEnvName(name)];
-    if (v !== undefined && v !== '')
-      out[name] = parseValue(name, v, `environment variable ${runtimeEnvName(name)}`);
-  }
-  return out as PartialConfig;
-}
-
-interface ParsedArgs {
-  readonly flags: PartialConfig;
-  readonly configFile?: string;
-  readonly printConfig: boolean;
-  readonly help: boolean;
-}
-
-function parseArgs(argv: readonly string[]): ParsedArgs {
-  const flags: Record<string, unknown> = {};
-  let configFile: string | undefined;
-  let printConfig = false;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (arg === '--print-config') {
-      printConfig = true;
-      continue;
-    }
-    if (!arg.startsWith('--'))
-      throw new RuntimeConfigError(`Unexpected argument "${arg}"; flags start with --`);
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
-    if (value === undefined) {
-      value = argv[i + 1];
-      if (value === undefined) throw new RuntimeConfigError(`Flag --${name} needs a value`);
-      i++;
-    }
-    if (name === 'config') {
-      configFile = value;
-      continue;
-    }
-    if (!isFlagName(name))
-      throw new RuntimeConfigError(`Unknown flag --${name}; run "h8s runtime --help" for the flags`);
-    flags[name] = parseValue(name, value, `flag --${name}`);
-  }
-  return {
-    flags: flags as PartialConfig,
-    ...(configFile !== undefined ? { configFile } : {}),
-    printConfig,
-    help,
-  };
-}
-
-/** Resolves the configuration (exported for tests). @throws RuntimeConfigError */
+/** Resolves the configuration (exported for tests). @throws ConfigError */
 export function resolveRuntimeConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
-): { config: RuntimeConfig; args: ParsedArgs } {
-  const args = parseArgs(argv);
-  const configFile = args.configFile ?? env['H8S_RUNTIME_CONFIG'];
-  const merged: PartialConfig = {
-    ...defaults(),
-    ...(configFile ? fromFile(configFile) : {}),
-    ...fromEnv(env),
-    ...args.flags,
-  };
+): { config: RuntimeConfig; args: ParsedArgs<typeof flagSpecs> } {
+  const { merged, args } = layerFlags(flagSource, defaults(), argv, env);
   const root = resolve(merged.root as string);
-  const handlers = [...new Set(merged.handlers ?? [])] as RuntimeHandlerName[];
-  if (handlers.length === 0)
-    throw new RuntimeConfigError('Invalid handlers: enable at least one of hyper, runc');
+  const handlers = [...new Set(merged.handlers as RuntimeHandlerName[])];
+  if (handlers.length === 0) throw new ConfigError('Invalid handlers: enable at least one of hyper, runc');
+  const str = (v: unknown): string => v as string;
   const config: RuntimeConfig = Object.freeze({
     root,
-    listen: merged.listen as string,
+    listen: str(merged.listen),
     handlers: Object.freeze(handlers),
     'default-handler': merged['default-handler'] as RuntimeHandlerName,
-    'images-root': merged['images-root'] ? resolve(merged['images-root']) : join(root, 'images'),
-    'insecure-registries': Object.freeze([...(merged['insecure-registries'] ?? [])]),
-    'auth-config': merged['auth-config'] ?? '',
-    runc: merged.runc ?? '',
-    shim: merged.shim ? resolve(merged.shim) : '',
-    'cgroup-parent': merged['cgroup-parent'] as string,
+    'images-root': str(merged['images-root']) ? resolve(str(merged['images-root'])) : join(root, 'images'),
+    'insecure-registries': Object.freeze([...(merged['insecure-registries'] as string[])]),
+    'auth-config': str(merged['auth-config']),
+    runc: str(merged.runc),
+    shim: str(merged.shim) ? resolve(str(merged.shim)) : '',
+    'cgroup-parent': str(merged['cgroup-parent']),
     'pids-limit': merged['pids-limit'] as number,
     'log-max-bytes': merged['log-max-bytes'] as number,
     'log-max-files': merged['log-max-files'] as number,
-    'guest-dir': resolve(merged['guest-dir'] as string),
+    'guest-dir': resolve(str(merged['guest-dir'])),
     'pool-size': merged['pool-size'] as number,
     accel: merged.accel as 'auto' | 'kvm' | 'tcg',
     'log-level': merged['log-level'] as LogLevel,
     'log-format': merged['log-format'] as 'json' | 'text',
   });
   if (!config.listen.startsWith('unix:///')) {
-    throw new RuntimeConfigError(`Invalid listen "${config.listen}": expected unix:///absolute/path.sock`);
+    throw new ConfigError(`Invalid listen "${config.listen}": expected unix:///absolute/path.sock`);
   }
   if (!config['cgroup-parent'].startsWith('/')) {
-    throw new RuntimeConfigError(`Invalid cgroup-parent "${config['cgroup-parent']}": it must start with /`);
+    throw new ConfigError(`Invalid cgroup-parent "${config['cgroup-parent']}": it must start with /`);
   }
   return { config, args };
 }
 
 function usage(): string {
-  const lines = Object.entries(flagSpecs).map(
-    ([name, spec]) => `  --${name.padEnd(20)} ${spec.help} (env ${runtimeEnvName(name)})`,
-  );
   return [
     'Usage: h8s runtime [flags]',
     '',
@@ -298,9 +164,7 @@ function usage(): string {
     'the runtime API on a unix socket (hyperctl talks to it).',
     '',
     'Flags:',
-    ...lines,
-    `  --${'config'.padEnd(20)} Config file (YAML or JSON; keys are flag names) (env H8S_RUNTIME_CONFIG)`,
-    `  --${'print-config'.padEnd(20)} Print the resolved configuration and exit`,
+    ...flagUsage(flagSource, 20),
   ].join('\n');
 }
 
@@ -421,11 +285,11 @@ function createProcessLogger(config: RuntimeConfig): Logger {
 /** `h8s runtime ...` */
 export async function runtimeMain(argv: readonly string[]): Promise<number> {
   let config: RuntimeConfig;
-  let args: ParsedArgs;
+  let args: ParsedArgs<typeof flagSpecs>;
   try {
     ({ config, args } = resolveRuntimeConfig(argv, process.env));
   } catch (err) {
-    if (err instanceof RuntimeConfigError) {
+    if (err instanceof ConfigError) {
       console.error(`h8s runtime: ${err.message}`);
       return 2;
     }

@@ -1,8 +1,9 @@
 /**
  * `h8s server`: the control-plane process (DESIGN.md sections 1 and 5). It opens the store,
  * creates the PKI and the admin credential on first start, and serves the Kubernetes API over
- * HTTPS. The node agent and runtime daemon are started here too once they exist; until then
- * they are reported as not built (or skipped with `--disable agent,runtime`).
+ * HTTPS, runs the controllers, and starts the node's runtime daemon (`h8s runtime`) as a
+ * supervised child process. The node agent is reported as not built yet. `--disable
+ * agent,runtime,controllers` leaves components out.
  *
  * Configuration: defaults < config file (`--config`, YAML or JSON, keys = flag names) <
  * environment (`H8S_<FLAG>`) < flags. Unknown keys and bad values are errors that name the
@@ -13,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { stringify as stringifyYaml } from 'yaml';
 import { allKinds } from '../api/index.js';
 import {
   ApiServer,
@@ -36,38 +37,48 @@ import {
 import { openKeyValueStore } from '../storage/index.js';
 import { createApiClient, loadKubeconfig } from '../client/index.js';
 import { startControllers, type RunningControllers } from '../controllers/index.js';
+import { superviseRuntime, type RuntimeChild } from './runtime-child.js';
+import {
+  ConfigError,
+  flagUsage,
+  layerFlags,
+  type FlagSource,
+  type FlagSpecs,
+  type FlagValues,
+  type ParsedArgs,
+} from './flags.js';
 
 /** The Kubernetes version we serve (kubectl's dispatcher picks its binary by `minor`). */
 const kubernetesMinor = 32;
 
-type FlagType = 'string' | 'port' | 'list' | 'choice';
-
-interface FlagSpec {
-  readonly type: FlagType;
-  readonly help: string;
-  readonly choices?: readonly string[];
-}
-
 const flagSpecs = {
-  'data-dir': { type: 'string', help: 'State directory (store, PKI, kubeconfig)' },
+  'data-dir': { type: 'required-string', help: 'State directory (store, PKI, kubeconfig, runtime)' },
   datastore: {
-    type: 'string',
+    type: 'required-string',
     help: 'Store URL: sqlite:///path/state.db, etcd://host:2379[,host:2379], memory://',
   },
-  'bind-address': { type: 'string', help: 'Address the API server listens on' },
+  'bind-address': { type: 'required-string', help: 'Address the API server listens on' },
   port: { type: 'port', help: 'HTTPS port of the API server' },
   disable: {
     type: 'list',
     help: 'Components not to start: agent, runtime, controllers',
     choices: ['agent', 'runtime', 'controllers'],
   },
-  'node-name': { type: 'string', help: 'Name of this node' },
+  'node-name': { type: 'required-string', help: 'Name of this node' },
   'tls-san': { type: 'list', help: 'Extra names (IPs or DNS names) for the serving certificate' },
+  'runtime-endpoint': {
+    type: 'required-string',
+    help: 'Socket of the runtime daemon this server starts (unix:///path)',
+  },
   'log-level': { type: 'choice', help: 'Log level', choices: ['debug', 'info', 'warn', 'error'] },
   'log-format': { type: 'choice', help: 'Log line format', choices: ['json', 'text'] },
-} as const satisfies Record<string, FlagSpec>;
+} as const satisfies FlagSpecs;
 
-type FlagName = keyof typeof flagSpecs;
+const flagSource: FlagSource<typeof flagSpecs> = {
+  command: 'h8s server',
+  specs: flagSpecs,
+  envPrefix: 'H8S_',
+};
 
 export interface ServerConfig {
   readonly 'data-dir': string;
@@ -77,15 +88,12 @@ export interface ServerConfig {
   readonly disable: readonly string[];
   readonly 'node-name': string;
   readonly 'tls-san': readonly string[];
+  readonly 'runtime-endpoint': string;
   readonly 'log-level': LogLevel;
   readonly 'log-format': 'json' | 'text';
 }
 
-type PartialConfig = { -readonly [K in FlagName]?: ServerConfig[K] };
-
-class ConfigError extends Error {}
-
-function defaults(): PartialConfig {
+function defaults(): FlagValues<typeof flagSpecs> {
   return {
     'data-dir': '/var/lib/h8s',
     'bind-address': '0.0.0.0',
@@ -93,134 +101,9 @@ function defaults(): PartialConfig {
     disable: [],
     'node-name': hostname(),
     'tls-san': [],
+    'runtime-endpoint': 'unix:///run/h8s/runtime.sock',
     'log-level': 'info',
     'log-format': 'json',
-  };
-}
-
-function isFlagName(name: string): name is FlagName {
-  return Object.prototype.hasOwnProperty.call(flagSpecs, name);
-}
-
-function parseValue(name: FlagName, raw: unknown, source: string): unknown {
-  const spec: FlagSpec = flagSpecs[name];
-  const fail = (why: string): never => {
-    throw new ConfigError(`Invalid ${name} ${JSON.stringify(raw)} from ${source}: ${why}`);
-  };
-  switch (spec.type) {
-    case 'string':
-      if (typeof raw !== 'string' || raw === '') fail('it must be a non-empty string');
-      return raw;
-    case 'port': {
-      const n =
-        typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-      if (!Number.isInteger(n) || n < 0 || n > 65535) fail('it must be a port number from 0 to 65535');
-      return n;
-    }
-    case 'list': {
-      const items = Array.isArray(raw)
-        ? raw.map(String)
-        : typeof raw === 'string'
-          ? raw.split(',')
-          : fail('it must be a comma-separated list');
-      const list = (items as string[]).map((s) => s.trim()).filter((s) => s !== '');
-      if (spec.choices) {
-        for (const item of list)
-          if (!spec.choices.includes(item)) fail(`"${item}" is not one of ${spec.choices.join(', ')}`);
-      }
-      return list;
-    }
-    case 'choice':
-      if (typeof raw !== 'string' || !spec.choices?.includes(raw))
-        fail(`it must be one of ${spec.choices?.join(', ')}`);
-      return raw;
-  }
-}
-
-function fromFile(path: string): PartialConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`Cannot read config file "${path}": ${describeError(err)}`);
-  }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc))
-    throw new ConfigError(`Config file "${path}" must be a mapping of flag names to values`);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
-    if (!isFlagName(k)) {
-      throw new ConfigError(
-        `Unknown key "${k}" in config file "${path}"; known keys: ${Object.keys(flagSpecs).join(', ')}`,
-      );
-    }
-    out[k] = parseValue(k, v, `config file "${path}"`);
-  }
-  return out as PartialConfig;
-}
-
-function envName(flag: string): string {
-  return `H8S_${flag.toUpperCase().replace(/-/g, '_')}`;
-}
-
-function fromEnv(env: NodeJS.ProcessEnv): PartialConfig {
-  const out: Record<string, unknown> = {};
-  for (const name of Object.keys(flagSpecs) as FlagName[]) {
-    const v = env[envName(name)];
-    if (v !== undefined && v !== '') out[name] = parseValue(name, v, `environment variable ${envName(name)}`);
-  }
-  return out as PartialConfig;
-}
-
-interface ParsedArgs {
-  readonly flags: PartialConfig;
-  readonly configFile?: string;
-  readonly printConfig: boolean;
-  readonly help: boolean;
-}
-
-function parseArgs(argv: readonly string[]): ParsedArgs {
-  const flags: Record<string, unknown> = {};
-  let configFile: string | undefined;
-  let printConfig = false;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (arg === '--print-config') {
-      printConfig = true;
-      continue;
-    }
-    if (!arg.startsWith('--')) throw new ConfigError(`Unexpected argument "${arg}"; flags start with --`);
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    let value: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
-    if (value === undefined) {
-      value = argv[i + 1];
-      if (value === undefined) throw new ConfigError(`Flag --${name} needs a value`);
-      i++;
-    }
-    if (name === 'config') {
-      configFile = value;
-      continue;
-    }
-    if (!isFlagName(name))
-      throw new ConfigError(`Unknown flag --${name}; run "h8s server --help" for the flags`);
-    const parsed = parseValue(name, value, `flag --${name}`);
-    const spec: FlagSpec = flagSpecs[name];
-    flags[name] =
-      spec.type === 'list' && Array.isArray(flags[name])
-        ? [...(flags[name] as string[]), ...(parsed as string[])]
-        : parsed;
-  }
-  return {
-    flags: flags as PartialConfig,
-    ...(configFile !== undefined ? { configFile } : {}),
-    printConfig,
-    help,
   };
 }
 
@@ -228,43 +111,39 @@ function parseArgs(argv: readonly string[]): ParsedArgs {
 export function resolveServerConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
-): { config: ServerConfig; args: ParsedArgs } {
-  const args = parseArgs(argv);
-  const configFile = args.configFile ?? env['H8S_CONFIG'];
-  const merged: PartialConfig = {
-    ...defaults(),
-    ...(configFile ? fromFile(configFile) : {}),
-    ...fromEnv(env),
-    ...args.flags,
-  };
+): { config: ServerConfig; args: ParsedArgs<typeof flagSpecs> } {
+  const { merged, args } = layerFlags(flagSource, defaults(), argv, env);
   const dataDir = resolve(merged['data-dir'] as string);
   const config: ServerConfig = Object.freeze({
     'data-dir': dataDir,
-    datastore: merged.datastore ?? `sqlite://${join(dataDir, 'server', 'db', 'state.db')}`,
+    datastore:
+      (merged.datastore as string | undefined) ?? `sqlite://${join(dataDir, 'server', 'db', 'state.db')}`,
     'bind-address': merged['bind-address'] as string,
     port: merged.port as number,
-    disable: Object.freeze([...new Set(merged.disable ?? [])]),
+    disable: Object.freeze([...new Set(merged.disable as string[])]),
     'node-name': merged['node-name'] as string,
-    'tls-san': Object.freeze([...(merged['tls-san'] ?? [])]),
+    'tls-san': Object.freeze([...(merged['tls-san'] as string[])]),
+    'runtime-endpoint': merged['runtime-endpoint'] as string,
     'log-level': merged['log-level'] as LogLevel,
     'log-format': merged['log-format'] as 'json' | 'text',
   });
+  if (!config['runtime-endpoint'].startsWith('unix:///')) {
+    throw new ConfigError(
+      `Invalid runtime-endpoint "${config['runtime-endpoint']}": expected unix:///absolute/path.sock`,
+    );
+  }
   return { config, args };
 }
 
 function usage(): string {
-  const lines = Object.entries(flagSpecs).map(
-    ([name, spec]) => `  --${name.padEnd(14)} ${spec.help} (env ${envName(name)})`,
-  );
   return [
     'Usage: h8s server [flags]',
     '',
-    'Runs the h8s control plane: the Kubernetes-compatible API server over HTTPS.',
+    'Runs the h8s control plane (the Kubernetes-compatible API server over HTTPS and the',
+    'controllers) and, unless disabled, the node runtime daemon (`h8s runtime`) beside it.',
     '',
     'Flags:',
-    ...lines,
-    `  --${'config'.padEnd(14)} Config file (YAML or JSON; keys are flag names) (env H8S_CONFIG)`,
-    `  --${'print-config'.padEnd(14)} Print the resolved configuration and exit`,
+    ...flagUsage(flagSource, 16),
   ].join('\n');
 }
 
@@ -305,14 +184,17 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
   const dataDir = config['data-dir'];
   await mkdir(join(dataDir, 'server'), { recursive: true, mode: 0o700 });
   const clock = systemClock;
-  for (const component of ['runtime', 'agent'] as const) {
-    if (!config.disable.includes(component)) {
-      log.warn('Component is not built yet; running without it', {
-        component,
-        hint: `--disable ${component}`,
-      });
-    }
+  if (!config.disable.includes('agent')) {
+    log.warn('The node agent is not built yet; pods created through the API are not run', {
+      component: 'agent',
+      hint: '--disable agent',
+    });
   }
+  // Stops the runtime child when the server stops or fails.
+  const stopRuntime = new AbortController();
+  const onAbort = (): void => stopRuntime.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  let runtime: RuntimeChild | undefined;
   const store = await openKeyValueStore(config.datastore, { log, clock });
   try {
     const certs = await ensureServingCertificates(
@@ -357,6 +239,15 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
       url: serverUrl(config['bind-address'], port),
       kubeconfig: creds.kubeconfigPath,
     });
+    if (!config.disable.includes('runtime')) {
+      runtime = superviseRuntime({
+        dataDir,
+        endpoint: config['runtime-endpoint'],
+        extraEnv: runtimeChildEnv(config),
+        log: log.child({ component: 'runtime-supervisor' }),
+        signal: stopRuntime.signal,
+      });
+    }
     const controllers = config.disable.includes('controllers')
       ? undefined
       : await startServerControllers(creds.kubeconfigPath, config, log, signal);
@@ -364,8 +255,22 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
     await controllers?.done;
     log.info('h8s server stopped');
   } finally {
+    signal.removeEventListener('abort', onAbort);
+    stopRuntime.abort();
+    await runtime?.done;
     await store.close();
   }
+}
+
+/**
+ * The runtime daemon logs like the server unless `H8S_RUNTIME_LOG_*` says otherwise (those
+ * variables, like every `H8S_RUNTIME_*`, reach the child unchanged).
+ */
+function runtimeChildEnv(config: ServerConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (!process.env['H8S_RUNTIME_LOG_LEVEL']) env['H8S_RUNTIME_LOG_LEVEL'] = config['log-level'];
+  if (!process.env['H8S_RUNTIME_LOG_FORMAT']) env['H8S_RUNTIME_LOG_FORMAT'] = config['log-format'];
+  return env;
 }
 
 /**
