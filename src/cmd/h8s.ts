@@ -3,7 +3,7 @@
  * component. Each subcommand lives in its own file under src/cmd and is loaded only when
  * used, so `hyperctl list` does not pay for the API server's imports.
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion } from './daemon.js';
 
 /** A subcommand: gets its own argv (without the command name), returns the exit code. */
 export type CommandMain = (argv: readonly string[]) => Promise<number>;
@@ -33,13 +33,6 @@ const commands: Readonly<Record<string, CommandEntry>> = {
   },
   version: { summary: 'Print the h8s version', load: async () => versionMain },
 };
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
 
 async function versionMain(): Promise<number> {
   console.log(`h8s version v${packageVersion()}`);

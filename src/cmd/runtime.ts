@@ -9,20 +9,11 @@
  * environment (`H8S_RUNTIME_<FLAG>`) < flags. Unknown keys and bad values are errors naming
  * their source. `--print-config` prints the result and exits.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
 import { createImageService } from '../images/index.js';
-import {
-  createLogger,
-  describeError,
-  jsonLineSink,
-  systemClock,
-  textLineSink,
-  type Logger,
-  type LogLevel,
-} from '../lib/index.js';
+import { describeError, systemClock, type Logger, type LogLevel } from '../lib/index.js';
 import {
   defaultGuestDir,
   findGuestAssets,
@@ -30,6 +21,7 @@ import {
   type RuntimeHandlerName,
   type SandboxHandler,
 } from '../runtime/index.js';
+import { createDaemonLogger, packageVersion, runUntilSignalled } from './daemon.js';
 import {
   ConfigError,
   flagUsage,
@@ -168,13 +160,6 @@ function usage(): string {
   ].join('\n');
 }
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
-
 /** Builds the handlers this host can run; the others are reported with the reason. */
 async function buildHandlers(
   config: RuntimeConfig,
@@ -271,17 +256,6 @@ export async function runRuntime(config: RuntimeConfig, log: Logger, signal: Abo
   }
 }
 
-function createProcessLogger(config: RuntimeConfig): Logger {
-  const write = (line: string): void => {
-    process.stderr.write(line);
-  };
-  return createLogger({
-    level: config['log-level'],
-    sink: config['log-format'] === 'json' ? jsonLineSink(write) : textLineSink(write),
-    fields: { component: 'runtime' },
-  });
-}
-
 /** `h8s runtime ...` */
 export async function runtimeMain(argv: readonly string[]): Promise<number> {
   let config: RuntimeConfig;
@@ -303,20 +277,10 @@ export async function runtimeMain(argv: readonly string[]): Promise<number> {
     process.stdout.write(stringifyYaml({ ...config }));
     return 0;
   }
-  const log = createProcessLogger(config);
-  const ac = new AbortController();
-  const stop = (): void => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    await runRuntime(config, log, ac.signal);
-    return 0;
-  } catch (err) {
-    log.error('Runtime failed', { error: describeError(err) });
-    console.error(`h8s runtime: ${describeError(err)}`);
-    return 1;
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+  const log = createDaemonLogger({
+    level: config['log-level'],
+    format: config['log-format'],
+    component: 'runtime',
+  });
+  return runUntilSignalled('h8s runtime', log, (signal) => runRuntime(config, log, signal));
 }

@@ -10,7 +10,6 @@
  * source. `--print-config` prints the result and exits.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,19 +24,12 @@ import {
   servingNames,
   type VersionInfo,
 } from '../apiserver/index.js';
-import {
-  createLogger,
-  describeError,
-  jsonLineSink,
-  systemClock,
-  textLineSink,
-  type Logger,
-  type LogLevel,
-} from '../lib/index.js';
+import { systemClock, type Logger, type LogLevel } from '../lib/index.js';
 import { openKeyValueStore } from '../storage/index.js';
 import { createApiClient, loadKubeconfig } from '../client/index.js';
 import { startControllers, type RunningControllers } from '../controllers/index.js';
 import { superviseRuntime, type RuntimeChild } from './runtime-child.js';
+import { createDaemonLogger, packageVersion, runUntilSignalled } from './daemon.js';
 import {
   ConfigError,
   flagUsage,
@@ -147,13 +139,6 @@ function usage(): string {
   ].join('\n');
 }
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
-
 export function versionInfo(): VersionInfo {
   return {
     major: '1',
@@ -166,17 +151,6 @@ export function versionInfo(): VersionInfo {
     compiler: 'tsx',
     platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
   };
-}
-
-function createProcessLogger(config: ServerConfig): Logger {
-  const write = (line: string): void => {
-    process.stderr.write(line);
-  };
-  return createLogger({
-    level: config['log-level'],
-    sink: config['log-format'] === 'json' ? jsonLineSink(write) : textLineSink(write),
-    fields: { component: 'server' },
-  });
 }
 
 /** Runs the server until SIGINT/SIGTERM (or `signal`). */
@@ -322,22 +296,10 @@ export async function serverMain(argv: readonly string[]): Promise<number> {
     );
     return 0;
   }
-  const log = createProcessLogger(config);
-  const stop = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    log.info('Stopping', { signal: sig });
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await runServer(config, log, stop.signal);
-    return 0;
-  } catch (err) {
-    log.error('h8s server failed', { error: describeError(err) });
-    return 1;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const log = createDaemonLogger({
+    level: config['log-level'],
+    format: config['log-format'],
+    component: 'server',
+  });
+  return runUntilSignalled('h8s server', log, (signal) => runServer(config, log, signal));
 }
