@@ -171,8 +171,8 @@ function pod(i: number): Record<string, unknown> {
   };
 }
 
-/** CPU time (user + system) the server process has used so far, ms (Linux /proc). */
-async function serverCpuMs(s: Server): Promise<number> {
+/** CPU time (user + system) a child process has used so far, ms (Linux /proc). */
+async function serverCpuMs(s: { readonly child: ChildHandle }): Promise<number> {
   const stat = await readFile(`/proc/${s.child.pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second here).
@@ -184,9 +184,10 @@ async function load(
   n: number,
   concurrency: number,
   job: (i: number) => Promise<void>,
-): Promise<{ latencies: number[]; elapsedMs: number }> {
+): Promise<{ latencies: number[]; elapsedMs: number; clientCpuMs: number }> {
   const latencies: number[] = [];
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -198,7 +199,9 @@ async function load(
       }
     }),
   );
-  return { latencies, elapsedMs: performance.now() - started };
+  const elapsedMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { latencies, elapsedMs, clientCpuMs: (used.user + used.system) / 1000 };
 }
 
 /**
@@ -206,7 +209,13 @@ async function load(
  * body and answers 201 with a pod-sized JSON body, in its own process. API creates/s divided by
  * this is the share of the machine's HTTPS request rate the API server keeps.
  */
-async function httpsFloor(s: Server): Promise<number> {
+interface FloorFigures {
+  readonly perSec: number;
+  readonly serverCpuPerRequestMs: number;
+  readonly clientCpuPerRequestMs: number;
+}
+
+async function httpsFloor(s: Server): Promise<FloorFigures> {
   const port = await freePort();
   const script = `
     const https = require('node:https');
@@ -238,11 +247,21 @@ async function httpsFloor(s: Server): Promise<number> {
       description: `the HTTPS floor server (${out})`,
     });
     const floor = { port, ca: s.ca, token: s.token };
-    const { elapsedMs } = await load(podCount, clients, async (i) => {
+    // Warm up (TLS sessions, JIT) like the API server's warm-up.
+    await load(200, clients, async (i) => {
+      await call(floor, 'POST', '/', pod(100_000 + i));
+    });
+    const cpuBefore = await serverCpuMs({ child });
+    const { elapsedMs, clientCpuMs } = await load(podCount, clients, async (i) => {
       const r = await call(floor, 'POST', '/', pod(i));
       if (r.status !== 201) throw new Error(`floor answered ${r.status}`);
     });
-    return (podCount / elapsedMs) * 1000;
+    const cpuMs = (await serverCpuMs({ child })) - cpuBefore;
+    return {
+      perSec: (podCount / elapsedMs) * 1000,
+      serverCpuPerRequestMs: cpuMs / podCount,
+      clientCpuPerRequestMs: clientCpuMs / podCount,
+    };
   } finally {
     await child.stop(5_000);
   }
@@ -250,6 +269,10 @@ async function httpsFloor(s: Server): Promise<number> {
 
 interface Figures {
   readonly httpsFloorPerSec: number;
+  readonly floorServerCpuMs: number;
+  readonly floorClientCpuMs: number;
+  /** CPU time of this process (the clients) per create. */
+  readonly clientCpuPerCreateMs: number;
   readonly createsPerSec: number;
   /** Server CPU time per create (user + system), independent of what else the machine runs. */
   readonly serverCpuPerCreateMs: number;
@@ -374,16 +397,22 @@ async function benchBackend(
     });
 
     // The floor right before the creates, so both see the same machine load.
-    const httpsFloorPerSec = createsOnly ? NaN : await httpsFloor(s);
+    const floor = await httpsFloor(s);
     const cpuBefore = await serverCpuMs(s);
     const creates = await load(podCount, clients, async (i) => {
       const r = await call(s, 'POST', '/api/v1/namespaces/bench/pods', pod(i));
       if (r.status !== 201) throw new Error(`create ${i} answered ${r.status}: ${r.body.slice(0, 300)}`);
     });
     const createCpuMs = (await serverCpuMs(s)) - cpuBefore;
+    const floorFigures = {
+      httpsFloorPerSec: floor.perSec,
+      floorServerCpuMs: floor.serverCpuPerRequestMs,
+      floorClientCpuMs: floor.clientCpuPerRequestMs,
+      clientCpuPerCreateMs: creates.clientCpuMs / podCount,
+    };
     if (createsOnly) {
       return {
-        httpsFloorPerSec: NaN,
+        ...floorFigures,
         createsPerSec: (podCount / creates.elapsedMs) * 1000,
         serverCpuPerCreateMs: createCpuMs / podCount,
         serverCpuPerListMs: NaN,
@@ -425,7 +454,7 @@ async function benchBackend(
     const storeCreatesPerSec = await storeBaseline(baselineUrl);
     console.error(`  ${name}: done`);
     return {
-      httpsFloorPerSec,
+      ...floorFigures,
       createsPerSec: (podCount / creates.elapsedMs) * 1000,
       serverCpuPerCreateMs: createCpuMs / podCount,
       serverCpuPerListMs: listCpuMs,
@@ -490,6 +519,13 @@ async function main(): Promise<void> {
   console.log(row('API / HTTPS floor', (x) => fmt(x.createsPerSec / x.httpsFloorPerSec, 2)));
   console.log(row('create p50 / p99, ms', (x) => `${fmt(x.createP50)} / ${fmt(x.createP99)}`));
   console.log(row('server CPU per create, ms', (x) => fmt(x.serverCpuPerCreateMs, 2)));
+  console.log(row('HTTPS floor server CPU per request, ms', (x) => fmt(x.floorServerCpuMs, 2)));
+  console.log(
+    row(
+      'client CPU per request, ms (creates / floor)',
+      (x) => `${fmt(x.clientCpuPerCreateMs, 2)} / ${fmt(x.floorClientCpuMs, 2)}`,
+    ),
+  );
   console.log(row('get p50 / p99, ms', (x) => `${fmt(x.getP50)} / ${fmt(x.getP99)}`));
   console.log(
     row(`list ${podCount} pods JSON p50 / p99, ms`, (x) => `${fmt(x.listJsonP50)} / ${fmt(x.listJsonP99)}`),

@@ -28,6 +28,29 @@ export type StartupCheck = 'quick' | 'full' | 'off';
 
 const sqliteMagic = Buffer.from('SQLite format 3\0', 'latin1');
 
+/**
+ * Takes the store's process lock: an exclusive SQLite lock on `<path>.lock`, held until the
+ * returned connection closes (the kernel drops it when the process dies, even by kill -9).
+ * The store's own file is shared by two connections (reads, and the writer thread), so it
+ * cannot hold the lock itself.
+ * @throws ServiceUnavailable when another process (or another store in this one) holds it.
+ */
+export function acquireStoreLock(path: string): Database.Database {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  let db: Database.Database | undefined;
+  try {
+    // No waiting for a lock another process holds; no journal file beside it.
+    db = new Database(`${path}.lock`, { timeout: 0 });
+    db.pragma('journal_mode = MEMORY');
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE; COMMIT');
+    return db;
+  } catch (err) {
+    db?.close();
+    throw explainOpenError(path, err);
+  }
+}
+
 /** Creates the store file at `path` if it does not exist yet; returns true when it did. */
 export function ensureStoreFile(path: string): boolean {
   if (existsSync(path)) return false;

@@ -238,7 +238,13 @@ describe('sqlite store files', () => {
     writeFileSync(join(sub, 'state.db.init-0badc0de-wal'), 'x');
     writeFileSync(join(sub, 'other.db.init-0badc0de'), 'not ours');
     await openStore(join(sub, 'state.db'));
-    assert.deepEqual(readdirSync(sub).sort(), ['other.db.init-0badc0de', 'state.db', 'state.db-wal']);
+    assert.deepEqual(readdirSync(sub).sort(), [
+      'other.db.init-0badc0de',
+      'state.db',
+      'state.db-shm',
+      'state.db-wal',
+      'state.db.lock',
+    ]);
   });
 
   it('rejects bad URLs and options with BadRequest', async () => {

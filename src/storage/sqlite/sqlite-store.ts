@@ -2,20 +2,27 @@
  * `sqlite:///abs/path/state.db`: the default, single-node KeyValueStore on SQLite (the kine
  * model, in process). See docs/storage.md and docs/adr/0001-store-schema.md.
  *
- * - One connection, WAL, `locking_mode=EXCLUSIVE`: this process is the only reader and writer
- *   of the file (a second process gets ServiceUnavailable instead of corrupting it).
- * - Group commit: writes queue up and are applied together in one transaction (one fsync)
- *   on the next turn of the event loop. Each write still does its own compare-and-swap against
- *   the state left by the writes before it, and takes the next revision in queue order, so a
- *   batch is indistinguishable from the same writes committed one by one. A write resolves
- *   only after its transaction committed (with `synchronous=FULL`, after the fsync).
- * - better-sqlite3 is synchronous, so a transaction blocks the event loop while it runs; a batch
- *   is capped (128 writes or 8 MiB) to bound that stall (a few ms on an idle machine; figures in
- *   docs/adr/0001-store-schema.md). Because commit, fsync and publish run in one synchronous
- *   step, no read or watch can observe a write before it is durable.
+ * - Two connections, WAL: the event-loop thread reads (`query_only`); a writer thread
+ *   (`sqlite-writer.ts`, worker_threads) is the only one that writes, so SQLite's work and the
+ *   fsync of a commit overlap with request handling instead of stalling the event loop. The
+ *   process holds an exclusive lock on `<path>.lock` while the store is open, so a second
+ *   process (or a second store in this one) gets ServiceUnavailable instead of a shared file.
+ * - Group commit: writes queue up and are sent to the writer together, one batch in flight at
+ *   a time; the writer applies a batch in one transaction (one fsync). Each write still does its
+ *   own compare-and-swap against the state left by the writes before it, and takes the next
+ *   revision in queue order, so a batch is indistinguishable from the same writes committed one
+ *   by one. A write resolves only after its transaction committed (with `synchronous=FULL`,
+ *   after the fsync); a batch is capped (128 writes or 8 MiB).
+ * - Revisions: `#revision` is the newest revision whose events were published to watchers.
+ *   SQLite makes a commit visible to readers only after its WAL fsync, so nothing unsynced is
+ *   ever read; a read at the head may still see a commit whose answer from the writer is a
+ *   moment away. Reads at the head therefore run in one read transaction that also reads the
+ *   head revision and report that revision, so a list and a watch from its revision neither
+ *   miss nor repeat an event (the watch hub skips what a watcher's start revision covers).
  */
 import Database from 'better-sqlite3';
 import { isAbsolute } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   badRequest,
   type Clock,
@@ -56,7 +63,22 @@ import {
   takeIntegerOption,
 } from '../store-url.js';
 import { WatchHub } from '../watch-hub.js';
-import { checkStoreFile, ensureStoreFile, explainOpenError, type StartupCheck } from './sqlite-file.js';
+import {
+  acquireStoreLock,
+  checkStoreFile,
+  ensureStoreFile,
+  explainOpenError,
+  type StartupCheck,
+} from './sqlite-file.js';
+import type {
+  WireError,
+  WireKeyValue,
+  WireOp,
+  WireOutcome,
+  WriterInit,
+  WriterReply,
+  WriterRequest,
+} from './sqlite-writer-protocol.js';
 
 export interface SqliteStoreOptions extends CommonStoreOptions {
   readonly path: string;
@@ -80,11 +102,6 @@ interface PendingWrite {
   readonly reject: (e: unknown) => void;
 }
 
-interface Outcome {
-  readonly result: WriteResult;
-  readonly event?: WatchEvent;
-}
-
 interface LogRow {
   revision: number;
   key: string;
@@ -98,6 +115,9 @@ interface EventRow extends LogRow {
   prev_create_revision: number | null;
   prev_value: Buffer | null;
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type Request = DistributiveOmit<WriterRequest, 'id'>;
 
 const emptyValue = Buffer.alloc(0);
 // SQLite orders every TEXT value before every BLOB, so a BLOB bound as the exclusive end of a
@@ -133,70 +153,196 @@ export async function openSqliteStore(
   rejectUnknownOptions(parsed, ['synchronous', 'startupCheck', 'maxBatchWrites']);
 
   const started = deps.clock.monotonicMs();
-  const isNew = ensureStoreFile(path);
-  if (!isNew) checkStoreFile(path, options.startupCheck);
-  const checkMs = Math.round(deps.clock.monotonicMs() - started);
-  let db: Database.Database;
+  // The lock first: nobody else may create, check or write the file while we do.
+  const lock = acquireStoreLock(path);
+  let db: Database.Database | undefined;
+  let writer: WriterThread | undefined;
   try {
-    db = new Database(path, { fileMustExist: true });
+    const isNew = ensureStoreFile(path);
+    if (!isNew) checkStoreFile(path, options.startupCheck);
+    const checkMs = Math.round(deps.clock.monotonicMs() - started);
+    try {
+      db = new Database(path, { fileMustExist: true });
+      db.pragma('busy_timeout = 10000');
+      db.pragma('cache_size = -16384');
+    } catch (err) {
+      throw explainOpenError(path, err);
+    }
+    writer = await WriterThread.start({ path, synchronous: options.synchronous });
+    try {
+      // The writer switched the file to WAL; this connection only ever reads.
+      db.pragma('query_only = ON');
+    } catch (err) {
+      throw explainOpenError(path, err);
+    }
+    const store = new SqliteStore(db, lock, writer, options, deps);
+    deps.log.info('Opened store', {
+      path,
+      isNew,
+      revision: await store.currentRevision(),
+      compactedRevision: await store.compactedRevision(),
+      synchronous: options.synchronous,
+      checkMs,
+    });
+    return store;
   } catch (err) {
-    throw explainOpenError(path, err);
+    await writer?.stop();
+    db?.close();
+    lock.close();
+    throw err;
   }
-  try {
-    db.pragma('locking_mode = EXCLUSIVE');
-    const mode = db.pragma('journal_mode = WAL', { simple: true });
-    if (mode !== 'wal')
-      throw internal(`Cannot open store "${path}": cannot switch it to WAL mode (got "${String(mode)}")`);
-    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.pragma('journal_size_limit = 67108864');
-    db.pragma('cache_size = -16384');
-    // Take the exclusive lock now (held until close) so a second process fails at start-up.
-    db.exec('BEGIN EXCLUSIVE; COMMIT');
-  } catch (err) {
-    db.close();
-    throw explainOpenError(path, err);
+}
+
+/** The writer thread and the requests it has not answered yet. */
+class WriterThread {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve: (r: WriterReply) => void; reject: (e: Error) => void }>();
+  #nextId = 1;
+  #failure: Error | undefined;
+  #exited: Promise<void>;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    this.#exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   }
-  const store = new SqliteStore(db, options, deps);
-  deps.log.info('Opened store', {
-    path,
-    isNew,
-    revision: await store.currentRevision(),
-    compactedRevision: await store.compactedRevision(),
-    synchronous: options.synchronous,
-    checkMs,
-  });
-  return store;
+
+  /** Starts the thread and waits until its connection is open. */
+  static async start(init: WriterInit): Promise<WriterThread> {
+    const worker = startWorker(init);
+    const thread = new WriterThread(worker);
+    let first: WriterReply;
+    try {
+      first = await new Promise<WriterReply>((resolve, reject) => {
+        thread.#pending.set(0, { resolve, reject });
+        thread.#listen();
+      });
+    } catch (err) {
+      await worker.terminate();
+      throw explainOpenError(init.path, err);
+    }
+    if (first.type !== 'ready') {
+      await worker.terminate();
+      const e = first.type === 'failed' ? first.error : { message: 'unexpected first message' };
+      throw explainOpenError(init.path, fromWire(e));
+    }
+    worker.unref(); // referenced only while it owes an answer
+    return thread;
+  }
+
+  #listen(): void {
+    this.#worker.on('message', (r: WriterReply) => {
+      const p = this.#pending.get(r.id);
+      if (!p) return;
+      this.#pending.delete(r.id);
+      if (this.#pending.size === 0) this.#worker.unref();
+      p.resolve(r);
+    });
+    this.#worker.on('error', (err) => this.#fail(err));
+    this.#worker.on('exit', (code) => this.#fail(new Error(`the writer thread exited with code ${code}`)));
+  }
+
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  /** Sends a request; resolves with the writer's answer (an `error` answer rejects). */
+  request(req: Request): Promise<WriterReply> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    return new Promise<WriterReply>((resolve, reject) => {
+      this.#pending.set(id, {
+        resolve: (r) => (r.type === 'error' ? reject(fromWire(r.error)) : resolve(r)),
+        reject,
+      });
+      if (this.#pending.size === 1) this.#worker.ref();
+      this.#worker.postMessage({ ...req, id } as WriterRequest);
+    });
+  }
+
+  /** Closes the writer's connection (after everything sent before) and ends the thread. */
+  async stop(): Promise<void> {
+    if (!this.#failure) {
+      await this.request({ type: 'close' }).catch(() => undefined);
+    }
+    await this.#worker.terminate();
+    await this.#exited;
+  }
+}
+
+function startWorker(init: WriterInit): Worker {
+  const self = import.meta.url;
+  const entry = new URL(self.endsWith('.ts') ? './sqlite-writer.ts' : './sqlite-writer.js', self).href;
+  if (!self.endsWith('.ts')) return new Worker(new URL(entry), { workerData: init });
+  // Running from TypeScript sources: the thread loads them through the same loader (tsx) as
+  // this process (hooks registered with module.register do not reach worker threads).
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(boot, { eval: true, workerData: init });
+}
+
+function fromWire(e: WireError): Error {
+  return Object.assign(new Error(e.message), e.code !== undefined ? { code: e.code } : {});
+}
+
+/** A buffer (not a plain Uint8Array, which is what crosses threads) over the same bytes. */
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+function fromWireKv(kv: WireKeyValue): KeyValue {
+  return {
+    key: kv.key,
+    value: asBuffer(kv.value),
+    createRevision: kv.createRevision,
+    modRevision: kv.modRevision,
+  };
 }
 
 export class SqliteStore implements KeyValueStore {
   readonly #db: Database.Database;
+  readonly #lock: Database.Database;
+  readonly #writer: WriterThread;
   readonly #options: SqliteStoreOptions;
   readonly #log: Logger;
   readonly #hub: WatchHub;
   readonly #scheduler: CompactionScheduler;
   readonly #s: ReturnType<typeof prepareStatements>;
-  readonly #applyBatch: (batch: readonly PendingWrite[]) => Outcome[];
+  readonly #readHead: <T>(fn: (head: number) => T) => T;
+  /** The newest revision whose events were published (every write up to it is acknowledged). */
   #revision: number;
   #compacted: number;
   #compactScan: number;
   #queue: PendingWrite[] = [];
   #queueHead = 0;
   #isFlushScheduled = false;
+  /** The batch the writer is applying, if any (one at a time). */
+  #inFlight: Promise<void> | undefined;
+  /** Waiting for `#revision` to reach a revision (compaction of a revision not yet published). */
+  #revisionWaiters: { revision: number; resolve: () => void }[] = [];
   #isClosed = false;
   #compaction: Promise<void> | undefined;
 
-  constructor(db: Database.Database, options: SqliteStoreOptions, deps: { log: Logger; clock: Clock }) {
+  constructor(
+    db: Database.Database,
+    lock: Database.Database,
+    writer: WriterThread,
+    options: SqliteStoreOptions,
+    deps: { log: Logger; clock: Clock },
+  ) {
     this.#db = db;
+    this.#lock = lock;
+    this.#writer = writer;
     this.#options = options;
     this.#log = deps.log;
     this.#s = prepareStatements(db);
     // An empty store is at revision 1, as etcd is (resourceVersion "0" means "any" to clients).
-    this.#revision = (this.#s.maxRevision.get() as number | null) ?? 1;
+    this.#revision = this.#headRevision();
     this.#compacted = this.#meta('compact_revision');
     this.#compactScan = this.#meta('compact_scan');
-    this.#applyBatch = db.transaction((batch: readonly PendingWrite[]) =>
-      batch.map((p) => this.#apply(p.op)),
-    );
+    const readTx = db.transaction((fn: (head: number) => unknown) => fn(this.#headRevision()));
+    this.#readHead = readTx as <T>(fn: (head: number) => T) => T;
     this.#hub = new WatchHub(
       {
         currentRevision: () => this.#revision,
@@ -219,48 +365,66 @@ export class SqliteStore implements KeyValueStore {
   async find(key: string, options?: { revision?: number }): Promise<KeyValue | undefined> {
     this.#checkOpen();
     validateKey(key);
-    const rev = this.#readRevision(options?.revision);
-    return this.#read(() => {
-      if (rev === this.#revision) {
+    const asked = options?.revision;
+    if (asked === undefined || asked === 0) {
+      // One statement is one snapshot: the key's newest committed state.
+      return this.#read(() => {
         const row = this.#s.getCurrent.get(key) as LogRow | undefined;
         return row ? toKeyValue(row) : undefined;
-      }
-      const row = this.#s.getAt.get(key, rev) as LogRow | undefined;
-      return row && !row.deleted ? toKeyValue(row) : undefined;
-    });
+      });
+    }
+    const rev = this.#readRevision(asked);
+    return this.#read(() =>
+      this.#readHead((head) => {
+        if (rev === head) {
+          const row = this.#s.getCurrent.get(key) as LogRow | undefined;
+          return row ? toKeyValue(row) : undefined;
+        }
+        const row = this.#s.getAt.get(key, rev) as LogRow | undefined;
+        return row && !row.deleted ? toKeyValue(row) : undefined;
+      }),
+    );
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListResult> {
     this.#checkOpen();
     validatePrefix(prefix);
-    const rev = this.#readRevision(options.revision);
+    const asked = options.revision === 0 ? undefined : options.revision;
+    const rev = asked === undefined ? undefined : this.#readRevision(asked);
     const limit = options.limit ?? 0;
     validateRevision(limit, 'limit');
     if (options.startKey !== undefined) validateStartKey(options.startKey, prefix);
     const start = options.startKey ?? prefix;
     const end = prefixEnd(prefix) ?? noUpperBound;
     const countOnly = options.countOnly ?? false;
-    return this.#read(() => {
-      let items: KeyValue[] = [];
-      let count: number;
-      if (rev === this.#revision) {
-        if (!countOnly) {
-          items = (this.#s.listCurrent.all(start, end, limit === 0 ? -1 : limit) as LogRow[]).map(toKeyValue);
+    return this.#read(() =>
+      this.#readHead((head) => {
+        const at = rev ?? head;
+        let items: KeyValue[] = [];
+        let count: number;
+        if (at === head) {
+          if (!countOnly) {
+            items = (this.#s.listCurrent.all(start, end, limit === 0 ? -1 : limit) as LogRow[]).map(
+              toKeyValue,
+            );
+          }
+          count =
+            countOnly || limit > 0 ? (this.#s.countCurrent.pluck().get(start, end) as number) : items.length;
+        } else {
+          // MAX(revision) per key from the covering index, streamed in key order (the LIMIT stops
+          // the scan early); values are fetched only for the keys returned.
+          if (!countOnly) {
+            const revisions = this.#s.pageAt
+              .pluck()
+              .all(start, end, at, limit === 0 ? -1 : limit) as number[];
+            items = revisions.map((r) => toKeyValue(this.#s.logRow.get(r) as LogRow));
+          }
+          count =
+            countOnly || limit > 0 ? (this.#s.countAt.pluck().get(start, end, at) as number) : items.length;
         }
-        count =
-          countOnly || limit > 0 ? (this.#s.countCurrent.pluck().get(start, end) as number) : items.length;
-      } else {
-        // MAX(revision) per key from the covering index, streamed in key order (the LIMIT stops
-        // the scan early); values are fetched only for the keys returned.
-        if (!countOnly) {
-          const revisions = this.#s.pageAt.pluck().all(start, end, rev, limit === 0 ? -1 : limit) as number[];
-          items = revisions.map((r) => toKeyValue(this.#s.logRow.get(r) as LogRow));
-        }
-        count =
-          countOnly || limit > 0 ? (this.#s.countAt.pluck().get(start, end, rev) as number) : items.length;
-      }
-      return { items, revision: rev, more: !countOnly && limit > 0 && count > items.length, count };
-    });
+        return { items, revision: at, more: !countOnly && limit > 0 && count > items.length, count };
+      }),
+    );
   }
 
   create(key: string, value: Uint8Array): Promise<WriteResult> {
@@ -296,7 +460,11 @@ export class SqliteStore implements KeyValueStore {
 
   async currentRevision(): Promise<number> {
     this.#checkOpen();
-    return this.#revision;
+    // A commit can be visible a moment before the writer's answer arrives; reads report it.
+    return Math.max(
+      this.#revision,
+      this.#read(() => this.#headRevision()),
+    );
   }
 
   async compactedRevision(): Promise<number> {
@@ -307,13 +475,21 @@ export class SqliteStore implements KeyValueStore {
   async compact(revision: number): Promise<void> {
     this.#checkOpen();
     validateRevision(revision, 'compact revision');
-    if (revision > this.#revision) {
-      throw timeout(`Cannot compact at revision ${revision}: the current revision is ${this.#revision}`);
+    const head = await this.currentRevision();
+    if (revision > head) {
+      throw timeout(`Cannot compact at revision ${revision}: the current revision is ${head}`);
     }
+    // Watchers must have had every event up to it before it is compacted.
+    await this.#revisionReached(revision);
     if (revision <= this.#compacted) return;
     // First the logical step (durable, instant): reads and watches below `revision` now
-    // answer Gone. Then the rows are deleted in chunks that leave the event loop free.
-    this.#write(() => this.#s.setMeta.run(revision, 'compact_revision'), 'compact');
+    // answer Gone. Then the writer deletes the rows in chunks, between batches of writes.
+    try {
+      await this.#writer.request({ type: 'setCompacted', revision });
+    } catch (err) {
+      throw internal(`Cannot compact store "${this.#options.path}": ${describeError(err)}`, { cause: err });
+    }
+    if (revision <= this.#compacted) return;
     this.#compacted = revision;
     this.#hub.onCompacted(revision);
     this.#startPhysicalCompaction();
@@ -323,15 +499,23 @@ export class SqliteStore implements KeyValueStore {
   async close(): Promise<void> {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    while (this.#queueHead < this.#queue.length) this.#flush(); // acknowledged only after commit
+    // Acknowledged only after commit: send everything queued, one batch at a time.
+    while (this.#inFlight || this.#queueHead < this.#queue.length) {
+      if (this.#inFlight) await this.#inFlight;
+      else this.#flush();
+    }
     await this.#scheduler.stop();
     await this.#compaction?.catch(() => {});
+    for (const w of this.#revisionWaiters) w.resolve();
+    this.#revisionWaiters = [];
+    await this.#writer.stop();
     this.#hub.closeAll(unavailable('Watch ended: the store is closed'));
     try {
       this.#db.close();
     } catch (err) {
       this.#log.warn('Cannot close store cleanly', { path: this.#options.path, error: describeError(err) });
     }
+    this.#lock.close();
     this.#log.info('Closed store', { path: this.#options.path, revision: this.#revision });
   }
 
@@ -341,7 +525,7 @@ export class SqliteStore implements KeyValueStore {
     return new Promise<WriteResult>((resolve, reject) => {
       if (this.#isClosed) throw unavailable('The store is closed');
       this.#queue.push({ op: build(), resolve, reject });
-      if (!this.#isFlushScheduled) {
+      if (!this.#isFlushScheduled && !this.#inFlight) {
         this.#isFlushScheduled = true;
         // After the I/O callbacks of this turn, so concurrent requests share one commit.
         setImmediate(() => this.#flush());
@@ -349,8 +533,10 @@ export class SqliteStore implements KeyValueStore {
     });
   }
 
+  /** Sends the next batch to the writer (when none is in flight). */
   #flush(): void {
     this.#isFlushScheduled = false;
+    if (this.#inFlight) return;
     const queue = this.#queue;
     let end = this.#queueHead;
     let bytes = 0;
@@ -367,90 +553,83 @@ export class SqliteStore implements KeyValueStore {
       this.#queueHead = 0;
     } else {
       this.#queueHead = end;
-      this.#isFlushScheduled = true;
-      setImmediate(() => this.#flush());
     }
     if (batch.length === 0) return;
-    const before = this.#revision;
-    let outcomes: Outcome[];
-    try {
-      outcomes = this.#applyBatch(batch);
-    } catch (err) {
-      this.#revision = before; // the transaction rolled back
-      if (batch.length > 1) {
-        // Find the write that failed: each alone, so the others still commit.
-        for (const p of batch) this.#applyAlone(p);
-        return;
+    this.#inFlight = this.#writer.request({ type: 'batch', ops: batch.map((p) => p.op as WireOp) }).then(
+      (r) => this.#settle(batch, r.type === 'batch' ? r.outcomes : []),
+      (err: unknown) => {
+        const e = this.#writeError(err);
+        for (const p of batch) p.reject(e);
+      },
+    );
+    void this.#inFlight.finally(() => {
+      this.#inFlight = undefined;
+      // Writes that queued up while this batch committed go together now.
+      if (this.#queueHead < this.#queue.length) this.#flush();
+    });
+  }
+
+  /** Publishes the committed writes of a batch in revision order, then acknowledges them. */
+  #settle(batch: readonly PendingWrite[], outcomes: readonly WireOutcome[]): void {
+    const events: WatchEvent[] = [];
+    const results: (WriteResult | Error)[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i] as PendingWrite;
+      const o = outcomes[i];
+      if (!o) {
+        results.push(internal(`Cannot write to store "${this.#options.path}": the writer lost the write`));
+        continue;
       }
-      for (const p of batch) p.reject(this.#writeError(err));
-      return;
-    }
-    this.#hub.publish(outcomes.flatMap((o) => (o.event ? [o.event] : [])));
-    batch.forEach((p, i) => p.resolve((outcomes[i] as Outcome).result));
-  }
-
-  #applyAlone(p: PendingWrite): void {
-    const before = this.#revision;
-    try {
-      const [o] = this.#applyBatch([p]);
-      if (o?.event) this.#hub.publish([o.event]);
-      p.resolve((o as Outcome).result);
-    } catch (err) {
-      this.#revision = before;
-      p.reject(this.#writeError(err));
-    }
-  }
-
-  /** One write inside the batch transaction: compare-and-swap against the state so far. */
-  #apply(op: WriteOp): Outcome {
-    const s = this.#s;
-    const curRev = s.currentRevisionOf.pluck().get(op.key) as number | undefined;
-    if (op.kind === 'create') {
-      if (curRev !== undefined) {
-        return {
-          result: { ok: false, reason: 'exists', current: this.#kvAt(curRev), revision: this.#revision },
-        };
+      if ('error' in o) {
+        results.push(this.#writeError(fromWire(o.error)));
+        continue;
       }
-      const rev = ++this.#revision;
-      s.insertLog.run(rev, op.key, 1, 0, rev, 0, op.value);
-      s.upsertCurrent.run(op.key, rev);
-      const kv: KeyValue = { key: op.key, value: op.value, createRevision: rev, modRevision: rev };
-      return { result: { ok: true, revision: rev, kv }, event: { type: 'put', kv, revision: rev } };
+      if (!o.ok) {
+        results.push(
+          o.current
+            ? { ok: false, reason: o.reason, current: fromWireKv(o.current), revision: o.revision }
+            : { ok: false, reason: o.reason, revision: o.revision },
+        );
+        continue;
+      }
+      const op = p.op;
+      const rev = o.revision;
+      if (rev > this.#revision) this.#revision = rev;
+      if (op.kind === 'create') {
+        const kv: KeyValue = { key: op.key, value: op.value, createRevision: rev, modRevision: rev };
+        events.push({ type: 'put', kv, revision: rev });
+        results.push({ ok: true, revision: rev, kv });
+        continue;
+      }
+      const prev = fromWireKv(o.prev as WireKeyValue);
+      const kv: KeyValue =
+        op.kind === 'update'
+          ? { key: op.key, value: op.value, createRevision: o.createRevision, modRevision: rev }
+          : { key: op.key, value: emptyValue, createRevision: 0, modRevision: rev };
+      events.push({ type: op.kind === 'update' ? 'put' : 'delete', kv, prev, revision: rev });
+      results.push({ ok: true, revision: rev, kv, prev });
     }
-    if (curRev === undefined) return { result: { ok: false, reason: 'notFound', revision: this.#revision } };
-    const prev = this.#kvAt(curRev);
-    if (op.expected !== 0 && op.expected !== curRev) {
-      return { result: { ok: false, reason: 'conflict', current: prev, revision: this.#revision } };
+    this.#hub.publish(events);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i] as PendingWrite;
+      const r = results[i] as WriteResult | Error;
+      if (r instanceof Error) p.reject(r);
+      else p.resolve(r);
     }
-    const rev = ++this.#revision;
-    if (op.kind === 'update') {
-      s.insertLog.run(rev, op.key, 0, 0, prev.createRevision, curRev, op.value);
-      s.upsertCurrent.run(op.key, rev);
-      const kv: KeyValue = {
-        key: op.key,
-        value: op.value,
-        createRevision: prev.createRevision,
-        modRevision: rev,
-      };
-      return {
-        result: { ok: true, revision: rev, kv, prev },
-        event: { type: 'put', kv, prev, revision: rev },
-      };
+    if (this.#revisionWaiters.length > 0) {
+      const waiting = this.#revisionWaiters;
+      this.#revisionWaiters = [];
+      for (const w of waiting) {
+        if (w.revision <= this.#revision) w.resolve();
+        else this.#revisionWaiters.push(w);
+      }
     }
-    s.insertLog.run(rev, op.key, 0, 1, 0, curRev, emptyValue);
-    s.deleteCurrent.run(op.key);
-    const kv: KeyValue = { key: op.key, value: emptyValue, createRevision: 0, modRevision: rev };
-    return {
-      result: { ok: true, revision: rev, kv, prev },
-      event: { type: 'delete', kv, prev, revision: rev },
-    };
   }
 
-  #kvAt(revision: number): KeyValue {
-    const row = this.#s.logRow.get(revision) as LogRow | undefined;
-    if (!row)
-      throw internal(`Store "${this.#options.path}" is inconsistent: revision ${revision} is missing`);
-    return toKeyValue(row);
+  /** Resolves once the writes up to `revision` are published (at once when they are). */
+  #revisionReached(revision: number): Promise<void> {
+    if (revision <= this.#revision || this.#isClosed) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#revisionWaiters.push({ revision, resolve }));
   }
 
   #writeError(err: unknown): Error {
@@ -460,15 +639,6 @@ export class SqliteStore implements KeyValueStore {
     if (code === 'SQLITE_FULL') return unavailable(`${what}: the disk is full`, { cause: err });
     this.#log.error('Store write failed', { path: this.#options.path, error: describeError(err) });
     return internal(`${what}: ${describeError(err)}`, { cause: err });
-  }
-
-  /** A small transaction outside the write queue (compaction state). */
-  #write(fn: () => void, what: string): void {
-    try {
-      this.#db.transaction(fn)();
-    } catch (err) {
-      throw internal(`Cannot ${what} store "${this.#options.path}": ${describeError(err)}`, { cause: err });
-    }
   }
 
   // ---- reads --------------------------------------------------------------------------
@@ -482,10 +652,15 @@ export class SqliteStore implements KeyValueStore {
     }
   }
 
-  #readRevision(revision: number | undefined): number {
-    if (revision === undefined || revision === 0) return this.#revision;
+  #headRevision(): number {
+    return (this.#s.maxRevision.get() as number | null) ?? 1;
+  }
+
+  /** Checks an explicit read revision against the compacted and the newest committed one. */
+  #readRevision(revision: number): number {
     validateRevision(revision, 'revision');
-    checkReadRevision(revision, this.#revision, this.#compacted);
+    const head = revision > this.#revision ? this.#read(() => this.#headRevision()) : this.#revision;
+    checkReadRevision(revision, Math.max(head, this.#revision), this.#compacted);
     return revision;
   }
 
@@ -542,42 +717,22 @@ export class SqliteStore implements KeyValueStore {
   }
 
   /**
-   * Deletes, in chunks, every row that no read or watch at or above the compacted revision
-   * can reach: rows superseded at or below it (the `prev_revision` of a row at or below it)
-   * and tombstones at or below it. Progress is stored, so an interrupted run resumes.
+   * Has the writer delete, in chunks, every row that no read or watch at or above the
+   * compacted revision can reach (see `sqlite-writer.ts`). Progress is stored, so an
+   * interrupted run resumes.
    */
   async #compactRows(): Promise<void> {
     while (!this.#isClosed && this.#compactScan < this.#compacted) {
       const target = this.#compacted;
-      let scan = this.#compactScan;
-      let isAtHead = false;
-      this.#write(() => {
-        const rows = this.#s.compactRows.all(scan, target, compactChunkRows) as {
-          revision: number;
-          prev_revision: number;
-          deleted: number;
-        }[];
-        let next = scan;
-        for (const r of rows) {
-          if (r.prev_revision > 0) this.#s.deleteLog.run(r.prev_revision);
-          if (r.deleted) {
-            if (r.revision === this.#revision) {
-              // The newest row carries the current revision across restarts: keep this
-              // tombstone (and rescan it next time) until a later write follows it.
-              isAtHead = true;
-              break;
-            }
-            this.#s.deleteLog.run(r.revision);
-          }
-          next = r.revision;
-        }
-        if (!isAtHead && rows.length < compactChunkRows) next = target;
-        scan = next;
-        this.#s.setMeta.run(scan, 'compact_scan');
-      }, 'compact');
-      this.#compactScan = scan;
-      if (isAtHead) break;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      const r = await this.#writer.request({
+        type: 'compactChunk',
+        scan: this.#compactScan,
+        target,
+        limit: compactChunkRows,
+      });
+      if (r.type !== 'compactChunk') return;
+      this.#compactScan = r.scan;
+      if (r.isAtHead) break;
     }
   }
 }
@@ -591,8 +746,6 @@ function prepareStatements(db: Database.Database) {
   return {
     maxRevision: db.prepare('SELECT MAX(revision) FROM log').pluck(),
     getMeta: db.prepare('SELECT value FROM meta WHERE name = ?'),
-    setMeta: db.prepare('UPDATE meta SET value = ? WHERE name = ?'),
-    currentRevisionOf: db.prepare('SELECT revision FROM current WHERE key = ?'),
     logRow: db.prepare('SELECT revision, key, deleted, create_revision, value FROM log WHERE revision = ?'),
     getCurrent: db.prepare(
       `SELECT ${kvCols} FROM current c JOIN log l ON l.revision = c.revision WHERE c.key = ?`,
@@ -622,16 +775,5 @@ function prepareStatements(db: Database.Database) {
         'FROM log l LEFT JOIN log p ON p.revision = l.prev_revision ' +
         'WHERE l.revision > ? AND l.revision <= ? AND +l.key >= ? AND +l.key < ? ORDER BY l.revision LIMIT ?',
     ),
-    insertLog: db.prepare(
-      'INSERT INTO log (revision, key, created, deleted, create_revision, prev_revision, value) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ),
-    upsertCurrent: db.prepare(
-      'INSERT INTO current (key, revision) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET revision = excluded.revision',
-    ),
-    deleteCurrent: db.prepare('DELETE FROM current WHERE key = ?'),
-    compactRows: db.prepare(
-      'SELECT revision, prev_revision, deleted FROM log WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?',
-    ),
-    deleteLog: db.prepare('DELETE FROM log WHERE revision = ?'),
   };
 }
