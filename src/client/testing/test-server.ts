@@ -26,6 +26,8 @@ export interface TestServerOptions {
   /** For the client the helper builds. */
   readonly log?: Logger | undefined;
   readonly startTimeoutMs?: number | undefined;
+  /** How much of the server's output `output()` keeps; default 64 KiB. */
+  readonly outputBytes?: number | undefined;
 }
 
 export interface TestServer {
@@ -36,7 +38,7 @@ export interface TestServer {
   readonly credentials: KubeconfigCredentials;
   /** A client on the admin kubeconfig (rebuilt on restart). */
   readonly client: ApiClient;
-  /** The last 64 KiB of the server's stdout and stderr. */
+  /** The last `outputBytes` (64 KiB) of the server's stdout and stderr. */
   output(): string;
   /** Stops the process (SIGTERM, then SIGKILL); keeps the data dir. */
   stop(): Promise<void>;
@@ -70,7 +72,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let credentials: KubeconfigCredentials | undefined;
   const append = (chunk: Buffer): void => {
     out += chunk.toString('utf8');
-    if (out.length > 65_536) out = out.slice(out.length - 65_536);
+    const keep = options.outputBytes ?? 65_536;
+    if (out.length > keep) out = out.slice(out.length - keep);
   };
 
   async function start(): Promise<void> {

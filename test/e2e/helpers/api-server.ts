@@ -6,23 +6,14 @@
  *
  * Nothing here skips: a missing binary fails with the reason and how to get it.
  */
-import { mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { mkdtemp, realpath } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import {
-  execFile,
-  findExecutable,
-  spawnProcess,
-  waitFor,
-  type ChildHandle,
-  type ExecResult,
-} from '../../../src/lib/index.js';
+import { startTestServer } from '../../../src/client/testing/test-server.js';
+import { execFile, findExecutable, type ExecResult } from '../../../src/lib/index.js';
 
 const repoRoot = new URL('../../../', import.meta.url).pathname;
-const binPath = join(repoRoot, 'bin/h8s.js');
 
 export interface ServerProcess {
   readonly dataDir: string;
@@ -55,65 +46,28 @@ export interface ApiResponse {
   readonly json: Record<string, unknown> & { items?: Record<string, unknown>[] };
 }
 
-/** A port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-interface KubeconfigInfo {
-  readonly server: string;
-  readonly ca: string;
-  readonly token: string;
-}
-
-async function readKubeconfig(path: string): Promise<KubeconfigInfo> {
-  const doc = parseYaml(await readFile(path, 'utf8')) as {
-    clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
-    users: { user: { token: string } }[];
-  };
-  const cluster = doc.clusters[0]?.cluster;
-  const token = doc.users[0]?.user.token;
-  if (!cluster || !token) throw new Error(`kubeconfig ${path} has no cluster or token`);
-  return {
-    server: cluster.server,
-    ca: Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8'),
-    token,
-  };
-}
-
 export interface StartServerOptions {
   readonly dataDir?: string;
   readonly extraArgs?: readonly string[];
   readonly startTimeoutMs?: number;
 }
 
-/** Starts `h8s server` and waits until /readyz answers over HTTPS with its CA. */
+/**
+ * Starts `h8s server --disable agent,runtime` (src/client/testing's test server) and adds a raw
+ * HTTPS request helper that trusts its CA and holds its admin token.
+ */
 export async function startServerProcess(options: StartServerOptions = {}): Promise<ServerProcess> {
-  const ownsDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'h8s-e2e-apiserver-')));
-  const port = await freePort();
-  const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
-  let child: ChildHandle | undefined;
-  let out = '';
-  let kc: KubeconfigInfo | undefined;
-  const append = (chunk: Buffer): void => {
-    out += chunk.toString('utf8');
-    if (out.length > 262_144) out = out.slice(out.length - 262_144);
-  };
+  const server = await startTestServer({
+    dataDir: options.dataDir,
+    extraArgs: options.extraArgs,
+    startTimeoutMs: options.startTimeoutMs,
+    outputBytes: 262_144,
+  });
+  const url = `https://127.0.0.1:${server.port}`;
 
   const request = (method: string, path: string, o: ApiRequestOptions = {}): Promise<ApiResponse> =>
     new Promise((resolve, reject) => {
-      if (!kc) {
-        reject(new Error('the server has not started'));
-        return;
-      }
+      const { token, caPem } = server.credentials;
       let payload: Buffer | undefined;
       if (o.body !== undefined) {
         payload = Buffer.isBuffer(o.body)
@@ -123,13 +77,13 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
             : Buffer.from(JSON.stringify(o.body));
       }
       const headers: Record<string, string> = { ...(o.headers ?? {}) };
-      if (o.token !== null) headers['authorization'] = `Bearer ${o.token ?? kc.token}`;
+      if (o.token !== null) headers['authorization'] = `Bearer ${o.token ?? token ?? ''}`;
       if (payload) {
         headers['content-type'] = o.contentType ?? 'application/json';
         headers['content-length'] = String(payload.length);
       }
       if (o.accept) headers['accept'] = o.accept;
-      const req = httpsRequest(`https://127.0.0.1:${port}${path}`, { method, headers, ca: kc.ca }, (res) => {
+      const req = httpsRequest(`${url}${path}`, { method, headers, ca: caPem }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -148,67 +102,16 @@ export async function startServerProcess(options: StartServerOptions = {}): Prom
       req.end(payload);
     });
 
-  async function start(): Promise<void> {
-    const argv = [
-      process.execPath,
-      binPath,
-      'server',
-      '--data-dir',
-      dataDir,
-      '--bind-address',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--disable',
-      'agent,runtime',
-      ...(options.extraArgs ?? []),
-    ];
-    child = await spawnProcess(argv, { cwd: repoRoot, killGraceMs: 10_000 });
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
-    let exited = false;
-    void child.exited.then(() => {
-      exited = true;
-    });
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`h8s server exited during start:\n${out.slice(-4000)}`);
-        try {
-          await stat(kubeconfigPath);
-          kc = await readKubeconfig(kubeconfigPath);
-          if (!kc.server.endsWith(`:${port}`)) return false;
-          const r = await request('GET', '/readyz', { token: null });
-          return r.status === 200;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: options.startTimeoutMs ?? 60_000, description: `h8s server on port ${port} to be ready` },
-    ).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n--- server output ---\n${out.slice(-4000)}`);
-    });
-  }
-
-  async function stop(): Promise<void> {
-    const c = child;
-    child = undefined;
-    if (c) await c.stop(15_000);
-  }
-
-  await start();
   return {
-    dataDir,
-    port,
-    url: `https://127.0.0.1:${port}`,
-    kubeconfigPath,
-    output: () => out,
+    dataDir: server.dataDir,
+    port: server.port,
+    url,
+    kubeconfigPath: server.kubeconfigPath,
+    output: () => server.output(),
     request,
-    stop,
-    start,
-    async cleanup() {
-      await stop();
-      if (ownsDir) await rm(dataDir, { recursive: true, force: true });
-    },
+    stop: () => server.stop(),
+    start: () => server.restart(),
+    cleanup: () => server.cleanup(),
   };
 }
 
