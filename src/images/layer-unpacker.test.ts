@@ -223,4 +223,33 @@ describe('layer unpacker semantics', { concurrency: 1 }, () => {
     assert.equal(await readFile(join(t.root, 'x'), 'utf8'), 'now a file');
     assert.equal((await stat(join(t.root, 'y'))).isDirectory(), true);
   });
+
+  it('leaves no chown or chmod undone where it skips them: setgid parents, umask, special bits', async () => {
+    const t = await fresh();
+    await apply(
+      t.root,
+      [
+        d('shared', { mode: 0o2775, uid: 0, gid: 4321 }),
+        f('shared/root-file', 'r', { mode: 0o644, uid: 0, gid: 0 }), // would inherit gid 4321
+        d('shared/sub', { mode: 0o755, uid: 0, gid: 0 }), // would inherit gid 4321 and setgid
+        f('shared/implicit/deep', 'x', { mode: 0o644 }), // parent created implicitly under setgid
+        f('open', 'o', { mode: 0o666 }), // the umask (022) would mask group and other write
+        d('wide', { mode: 0o777 }),
+        f('sgid-bin', 's', { mode: 0o2755 }),
+        f('plain', 'p', { mode: 0o640, mtimeMs: 1_600_000_000_000 }),
+      ],
+      'overlay',
+    );
+    const st = async (p: string) => stat(join(t.root, p));
+    assert.deepEqual([(await st('shared')).gid, (await st('shared')).mode & 0o7777], [4321, 0o2775]);
+    assert.equal((await st('shared/root-file')).gid, 0);
+    assert.equal((await st('shared/sub')).gid, 0);
+    assert.equal((await st('shared/sub')).mode & 0o7777, 0o755);
+    assert.equal((await st('shared/implicit/deep')).gid, 0);
+    assert.equal((await st('open')).mode & 0o7777, 0o666);
+    assert.equal((await st('wide')).mode & 0o7777, 0o777);
+    assert.equal((await st('sgid-bin')).mode & 0o7777, 0o2755);
+    assert.equal((await st('plain')).mode & 0o7777, 0o640);
+    assert.equal((await st('plain')).mtimeMs, 1_600_000_000_000);
+  });
 });

@@ -11,13 +11,12 @@
  * A record is written only after every blob it names is verified and in blobs/, so a crash
  * mid-pull leaves at most unreferenced blobs (collected later), never a half image.
  */
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import {
   conflict,
+  errorCode,
   execFile,
   internal,
   invalid,
@@ -41,20 +40,30 @@ import type {
   RootDisk,
 } from './image-service.js';
 import { ImageStore, type ImageStoreState, type StoredImage, type StoredLayer } from './image-store.js';
-import { unpackLayer, type DeviceNodePolicy, type UnpackStats } from './layer-unpacker.js';
-import { decompressStream, openLayerStream } from './layer-stream.js';
+import type { DeviceNodePolicy, UnpackMode, UnpackStats } from './layer-unpacker.js';
 import { ImageConfigSchema, layerCompression, type ImageConfig, type Manifest } from './oci-schemas.js';
 import { parseReference, repositoryName, taggedName, type ImageReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
+import { closeFd, openForFollow, type UnpackJobSpec } from './unpack-job.js';
+import { sharedUnpackPool, type UnpackJob, type UnpackPool } from './unpack-pool.js';
 
-/** Feeds a layer's download into an unpack that runs alongside it. */
+/** Connects a layer's download to an unpack that reads the file behind it. */
 interface LayerSink {
-  write(chunk: Buffer): Promise<void>;
-  /** The download restarted or failed: stop; the layer is unpacked from the blob instead. */
+  /** `bytes` from the start of the partial file are written. */
+  flushed(bytes: number): void;
+  /** The download restarted from zero or failed: stop; the layer is unpacked from the blob instead. */
   abandon(): void;
-  end(): void;
+  /** The download is complete (`bytes` long) and verified. */
+  end(bytes: number): void;
   /** The layer directory (streamed, or unpacked from the blob after a fallback). */
   readonly result: Promise<string>;
+}
+
+/** stats.json of an unpacked layer directory. */
+interface LayerMeta extends UnpackStats {
+  /** The boot the tree was written in, and whether it has reached the disk since (syncfs). */
+  readonly bootId?: string;
+  readonly durable?: boolean;
 }
 
 export interface ImageServiceOptions {
@@ -82,6 +91,11 @@ export interface ImageServiceOptions {
   readonly blobAttempts?: number;
   /** Free space left in each root disk for the container's writes (sparse, costs no host disk). Default 256 MiB. */
   readonly rootDiskFreeBytes?: number;
+  /**
+   * Where layers are unpacked: default the process-wide pool of worker threads
+   * (`sharedUnpackPool()`); `new UnpackPool({ size: 0 })` unpacks in the calling thread.
+   */
+  readonly unpackPool?: UnpackPool;
 }
 
 export interface LocalImageService extends ImageService {
@@ -89,6 +103,11 @@ export interface LocalImageService extends ImageService {
   readonly registry: RegistryClient;
   readonly root: string;
   checkLogin(registry: string, auth: RegistryAuth, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Waits until every unpacked layer published so far is on disk (layer trees are published
+   * first and synced in the background; see "Crash safety" in docs/images.md).
+   */
+  flush(): Promise<void>;
 }
 
 const defaultMaxConfigBytes = 8 * 1024 * 1024;
@@ -181,9 +200,17 @@ class ImageServiceImpl implements LocalImageService {
   readonly #trees = new Map<string, Promise<string>>();
   readonly #disks = new Map<string, Promise<RootDisk>>();
   readonly #pulls = new Map<string, Promise<ImageRecord>>();
+  readonly #pool: UnpackPool;
+  /** This boot's id: unpacked trees of another boot count only once synced. */
+  #bootId = '';
+  /** Layer directories published but not yet known to be on disk. */
+  #notDurable: string[] = [];
+  #syncing: Promise<void> | undefined;
+  #syncTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ImageServiceOptions) {
     this.root = options.root;
+    this.#pool = options.unpackPool ?? sharedUnpackPool();
     this.#opts = options;
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
@@ -215,6 +242,10 @@ class ImageServiceImpl implements LocalImageService {
       await this.#images.init();
       await mkdir(this.#layersDir, { recursive: true, mode: 0o700 });
       await mkdir(this.#disksDir, { recursive: true, mode: 0o700 });
+      this.#bootId = await readFile('/proc/sys/kernel/random/boot_id', 'utf8').then(
+        (t) => t.trim(),
+        () => '',
+      );
     } catch (err) {
       throw internal(`Cannot open the image store at "${this.root}"`, { cause: err });
     }
@@ -307,6 +338,7 @@ class ImageServiceImpl implements LocalImageService {
     const signal = options.signal;
     const platform = options.platform ?? this.#opts.defaultPlatform ?? 'linux/amd64';
     const started = this.#clock.monotonicMs();
+    if (options.unpack === 'layers') this.#pool.warm(this.#log); // workers start while we resolve
     progress({ phase: 'resolve', message: refStr });
     const resolved = await this.registry.resolve(ref, { platform, auth: options.auth, signal });
     const m: Manifest = resolved.manifest;
@@ -357,7 +389,10 @@ class ImageServiceImpl implements LocalImageService {
       await this.#content.writeBlob(cfgBytes, m.config.digest);
 
       const unpack = options.unpack ?? 'none';
-      await mapLimit(m.layers, this.#opts.maxConcurrentDownloads ?? 3, async (layer, i) => {
+      // Unpacks run in the pool beside the downloads; a download slot is freed as soon as its
+      // blob is verified, not when its layer is unpacked.
+      const unpacks: Promise<string>[] = [];
+      const downloads = mapLimit(m.layers, this.#opts.maxConcurrentDownloads ?? 3, async (layer, i) => {
         const stored: StoredLayer = {
           digest: layer.digest,
           mediaType: layer.mediaType,
@@ -376,7 +411,7 @@ class ImageServiceImpl implements LocalImageService {
         try {
           state = await this.#content.ensureBlob(layer.digest, async (partial) => {
             progress({ phase: 'download', digest: layer.digest, currentBytes: 0, totalBytes: layer.size });
-            sink = unpack === 'layers' ? this.#streamLayer(stored, blobReady, signal) : undefined;
+            sink = unpack === 'layers' ? this.#streamLayer(stored, partial, blobReady, signal) : undefined;
             try {
               await this.registry.fetchBlob(ref, layer, partial, {
                 auth: options.auth,
@@ -389,13 +424,13 @@ class ImageServiceImpl implements LocalImageService {
                     currentBytes: b.currentBytes,
                     totalBytes: b.totalBytes,
                   }),
-                ...(sink ? { onData: sink.write, onRestart: sink.abandon } : {}),
+                ...(sink ? { onFlushed: sink.flushed, onRestart: sink.abandon } : {}),
               });
             } catch (err) {
               sink?.abandon();
               throw err;
             }
-            sink?.end();
+            sink?.end(layer.size);
             progress({
               phase: 'verify',
               digest: layer.digest,
@@ -406,15 +441,25 @@ class ImageServiceImpl implements LocalImageService {
           blobDone();
         } catch (err) {
           blobFailed(err);
+          sink?.abandon();
           if (sink) await sink.result.catch(() => undefined);
           throw err;
         }
         if (state === 'present') progress({ phase: 'exists', digest: layer.digest, totalBytes: layer.size });
         if (unpack === 'layers') {
           progress({ phase: 'unpack', digest: layer.digest });
-          await (sink ? sink.result : this.#ensureLayerDir(stored, signal));
+          const p = sink ? sink.result : this.#ensureLayerDir(stored, signal);
+          p.catch(() => undefined); // observed below
+          unpacks.push(p);
         }
       });
+      try {
+        await downloads;
+      } finally {
+        // Whatever failed, no unpack is left running behind the caller's back.
+        await Promise.allSettled(unpacks);
+      }
+      await Promise.all(unpacks);
 
       // Everything is verified and in blobs/: only now does the image become visible.
       await this.#content.writeBlob(resolved.bytes, resolved.digest);
@@ -585,28 +630,60 @@ class ImageServiceImpl implements LocalImageService {
     return p;
   }
 
+  /**
+   * Whether layers/<hex> holds a complete tree that can be trusted: its stats.json is there
+   * and the tree is known to be on disk, or was written during this boot (a tree a crash of
+   * the machine may have cut short is unpacked again).
+   */
+  #layerReady(hex: string): boolean {
+    try {
+      const meta = JSON.parse(readFileSync(join(this.#layersDir, hex, 'stats.json'), 'utf8')) as LayerMeta;
+      if (typeof meta.entries !== 'number') return false;
+      return meta.durable !== false || (this.#bootId !== '' && meta.bootId === this.#bootId);
+    } catch {
+      return false;
+    }
+  }
+
   /** Unpacks the stored blob into layers/<diffhex>/fs unless it is there already. */
   async #layerDirFromBlob(layer: StoredLayer, signal?: AbortSignal): Promise<string> {
-    const final = join(this.#layersDir, digestHex(layer.diffId));
-    if (existsSync(join(final, 'stats.json'))) return join(final, 'fs');
+    const hex = digestHex(layer.diffId);
+    if (this.#layerReady(hex)) return join(this.#layersDir, hex, 'fs');
     return this.#buildLayerDir(layer, (dir) => this.#unpackBlob(layer, dir, 'overlay', signal));
   }
 
-  /** Builds a layer directory in tmp/ with `fill`, then renames it into place. */
-  async #buildLayerDir(layer: StoredLayer, fill: (dir: string) => Promise<UnpackStats>): Promise<string> {
+  /**
+   * Builds a layer directory in tmp/ with `fill`, waits for `gate` (the blob's own
+   * verification when the layer was unpacked while downloading), then publishes it by renaming
+   * it into place. Nothing under layers/ is ever half written.
+   */
+  async #buildLayerDir(
+    layer: StoredLayer,
+    fill: (dir: string) => Promise<UnpackStats>,
+    gate?: Promise<void>,
+  ): Promise<string> {
     const hex = digestHex(layer.diffId);
     const final = join(this.#layersDir, hex);
     const tmp = this.#content.tempPath(`layer-${hex.slice(0, 12)}`);
     await mkdir(join(tmp, 'fs'), { recursive: true, mode: 0o755 });
     try {
       const stats = await fill(join(tmp, 'fs'));
-      await writeFile(join(tmp, 'stats.json'), JSON.stringify(stats));
-      try {
-        await rename(tmp, final);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        // another process finished the same layer first: use theirs
+      await gate;
+      const meta: LayerMeta = { ...stats, bootId: this.#bootId, durable: false };
+      await writeFile(join(tmp, 'stats.json'), JSON.stringify(meta));
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await rename(tmp, final);
+          this.#scheduleSync(final);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+          if (this.#layerReady(hex)) break; // another process finished the same layer first: use theirs
+          if (attempt > 0) throw err;
+          // a tree from an earlier boot that never reached the disk: replace it
+          await rm(final, { recursive: true, force: true, maxRetries: 2 });
+        }
       }
       return join(final, 'fs');
     } finally {
@@ -615,112 +692,210 @@ class ImageServiceImpl implements LocalImageService {
   }
 
   /**
-   * Starts unpacking a layer from its download as the bytes arrive (gzip and plain layers), so
-   * unpacking overlaps the download. The result is trusted only if the uncompressed bytes hash
-   * to the config's diffID; if the stream is abandoned (a resumed download) or fails, the layer
-   * is unpacked from the verified blob once `blobReady` resolves. Undefined when the layer
+   * Layer trees are published without syncing each file (that would cost a journal commit per
+   * file); instead one syncfs for the store's filesystem runs in the background after each
+   * batch of publications, and then the trees' stats.json files are marked durable. A tree not
+   * marked durable is trusted only within the boot that wrote it: a process crash keeps the
+   * page cache, and a machine crash changes the boot id.
+   */
+  #scheduleSync(dir: string): void {
+    if (this.#bootId === '') return; // no boot id to tell boots apart: trees count as durable only once marked
+    this.#notDurable.push(dir);
+    // One sync for the layers of a pull: wait a moment for the rest of them (and so that
+    // spawning `sync` does not hold up the pull's last steps).
+    this.#syncTimer ??= setTimeout(() => {
+      this.#syncTimer = undefined;
+      this.#syncing ??= this.#syncLoop();
+    }, 250);
+    this.#syncTimer.unref();
+  }
+
+  async #syncLoop(): Promise<void> {
+    try {
+      while (this.#notDurable.length > 0) {
+        const batch = this.#notDurable.splice(0);
+        // `sync -f`: syncfs(2) of the filesystem holding the store
+        const r = await execFile(['sync', '-f', this.#layersDir], { check: false, timeoutMs: 30 * 60_000 });
+        if (r.exitCode !== 0) {
+          this.#log.warn('Cannot sync unpacked layers to disk; they will be unpacked again after a reboot', {
+            error: r.stderr.trim().slice(0, 300),
+          });
+          continue;
+        }
+        for (const dir of batch) {
+          try {
+            const meta = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as LayerMeta;
+            const next = join(dir, 'stats.json.tmp');
+            const fh = await open(next, 'w', 0o600);
+            try {
+              await fh.writeFile(JSON.stringify({ ...meta, durable: true }));
+              await fh.sync();
+            } finally {
+              await fh.close();
+            }
+            await rename(next, join(dir, 'stats.json'));
+          } catch {
+            // removed meanwhile (gc); nothing to mark
+          }
+        }
+      }
+    } catch (err) {
+      this.#log.warn('Cannot sync unpacked layers to disk; they will be unpacked again after a reboot', {
+        error: err,
+      });
+    } finally {
+      this.#syncing = undefined;
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.#syncTimer) {
+      clearTimeout(this.#syncTimer);
+      this.#syncTimer = undefined;
+      this.#syncing ??= this.#syncLoop();
+    }
+    while (this.#syncing) await this.#syncing;
+  }
+
+  /**
+   * Starts unpacking a layer while it downloads (gzip and plain layers): a job in the unpack
+   * pool reads the partial file behind the download. The result is published only after the
+   * uncompressed bytes hash to the config's diffID and the blob itself passed verification; if
+   * the download restarts from zero or the unpack fails for another reason than the layer's
+   * content, the layer is unpacked from the verified blob instead. Undefined when the layer
    * directory exists, is being built, or the compression cannot be streamed.
    */
-  #streamLayer(layer: StoredLayer, blobReady: Promise<void>, signal?: AbortSignal): LayerSink | undefined {
+  #streamLayer(
+    layer: StoredLayer,
+    partialPath: string,
+    blobReady: Promise<void>,
+    signal?: AbortSignal,
+  ): LayerSink | undefined {
     const compression = layerCompression(layer.mediaType);
     if (compression !== 'gzip' && compression !== 'none') return undefined;
     const hex = digestHex(layer.diffId);
-    if (this.#trees.has(hex) || existsSync(join(this.#layersDir, hex, 'stats.json'))) return undefined;
-    const pass = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
-    let failed = false;
+    if (this.#trees.has(hex) || this.#layerReady(hex)) return undefined;
     const what = `layer "${layer.digest}"`;
-    const streamed = this.#buildLayerDir(layer, async (dir) => {
-      const stream = decompressStream(pass, compression, what);
-      try {
-        const stats = await unpackLayer(stream.chunks, dir, {
-          mode: 'overlay',
-          deviceNodes: this.#opts.deviceNodes ?? 'skip',
-          log: this.#log,
-          signal,
-          what,
-        });
-        await stream.done();
-        const diffId = stream.diffId();
-        if (diffId !== layer.diffId)
-          throw invalid(
-            `${what} does not match the image config: its uncompressed digest is "${diffId}", want "${layer.diffId}"`,
-          );
-        return stats;
-      } catch (err) {
-        stream.destroy();
-        throw err;
-      }
+    const spec = (dir: string, source: UnpackJobSpec['source']): UnpackJobSpec => ({
+      source,
+      compression,
+      dir,
+      mode: 'overlay',
+      deviceNodes: this.#opts.deviceNodes ?? 'skip',
+      what,
     });
+    let job: UnpackJob | undefined;
+    let abandoned = false;
+    let written = 0;
+    let ended = false;
+    let firstBytes!: () => void;
+    let noBytes!: (err: unknown) => void;
+    const haveBytes = new Promise<void>((resolve, reject) => {
+      firstBytes = resolve;
+      noBytes = reject;
+    });
+    haveBytes.catch(() => undefined);
+    const streamed = this.#buildLayerDir(
+      layer,
+      async (dir) => {
+        await haveBytes;
+        let fd: number | undefined;
+        try {
+          fd = openForFollow(partialPath);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          // the download already finished and the file moved into blobs/
+        }
+        if (fd === undefined) {
+          await blobReady;
+          job = this.#pool.run(spec(dir, { kind: 'file', path: this.#content.blobPath(layer.digest) }), {
+            log: this.#log,
+            signal,
+          });
+        } else {
+          const f = fd;
+          job = this.#pool.run(spec(dir, { kind: 'follow', fd: f }), { log: this.#log, signal });
+          job.result.then(
+            () => closeFd(f),
+            () => closeFd(f),
+          );
+          job.available(written, ended);
+        }
+        if (abandoned) job.abort();
+        const r = await job.result;
+        if (r.diffId !== layer.diffId)
+          throw invalid(
+            `${what} does not match the image config: its uncompressed digest is "${r.diffId}", want "${layer.diffId}"`,
+          );
+        return r.stats;
+      },
+      blobReady,
+    );
     const result = this.#track(
       hex,
       streamed.catch(async (err: unknown) => {
-        failed = true;
-        pass.destroy();
+        await blobReady; // a failed download is the error that counts
+        if (!abandoned && errorCode(err) === 'Invalid') throw err; // the same bytes fail the same way
         this.#log.debug('Unpacking while downloading did not complete; unpacking from the blob', {
           layer: layer.digest,
           error: err,
         });
-        await blobReady;
         return this.#layerDirFromBlob(layer, signal);
       }),
     );
     return {
-      write: async (c) => {
-        if (failed) return;
-        if (!pass.write(c))
-          await Promise.race([
-            once(pass, 'drain'),
-            streamed.then(
-              () => undefined,
-              () => undefined,
-            ),
-          ]);
+      flushed: (bytes) => {
+        if (abandoned) return;
+        written = bytes;
+        if (job) job.available(bytes);
+        else firstBytes();
       },
       abandon: () => {
-        if (failed) return;
-        failed = true;
-        pass.destroy(new Error('the download was interrupted'));
+        if (abandoned) return;
+        abandoned = true;
+        job?.abort();
+        noBytes(new Error('the download was interrupted'));
       },
-      end: () => {
-        if (!failed) pass.end();
+      end: (bytes) => {
+        if (abandoned) return;
+        written = bytes;
+        ended = true;
+        if (job) job.available(bytes, true);
+        else firstBytes();
       },
       result,
     };
   }
 
-  /** Streams a layer blob through its decompressor into `dir`; verifies the diffID. */
+  /** Streams a layer blob through its decompressor into `dir` (in the unpack pool); verifies the diffID. */
   async #unpackBlob(
     layer: StoredLayer,
     dir: string,
-    mode: 'overlay' | 'merge',
+    mode: UnpackMode,
     signal?: AbortSignal,
   ): Promise<UnpackStats> {
     const compression = layerCompression(layer.mediaType);
     if (compression === undefined)
       throw invalid(`Layer "${layer.digest}" has unsupported media type "${layer.mediaType}"`);
     const what = `layer "${layer.digest}"`;
-    const stream = await openLayerStream(this.#content.blobPath(layer.digest), compression, what);
-    let stats: UnpackStats;
-    try {
-      stats = await unpackLayer(stream.chunks, dir, {
+    const job = this.#pool.run(
+      {
+        source: { kind: 'file', path: this.#content.blobPath(layer.digest) },
+        compression,
+        dir,
         mode,
         deviceNodes: this.#opts.deviceNodes ?? 'skip',
-        log: this.#log,
-        signal,
         what,
-      });
-      await stream.done();
-    } catch (err) {
-      stream.destroy();
-      throw err;
-    }
-    const diffId = stream.diffId();
-    if (diffId !== layer.diffId) {
+      },
+      { log: this.#log, signal },
+    );
+    const r = await job.result;
+    if (r.diffId !== layer.diffId) {
       throw invalid(
-        `${what} does not match the image config: its uncompressed digest is "${diffId}", want "${layer.diffId}"`,
+        `${what} does not match the image config: its uncompressed digest is "${r.diffId}", want "${layer.diffId}"`,
       );
     }
-    return stats;
+    return r.stats;
   }
 
   async ensureLayerTree(ref: string, options: { signal?: AbortSignal } = {}): Promise<LayerTree> {

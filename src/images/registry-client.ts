@@ -649,26 +649,27 @@ export class RegistryClient {
       onProgress?: (p: BlobProgress) => void;
       preferredEndpoint?: string;
       /**
-       * Receives the blob's bytes as they arrive, in order, from the start (for unpacking while
-       * downloading); awaited, so it applies back-pressure. Called only while the transfer is one
-       * uninterrupted stream: on the first resume or retry `onRestart` is called and the rest of
-       * the bytes go only to the file.
+       * Called after bytes were written to `partialPath`, with the number of bytes the file now
+       * holds from its start (for unpacking while downloading by reading the file behind the
+       * download). Resumes that append keep it valid; when the file has to be rewritten from the
+       * start (a server that ignores `Range`, a 416), `onRestart` is called instead and
+       * `onFlushed` is not called again for this download.
        */
-      onData?: (chunk: Buffer) => void | Promise<void>;
+      onFlushed?: (bytesOnDisk: number) => void;
       onRestart?: () => void;
     } = {},
   ): Promise<void> {
     const what = `pull "${describeRef(ref)}"`;
-    let streaming = options.onData !== undefined;
-    const stopStreaming = (): void => {
-      if (!streaming) return;
-      streaming = false;
-      options.onRestart?.();
-    };
+    let following = options.onFlushed !== undefined;
     const fetchOptions = {
       ...options,
-      onData: async (c: Buffer): Promise<void> => {
-        if (streaming) await options.onData?.(c);
+      onFlushed: (bytes: number): void => {
+        if (following) options.onFlushed?.(bytes);
+      },
+      onRewrite: (): void => {
+        if (!following) return;
+        following = false;
+        options.onRestart?.();
       },
     };
     let hash = createHash('sha256');
@@ -686,7 +687,7 @@ export class RegistryClient {
       hash = createHash('sha256');
       have = 0;
     } else {
-      stopStreaming(); // resuming a partial file: the first bytes will not come over the wire
+      fetchOptions.onFlushed(have); // the partial file's bytes are the blob's first bytes
     }
     let lastErr: unknown;
     for (let attempt = 0; attempt < this.#blobAttempts; attempt++) {
@@ -703,7 +704,6 @@ export class RegistryClient {
         lastErr = undefined;
         break;
       } catch (err) {
-        stopStreaming();
         if (err instanceof BlobProgressError) {
           hash = err.hash;
           have = err.have;
@@ -740,6 +740,7 @@ export class RegistryClient {
     }
     const got = 'sha256:' + hash.digest('hex');
     if (have !== desc.size || got !== desc.digest) {
+      fetchOptions.onRewrite();
       await truncateFile(partialPath);
       throw invalid(
         `Cannot ${what}: blob "${desc.digest}" failed verification (got ${have} bytes with digest "${got}", want ${desc.size} bytes)`,
@@ -758,7 +759,10 @@ export class RegistryClient {
       auth?: RegistryAuth | undefined;
       signal?: AbortSignal | undefined;
       onProgress?: (p: BlobProgress) => void;
-      onData?: (chunk: Buffer) => Promise<void>;
+      /** Bytes now in the partial file (from its start). */
+      onFlushed?: (bytesOnDisk: number) => void;
+      /** The partial file is about to be rewritten from its start. */
+      onRewrite?: () => void;
     },
   ): Promise<{ hash: Hash; have: number }> {
     const what = `pull "${describeRef(ref)}"`;
@@ -772,10 +776,12 @@ export class RegistryClient {
       signal: options.signal,
     });
     if (res.status === 200 && have > 0) {
-      // The server ignored the range: start over (a streaming consumer was already stopped).
+      // The server ignored the range: start over (a consumer reading the file is stopped).
+      options.onRewrite?.();
       hash = createHash('sha256');
       have = 0;
     } else if (res.status === 416 && have > 0) {
+      options.onRewrite?.();
       discardBody(res.body);
       hash = createHash('sha256');
       await truncateFile(partialPath);
@@ -798,9 +804,11 @@ export class RegistryClient {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let lastFlush = this.#clock.monotonicMs();
+    let onDisk = have;
     const flush = async (): Promise<void> => {
       if (pendingBytes === 0) return;
       let bufs = pending;
+      const n = pendingBytes;
       pending = [];
       pendingBytes = 0;
       // writev: no copy into one buffer; loop on short writes
@@ -809,6 +817,8 @@ export class RegistryClient {
         while (bufs.length > 0 && bytesWritten >= bufs[0]!.length) bytesWritten -= bufs.shift()!.length;
         if (bytesWritten > 0) bufs = [bufs[0]!.subarray(bytesWritten), ...bufs.slice(1)];
       }
+      onDisk += n;
+      options.onFlushed?.(onDisk);
     };
     try {
       try {
@@ -822,7 +832,6 @@ export class RegistryClient {
           }
           hash.update(c);
           have += c.length;
-          if (options.onData) await options.onData(c);
           pending.push(c);
           pendingBytes += c.length;
           // flush at 1 MiB, or every 250 ms so a slow transfer still leaves resumable bytes on disk

@@ -29,6 +29,11 @@ export interface TarEntry {
   readonly header: TarHeader;
   /** The entry's data; must be consumed (or left alone: the reader skips what is not read). */
   readonly body: AsyncIterable<Buffer>;
+  /**
+   * The entry's whole data in one buffer (instead of `body`; for small files): no copy when
+   * it lies within one chunk of the source.
+   */
+  readAll(): Promise<Buffer>;
 }
 
 export interface TarReaderLimits {
@@ -357,7 +362,16 @@ export async function* readTar(source: TarSource, limits: TarReaderLimits = {}):
         yield c;
       }
     })();
-    yield { header, body };
+    const readAll = async (): Promise<Buffer> => {
+      if (consumed !== 0) throw new Error('readAll: the body was already read');
+      if (header.size === 0) return Buffer.alloc(0);
+      const data = await r.readExact(header.size);
+      if (data === undefined)
+        throw invalid(`Invalid tar archive: it ends inside an entry's data at byte ${r.offset}`);
+      consumed = header.size;
+      return data;
+    };
+    yield { header, body, readAll };
     // Skip whatever the consumer did not read, plus the padding to the next block.
     await r.skip(dataSize - consumed + (padded(dataSize) - dataSize));
   }
