@@ -10,7 +10,7 @@ import { mkdtemp, realpath } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { startTestServer } from '../../../src/client/testing/test-server.js';
+import { findFreePort, startTestServer } from '../../../src/client/testing/test-server.js';
 import { execFile, findExecutable, type ExecResult } from '../../../src/lib/index.js';
 
 const repoRoot = new URL('../../../', import.meta.url).pathname;
@@ -45,6 +45,9 @@ export interface ApiResponse {
   readonly text: string;
   readonly json: Record<string, unknown> & { items?: Record<string, unknown>[] };
 }
+
+/** A port that was free a moment ago (bench/api.bench.ts uses it). */
+export const freePort = findFreePort;
 
 export interface StartServerOptions {
   readonly dataDir?: string;
