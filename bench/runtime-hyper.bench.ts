@@ -8,7 +8,7 @@
  * `hyperctl run -d` does): cold (no pool) and pooled, p50/p99 over `--pods` pods; and host
  * memory per idle pod (PSS of QEMU from /proc/PID/smaps_rollup) over `--idle` pods.
  *
- *   npm run bench:runtime -- [--pods 20] [--idle 4] [--ksm] [--hyperctl]
+ *   npm run bench:runtime -- [--pods 20] [--idle 4] [--ksm] [--hyperctl] [--tb MiB] [--no-balloon]
  * `--hyperctl` adds the user's path: `hyperctl run -d busybox sleep` against a real `h8s runtime`
  * daemon (pool of 1, busybox from a loopback registry), its printed `Time to run a POD`.
  * `--ksm` turns host KSM on (a host change, see docs/hyper-runtime.md) for the memory figure.
@@ -31,6 +31,10 @@ const flag = (name: string, def: number): number => {
 const pods = flag('--pods', 20);
 const idlePods = flag('--idle', 4);
 const ksm = args.includes('--ksm');
+// TCG translation buffer (MiB) for the baseline and the pods alike; default the handler's.
+const tbSizeMiB = flag('--tb', 16);
+// `--no-balloon` measures memory without the idle balloon (handler balloonHeadroomMiB 0).
+const balloon = !args.includes('--no-balloon');
 const viaHyperctl = args.includes('--hyperctl');
 const repo = new URL('..', import.meta.url).pathname;
 
@@ -63,7 +67,7 @@ async function bareBoot(): Promise<number> {
       cpus: 1,
       memoryMiB: 128,
       accel: 'tcg',
-      tbSizeMiB: 16,
+      tbSizeMiB,
       rootPorts: 8,
       kernelArgs: [...guestKernelArgs('tcg', Number.isFinite(tsc) ? tsc : undefined), 'h8s.marker'],
       useCgroup: false,
@@ -94,7 +98,17 @@ async function bareBoot(): Promise<number> {
   }
 }
 
-async function startPod(h: HyperHandler, name: string): Promise<{ sb: SandboxHandle; ms: number }> {
+/** Phases of a pod start (ms): sandbox (VM taken or booted, pod set up), create (overlay, disk hot-plug, mount), start (exec). */
+interface Phases {
+  sandbox: number;
+  create: number;
+  start: number;
+}
+
+async function startPod(
+  h: HyperHandler,
+  name: string,
+): Promise<{ sb: SandboxHandle; ms: number; phases: Phases }> {
   const stateDir = join(tmp, `sb${seq++}`);
   await mkdir(stateDir);
   const t0 = performance.now();
@@ -104,9 +118,12 @@ async function startPod(h: HyperHandler, name: string): Promise<{ sb: SandboxHan
     stateDir,
     events,
   });
+  const t1 = performance.now();
   await sb.createContainer(busyboxContainer(disk, 'main', stateDir, { command: ['sleep', '100000'] }));
+  const t2 = performance.now();
   await sb.startContainer('main');
-  return { sb, ms: performance.now() - t0 };
+  const t3 = performance.now();
+  return { sb, ms: t3 - t0, phases: { sandbox: t1 - t0, create: t2 - t1, start: t3 - t2 } };
 }
 
 const handler = (poolSize: number): HyperHandler =>
@@ -118,6 +135,8 @@ const handler = (poolSize: number): HyperHandler =>
     guestBuildId: guest.buildHash,
     poolSize,
     enableKsm: ksm,
+    tbSizeMiB,
+    ...(balloon ? {} : { balloonHeadroomMiB: 0 }),
   });
 
 const loadavg = async (): Promise<string> =>
@@ -127,6 +146,8 @@ const out: Record<string, unknown> = {
   pods,
   idlePods,
   ksm,
+  balloon,
+  tbSizeMiB,
   kernel: guest.kernelVersion,
   loadAtStart: await loadavg(),
 };
@@ -162,11 +183,13 @@ try {
 
   const pooled = handler(1);
   const pooledMs: number[] = [];
+  const pooledPhases: Phases[] = [];
   for (let i = 0; i < pods; i++) {
     await pooled.waitPoolFull(300_000);
     try {
-      const { sb, ms: t } = await startPod(pooled, 'pooled');
+      const { sb, ms: t, phases } = await startPod(pooled, 'pooled');
       pooledMs.push(t);
+      pooledPhases.push(phases);
       await sb.destroy();
     } catch (err) {
       failures++;
@@ -176,16 +199,30 @@ try {
   out['failedStarts'] = failures;
   await pooled.shutdownPool();
   await pooled.close();
+  const phaseP50 = (k: keyof Phases): number =>
+    Math.round(
+      pct(
+        pooledPhases.map((p) => p[k]),
+        50,
+      ),
+    );
+  out['pooledPhasesP50Ms'] = {
+    sandbox: phaseP50('sandbox'),
+    create: phaseP50('create'),
+    start: phaseP50('start'),
+  };
+  out['loadDuringPooled'] = await loadavg();
   out['pooledP50Ms'] = pct(pooledMs, 50);
   out['pooledP99Ms'] = pct(pooledMs, 99);
   console.log(
-    `pooled pod start: p50 ${ms(pct(pooledMs, 50))}, p99 ${ms(pct(pooledMs, 99))} (target p50 <= 300 ms under TCG)`,
+    `pooled pod start: p50 ${ms(pct(pooledMs, 50))}, p99 ${ms(pct(pooledMs, 99))} (target p50 <= 300 ms under TCG); phases p50: ${JSON.stringify(out['pooledPhasesP50Ms'])}`,
   );
 
   const mem = handler(0);
   const idle: SandboxHandle[] = [];
   for (let i = 0; i < idlePods; i++) idle.push((await startPod(mem, 'idle')).sb);
-  // Give free page reporting (and KSM, when on) time to settle.
+  // Give free page reporting, the idle balloon (first pass 10 s after start) and KSM, when
+  // on, time to settle.
   await new Promise((r) => setTimeout(r, ksm ? 60_000 : 20_000));
   const pss: number[] = [];
   for (const sb of idle) {
@@ -196,7 +233,7 @@ try {
   out['pssPerIdlePodMiB'] = Math.round(mean * 10) / 10;
   out['podsPerGiB'] = Math.floor(1024 / mean);
   console.log(
-    `host memory per idle pod (QEMU PSS, ${idlePods} pods, 128 MiB guests${ksm ? ', KSM on' : ''}): ${mean.toFixed(1)} MiB (target <= 64 MiB); ${Math.floor(1024 / mean)} pods per GiB`,
+    `host memory per idle pod (QEMU PSS, ${idlePods} pods, 128 MiB guests, tb-size ${tbSizeMiB}${balloon ? ', balloon' : ', no balloon'}${ksm ? ', KSM on' : ''}): ${mean.toFixed(1)} MiB (target <= 64 MiB); ${Math.floor(1024 / mean)} pods per GiB`,
   );
   for (const sb of idle) await sb.destroy();
   await mem.close();

@@ -449,7 +449,7 @@ static void send_hello(void) {
   jw_str(&w, "bootId", g_boot_id);
   jw_begin_arr(&w, "capabilities");
   const char *caps[] = { "exec", "tty", "signals", "resize", "oom-events", "volumes", "port-forward",
-                         "cgroup2", "stream-resume" };
+                         "cgroup2", "stream-resume", "meminfo" };
   for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) jw_str(&w, NULL, caps[i]);
   jw_end_arr(&w);
   jw_int(&w, "outWindowBytes", H8_OUT_WINDOW);

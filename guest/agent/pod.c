@@ -1246,6 +1246,28 @@ static void op_forward(uint32_t id, jnode *r) {
   chan_respond_ok(id, "");
 }
 
+/* Guest memory for the host's balloon policy (docs/hyper-runtime.md "Memory levers"). With
+ * `reclaim`, clean caches are dropped and free memory compacted first, so what the balloon
+ * takes next is already free and free page reporting finds whole blocks. */
+static long long meminfo_kib(const char *buf, const char *key) {
+  const char *p = strstr(buf, key);
+  return p ? atoll(p + strlen(key)) : -1;
+}
+
+static void op_meminfo(uint32_t id, jnode *r) {
+  if (jbool(r, "reclaim", false)) {
+    sync();
+    write_file("/proc/sys/vm/drop_caches", "3");
+    write_file("/proc/sys/vm/compact_memory", "1");
+  }
+  char buf[4096];
+  if (read_file("/proc/meminfo", buf, sizeof buf) <= 0) { chan_respond_err(id, "InternalError", "cannot read /proc/meminfo"); return; }
+  char out[200];
+  snprintf(out, sizeof out, "\"totalKiB\":%lld,\"freeKiB\":%lld,\"availableKiB\":%lld",
+           meminfo_kib(buf, "MemTotal:"), meminfo_kib(buf, "MemFree:"), meminfo_kib(buf, "MemAvailable:"));
+  chan_respond_ok(id, out);
+}
+
 static int64_t exec_deadline(jnode *r) {
   bool ok = true;
   return now_ms() + jint(r, "waitMs", 10000, 0, 120000, &ok);
@@ -1290,6 +1312,7 @@ void pod_handle_request(uint32_t id, const char *payload, size_t len, bool retry
   if (strcmp(op, "resize") == 0) { op_resize(id, r); return; }
   if (strcmp(op, "removeContainer") == 0) { op_remove(id, r); return; }
   if (strcmp(op, "stats") == 0) { op_stats(id, r); return; }
+  if (strcmp(op, "memInfo") == 0) { op_meminfo(id, r); return; }
   if (strcmp(op, "updateResources") == 0) { op_update(id, r); return; }
   if (strcmp(op, "portForward") == 0) { op_forward(id, r); return; }
   if (strcmp(op, "shutdown") == 0) { chan_respond_ok(id, ""); g_shutdown_requested = true; return; }

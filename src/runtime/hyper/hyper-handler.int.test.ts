@@ -174,6 +174,35 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     assert.equal(h.out.trim(), 'pod-a');
   });
 
+  test('an idle pod is ballooned down, and a container can still allocate most of its memory', async () => {
+    const memFree = async (): Promise<number> => {
+      const m = await run(a, 'sleeper', ['cat', '/proc/meminfo']);
+      return Number(/^MemFree:\s+(\d+) kB/m.exec(m.out)?.[1]) / 1024;
+    };
+    const freeBefore = await memFree();
+    const r = await handler.balloonNow(a);
+    assert.ok(r, 'the guest agent supports the balloon');
+    // The pod's VM has 128 MiB; the balloon (set by this pass or the pod's first idle pass)
+    // takes what the guest does not use beyond the headroom (12 MiB) ...
+    assert.ok(
+      r.targetBytes < 112 * 1024 * 1024,
+      `balloon target ${r.targetBytes} (was ${r.beforeBytes}; guest had ${freeBefore} MiB free)`,
+    );
+    // ... and the guest sees it go: its free memory drops to about the headroom.
+    await waitFor(async () => (await memFree()) < 24, {
+      timeoutMs: 60_000,
+      description: 'the guest to inflate its balloon',
+    });
+    // A process that needs far more than the headroom still gets it: the balloon deflates on
+    // OOM instead of the OOM killer firing. 56 MiB is most of what a 128 MiB guest has.
+    const big = await run(a, 'sleeper', ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=56M', 'count=1']);
+    assert.equal(big.code, 0, big.err);
+    assert.match(big.err, /1\+0 records in/);
+    assert.equal(aEvents.exits.length, 0, 'no container was killed');
+    const again = await run(a, 'sleeper', ['echo', 'alive']);
+    assert.equal(again.out.trim(), 'alive');
+  });
+
   test('a command that does not exist exits 127 with a message', async () => {
     const r = await run(a, 'sleeper', ['no-such-command']);
     assert.equal(r.code, 127);

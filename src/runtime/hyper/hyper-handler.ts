@@ -16,6 +16,7 @@ import {
   type Clock,
   type Logger,
   type StatusCause,
+  type TimerHandle,
 } from '../../lib/index.js';
 import type { PodSandboxConfig } from '../runtime-service.js';
 import type {
@@ -30,6 +31,8 @@ import { HyperSandbox } from './hyper-sandbox.js';
 import type { Accel } from './qemu-vm.js';
 import { readSandboxState, writeSandboxState, type SandboxState } from './sandbox-state.js';
 import { VmPool } from './vm-pool.js';
+import { deflate, rebalance, type BalloonResult } from './balloon.js';
+import { OverlayTemplates } from './overlay-templates.js';
 import { VmSession, type BootParams } from './vm-session.js';
 
 export interface HyperHandlerOptions {
@@ -69,6 +72,15 @@ export interface HyperHandlerOptions {
   readonly bootTimeoutMs?: number;
   /** Extra kernel arguments for every VM. */
   readonly extraKernelArgs?: readonly string[];
+  /**
+   * Idle-memory balloon (balloon.ts): free guest memory the balloon leaves to an idle VM, in
+   * MiB; 0 turns the balloon policy off. Default 12.
+   */
+  readonly balloonHeadroomMiB?: number;
+  /** First balloon pass after a pod started (ms). Default 10 s. */
+  readonly balloonIdleDelayMs?: number;
+  /** Later balloon passes of a running pod (ms). Default 30 s. */
+  readonly balloonIntervalMs?: number;
 }
 
 /** Debug annotation (test mode only): `malformed-frames` makes the guest agent send garbage. */
@@ -81,6 +93,8 @@ export interface HyperHandler extends SandboxHandler {
   poolReady(): number;
   /** Waits until the pool is full (benchmarks, tests). */
   waitPoolFull(timeoutMs: number): Promise<void>;
+  /** Runs a balloon pass of a sandbox now (tests, benchmarks); undefined when off. */
+  balloonNow(sandbox: SandboxHandle): Promise<BalloonResult | undefined>;
 }
 
 async function hostTscKhz(): Promise<number | undefined> {
@@ -201,6 +215,33 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
     maxCpus: o.maxCpus ?? 16,
   };
   const sandboxes = new Set<HyperSandbox>();
+  const overlays = new OverlayTemplates(join(o.root, 'overlay-templates'));
+  const balloonHeadroomMiB = o.balloonHeadroomMiB ?? 12;
+  const balloon = balloonHeadroomMiB > 0 ? { headroomMiB: balloonHeadroomMiB } : undefined;
+  const balloonTimers = new Map<HyperSandbox, TimerHandle>();
+  const balloonPass = async (sb: HyperSandbox, reclaim: boolean): Promise<BalloonResult | undefined> => {
+    if (!balloon || !sandboxes.has(sb)) return undefined;
+    return rebalance(sb.session, balloon, { reclaim });
+  };
+  /** Balloon passes while the sandbox lives: the first reclaims caches, later ones follow usage. */
+  const scheduleBalloon = (sb: HyperSandbox, delayMs: number, reclaim: boolean): void => {
+    if (!balloon) return;
+    balloonTimers.get(sb)?.cancel();
+    balloonTimers.set(
+      sb,
+      clock.setTimeout(() => {
+        balloonTimers.delete(sb);
+        if (!sandboxes.has(sb)) return;
+        void balloonPass(sb, reclaim)
+          .catch((err: unknown) =>
+            log.debug('Balloon pass failed', { vmId: sb.session.vmId, err: err as Error }),
+          )
+          .finally(() => {
+            if (sandboxes.has(sb)) scheduleBalloon(sb, o.balloonIntervalMs ?? 30_000, false);
+          });
+      }, delayMs),
+    );
+  };
   let prepared: Promise<{ accel: AccelChoice; boot: BootParams; pool: VmPool }> | undefined;
 
   const prepare = (): Promise<{ accel: AccelChoice; boot: BootParams; pool: VmPool }> => {
@@ -244,6 +285,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       };
       const pool = new VmPool({
         size: o.poolSize ?? 2,
+        ...(balloon ? { balloon } : {}),
         cpus: defaultCpus,
         memoryMiB: defaultMemoryMiB,
         boot,
@@ -270,7 +312,12 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       log,
       clock,
       allowDebugAnnotations: o.allowDebugAnnotations ?? false,
-      onDestroyed: () => sandboxes.delete(sb),
+      overlays,
+      onDestroyed: () => {
+        sandboxes.delete(sb);
+        balloonTimers.get(sb)?.cancel();
+        balloonTimers.delete(sb);
+      },
     });
     sandboxes.add(sb);
     return sb;
@@ -335,6 +382,8 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       const started = clock.monotonicMs();
       let session = p.pool.take(size.cpus, size.memoryMiB);
       const pooled = session !== undefined;
+      // A pooled VM's balloon was inflated while it idled: the pod gets all its memory back.
+      if (session && balloon) await deflate(session).catch(() => {});
       session ??= await VmSession.boot(p.boot, size, req.signal);
       await session.setOwner(req.stateDir);
       const state: SandboxState = {
@@ -380,6 +429,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         await sb.destroy().catch(() => {});
         throw err;
       }
+      scheduleBalloon(sb, o.balloonIdleDelayMs ?? 10_000, true);
       log.info('Started sandbox VM', {
         sandbox: req.id,
         vmId: session.vmId,
@@ -416,6 +466,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         return undefined;
       }
       sb.bindSession(session);
+      scheduleBalloon(sb, o.balloonIdleDelayMs ?? 10_000, true);
       log.info('Re-adopted sandbox VM', { sandbox: req.id, vmId: state.vmId });
       return sb;
     },
@@ -424,6 +475,8 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       if (!prepared) return;
       const p = await prepared.catch(() => undefined);
       await p?.pool.close();
+      for (const t of balloonTimers.values()) t.cancel();
+      balloonTimers.clear();
       for (const sb of sandboxes) await sb.detach().catch(() => {});
       sandboxes.clear();
     },
@@ -436,6 +489,12 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
 
     poolReady(): number {
       return 0;
+    },
+
+    async balloonNow(sandbox: SandboxHandle): Promise<BalloonResult | undefined> {
+      const sb = [...sandboxes].find((x) => x === sandbox);
+      if (!sb) throw invalid('Not a sandbox of this handler');
+      return balloonPass(sb, true);
     },
 
     async waitPoolFull(timeoutMs: number): Promise<void> {

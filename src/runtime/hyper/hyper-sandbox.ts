@@ -12,7 +12,6 @@ import { Duplex } from 'node:stream';
 import {
   conflict,
   createRateLimitedLogger,
-  execFile,
   forbidden,
   internal,
   invalid,
@@ -35,6 +34,7 @@ import type {
 import type { ContainerSpec, HandlerEvents, SandboxHandle } from '../sandbox-handler.js';
 import type { OutputSink } from './agent-connection.js';
 import { OutputQueue } from './output-queue.js';
+import type { OverlayTemplates } from './overlay-templates.js';
 import type { AgentEvent, ExitEvent } from './protocol.js';
 import { writeSandboxState, type ContainerRecord, type SandboxState } from './sandbox-state.js';
 import type { VmSession } from './vm-session.js';
@@ -85,6 +85,8 @@ export interface HyperSandboxDeps {
   readonly clock?: Clock;
   readonly allowDebugAnnotations: boolean;
   readonly onDestroyed: () => void;
+  /** Makes containers' qcow2 overlays by copying a per-image template. */
+  readonly overlays: OverlayTemplates;
 }
 
 /** The process to run for a container: image config merged with the CRI config. */
@@ -497,9 +499,7 @@ export class HyperSandbox implements SandboxHandle {
     const overlay = `${this.#d.stateDir}/c-${spec.id.slice(0, 16)}.qcow2`;
     // The container's writable root: a qcow2 overlay whose backing file is the image's
     // shared read-only disk.
-    await execFile(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', disk.path, overlay], {
-      timeoutMs: 30_000,
-    });
+    await this.#d.overlays.create(disk.path, overlay);
     const record: ContainerRecord = {
       id: spec.id,
       disk: '',

@@ -8,6 +8,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock, type Logger } from '../../lib/index.js';
 import { VmSession, type BootParams } from './vm-session.js';
+import { deflate, rebalance, type BalloonPolicy } from './balloon.js';
 
 export interface VmPoolOptions {
   readonly size: number;
@@ -18,6 +19,8 @@ export interface VmPoolOptions {
   readonly clock?: Clock;
   /** Delay before refilling after a VM was taken. Default 2 s. */
   readonly refillDelayMs?: number;
+  /** Balloon idle pooled VMs down to their free-memory headroom (balloon.ts). */
+  readonly balloon?: BalloonPolicy;
 }
 
 export class VmPool {
@@ -135,6 +138,7 @@ export class VmPool {
           },
           onClose: () => this.#discard(s),
         };
+        if (this.#o.balloon) await this.#balloon(s, this.#o.balloon);
       } catch (err) {
         if (this.#closed) return;
         this.#failures++;
@@ -142,6 +146,16 @@ export class VmPool {
         this.#o.log.warn('Cannot boot a pooled VM', { err: err as Error, retryInMs: delay });
         await this.#clock.sleep(delay, this.#abort.signal).catch(() => {});
       }
+    }
+  }
+
+  /** An idle pooled VM gives what it does not use back to the host; a VM taken meanwhile is deflated again. */
+  async #balloon(s: VmSession, policy: BalloonPolicy): Promise<void> {
+    try {
+      await rebalance(s, policy, { reclaim: true });
+      if (!this.#ready.includes(s)) await deflate(s);
+    } catch (err) {
+      this.#o.log.debug('Balloon of a pooled VM failed', { vmId: s.vmId, err: err as Error });
     }
   }
 
