@@ -41,7 +41,7 @@ import {
 } from './query-options.js';
 import { setWarnings, writeJson, writeJsonChunks, writeYaml } from './responses.js';
 import { successStatus } from './status.js';
-import { parseIncludeObject, partialObjectMetadata, tableOf } from './table-convertor.js';
+import { parseIncludeObject, partialObjectMetadata, tableJsonChunks, tableOf } from './table-convertor.js';
 import { serveWatch } from './watch-stream.js';
 
 export interface ResourceHandlerDeps {
@@ -227,7 +227,12 @@ export class ResourceHandler {
         if (!verbs.includes('list')) throw notAllowed();
         const format = this.#format(ctx);
         const includeObject = parseIncludeObject(ctx.query.get('includeObject'));
-        const result = await reg.list(ns, listOptionsFrom(ctx.query), format.kind === 'json');
+        const result = await reg.list(
+          ns,
+          listOptionsFrom(ctx.query),
+          format.kind === 'json',
+          format.kind === 'table',
+        );
         const meta = {
           resourceVersion: result.resourceVersion,
           ...(result.continue !== undefined ? { continue: result.continue } : {}),
@@ -237,16 +242,17 @@ export class ResourceHandler {
         };
         setWarnings(ctx.res, ctx.warnings);
         switch (format.kind) {
-          case 'table':
-            return writeJson(
-              ctx.res,
-              200,
-              tableOf(reg, result.items, meta, {
-                version: format.version,
-                includeObject,
-                nowMs: this.#deps.clock.now(),
-              }),
-            );
+          case 'table': {
+            const options = { version: format.version, includeObject, nowMs: this.#deps.clock.now() };
+            if (result.rows) {
+              return writeJsonChunks(
+                ctx.res,
+                200,
+                tableJsonChunks(reg, result.items, result.rows, meta, options),
+              );
+            }
+            return writeJson(ctx.res, 200, tableOf(reg, result.items, meta, options));
+          }
           case 'partial':
             return writeJson(ctx.res, 200, {
               kind: 'PartialObjectMetadataList',

@@ -64,6 +64,93 @@ export function rawObjectChunks(kv: KeyValue): Uint8Array[] {
 }
 
 /**
+ * The object's `metadata` JSON with its resourceVersion, as byte chunks that share the stored
+ * bytes (Table rows carry it as PartialObjectMetadata): found by scanning the stored text for
+ * the end of the metadata object instead of decoding and encoding it again.
+ */
+export function rawMetadataChunks(kv: KeyValue): Uint8Array[] | undefined {
+  const value = kv.value;
+  const head = decoder.decode(value.subarray(0, Math.min(value.length, 512)));
+  const m = canonicalStart.exec(head);
+  if (!m || !asciiOnly.test(m[0])) return undefined;
+  const at = m[0].length;
+  const end = closingBrace(value, at);
+  if (end < 0) return undefined;
+  const emptyMeta = end === at;
+  return [
+    Buffer.from(`{"resourceVersion":"${kv.modRevision}"${emptyMeta ? '' : ','}`),
+    value.subarray(at, end + 1),
+  ];
+}
+
+/** The index of the `}` that closes the object whose contents start at `from` (-1: none). */
+function closingBrace(text: Uint8Array, from: number): number {
+  let depth = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text[i] as number;
+    if (c === 0x22 /* " */) {
+      // Skip the string; a backslash escapes the next byte (multi-byte UTF-8 never holds 0x22/0x5c).
+      for (i++; i < text.length; i++) {
+        const d = text[i] as number;
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      if (depth === 0) return c === 0x7d ? i : -1;
+      depth--;
+    }
+  }
+  return -1;
+}
+
+/** What a Table row needs of a stored object: see `TableRowCache`. */
+export interface TableRowSource {
+  /** The decoded object without managedFields (read-only: shared between requests). */
+  readonly object: Readonly<KubeObject>;
+  /** Its `metadata` JSON, resourceVersion included, as PartialObjectMetadata carries it. */
+  readonly metadataJson: Uint8Array;
+}
+
+/**
+ * Decoded objects for Table rows, by store key and revision, so that `kubectl get` of a large
+ * collection decodes only what changed since the last one (as upstream's watch cache keeps
+ * objects decoded). Bounded: the oldest entries go beyond `maxEntries`; managedFields (often
+ * half an object, never shown in a row) are not kept.
+ */
+export class TableRowCache {
+  readonly #entries = new Map<string, { revision: number; source: TableRowSource }>();
+  readonly #maxEntries: number;
+
+  constructor(maxEntries = 10_000) {
+    this.#maxEntries = maxEntries;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The row source of `kv`, decoded now unless this revision of the key was seen before. */
+  get(kv: KeyValue): TableRowSource {
+    const hit = this.#entries.get(kv.key);
+    if (hit && hit.revision === kv.modRevision) return hit.source;
+    const object = decodeObject(kv);
+    const raw = rawMetadataChunks(kv);
+    const metadataJson = raw ? Buffer.concat(raw) : Buffer.from(JSON.stringify(object.metadata));
+    delete object.metadata.managedFields;
+    const source: TableRowSource = { object, metadataJson };
+    if (hit) this.#entries.delete(kv.key);
+    this.#entries.set(kv.key, { revision: kv.modRevision, source });
+    if (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    return source;
+  }
+}
+
+/**
  * Watch events share one decoded object per stored value: watches only read it, and one
  * event fans out to many watchers. Keyed by the value's bytes, which the store shares
  * between the watchers of one event.

@@ -58,6 +58,8 @@ import {
   formatTime,
   rawObjectChunks,
   rememberStored,
+  TableRowCache,
+  type TableRowSource,
 } from './object-codec.js';
 import type {
   DeleteOptions,
@@ -92,6 +94,11 @@ export interface ListResult {
   readonly items: KubeObject[];
   /** With `raw: true` and no selector: each object's JSON as chunks of the stored bytes. */
   readonly rawItems?: Uint8Array[][];
+  /**
+   * With `forTable: true`: what each Table row needs, in the order of `items` (which are then
+   * shared, read-only objects without managedFields), and each item's stored key-value.
+   */
+  readonly rows?: { readonly sources: TableRowSource[]; readonly stored: KeyValue[] };
   readonly resourceVersion: string;
   readonly continue?: string;
   readonly remainingItemCount?: number;
@@ -118,8 +125,13 @@ export interface DeleteResult {
   readonly deleted: boolean;
 }
 
-/** Writes that lose a compare-and-swap are retried this often before answering Conflict. */
-const maxWriteAttempts = 16;
+/**
+ * Writes that lose a compare-and-swap are retried this often before answering Conflict
+ * (upstream's GuaranteedUpdate retries without a limit). The SQLite store commits one batch
+ * while the next one queues, so under contention on one key only every other batch has a
+ * winner: 30 concurrent patches of one object need up to ~30 attempts.
+ */
+const maxWriteAttempts = 64;
 /** generateName collisions are retried this often. */
 const maxGenerateNameAttempts = 8;
 
@@ -172,6 +184,7 @@ export class ResourceRegistry {
   readonly keys: KeySpace;
   readonly #deps: ResourceRegistryDeps;
   readonly #log: Logger;
+  readonly #tableRows = new TableRowCache();
 
   constructor(def: KindDefinition, deps: ResourceRegistryDeps) {
     this.def = def;
@@ -365,9 +378,16 @@ export class ResourceRegistry {
   }
 
   /** A list at one revision, with selectors and paging. See the module comment. */
-  async list(namespace: string | undefined, options: ListOptions = {}, raw = false): Promise<ListResult> {
+  async list(
+    namespace: string | undefined,
+    options: ListOptions = {},
+    raw = false,
+    forTable = false,
+  ): Promise<ListResult> {
     const selection = compileSelection(this.def, options.labelSelector, options.fieldSelector);
     const rawItems: Uint8Array[][] | undefined = raw && selection.isEverything ? [] : undefined;
+    const rows =
+      forTable && !rawItems ? { sources: [] as TableRowSource[], stored: [] as KeyValue[] } : undefined;
     const prefix = collectionPrefix(this.keys, this.namespaced ? namespace : undefined);
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : 0;
     let revision: number | undefined;
@@ -410,7 +430,14 @@ export class ResourceRegistry {
         for (let i = 0; i < page.items.length; i++) {
           const kv = page.items[i] as KeyValue;
           if (rawItems) rawItems.push(rawObjectChunks(kv));
-          else {
+          else if (rows) {
+            const source = this.#tableRows.get(kv);
+            if (selection.matches(source.object as KubeObject)) {
+              items.push(source.object as KubeObject);
+              rows.sources.push(source);
+              rows.stored.push(kv);
+            }
+          } else {
             const obj = decodeObject(kv);
             if (selection.matches(obj)) items.push(obj);
           }
@@ -449,6 +476,7 @@ export class ResourceRegistry {
     return {
       items,
       ...(rawItems ? { rawItems } : {}),
+      ...(rows ? { rows } : {}),
       resourceVersion: String(readRevision),
       ...(nextStart !== undefined
         ? { continue: encodeContinue({ revision: readRevision, start: nextStart.slice(prefix.length) }) }

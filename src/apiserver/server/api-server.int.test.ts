@@ -660,6 +660,58 @@ for (const backend of ['memory', 'sqlite'] as const) {
       assert.equal(one.json['apiVersion'], 'meta.k8s.io/v1beta1');
       assert.equal((one.json['rows'] as unknown[]).length, 1);
     });
+
+    it('Table rows of a list carry each object and its metadata exactly as a get returns them', async () => {
+      await s.request('POST', '/api/v1/namespaces', {
+        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tables' } },
+      });
+      const tricky = {
+        'a/quote': 'say "}" and {[',
+        'a/backslash': 'C:\\dir\\}\\',
+        'a/unicode': 'ünïcødé ✓ \u2028',
+        'a/nested-json': '{"x":[1,{"y":"}"}]}',
+      };
+      for (const [name, extra] of [
+        ['t1', { metadata: { name: 't1', annotations: tricky, labels: { app: 't' } } }],
+        ['t2', {}],
+      ] as const) {
+        const r = await s.request('POST', '/api/v1/namespaces/tables/pods', {
+          body: { ...pod(name), ...extra },
+        });
+        assert.equal(r.status, 201, r.text);
+      }
+      const list = (await s.request('GET', '/api/v1/namespaces/tables/pods')).json['items'] as {
+        metadata: Record<string, unknown>;
+      }[];
+      assert.equal(list.length, 2);
+      assert.deepEqual(list[0]?.metadata['annotations'], tricky);
+      const accept = 'application/json;as=Table;v=v1;g=meta.k8s.io';
+      for (const includeObject of ['Metadata', 'Object', 'None'] as const) {
+        for (const selector of ['', '&labelSelector=app%3Dt']) {
+          const t = await s.request(
+            'GET',
+            `/api/v1/namespaces/tables/pods?includeObject=${includeObject}${selector}`,
+            { accept },
+          );
+          assert.equal(t.status, 200, t.text);
+          const rows = t.json['rows'] as { cells: unknown[]; object?: Record<string, unknown> }[];
+          const expected = selector ? list.slice(0, 1) : list;
+          assert.equal(rows.length, expected.length);
+          rows.forEach((row, i) => {
+            const item = expected[i] as { metadata: Record<string, unknown> };
+            assert.equal(row.cells[0], item.metadata['name']);
+            if (includeObject === 'None') assert.equal(row.object, undefined);
+            else if (includeObject === 'Object') assert.deepEqual(row.object, item);
+            else
+              assert.deepEqual(row.object, {
+                kind: 'PartialObjectMetadata',
+                apiVersion: 'meta.k8s.io/v1',
+                metadata: item.metadata,
+              });
+          });
+        }
+      }
+    });
   });
 }
 
