@@ -71,6 +71,7 @@ async function bareBoot(): Promise<number> {
       rootPorts: 8,
       kernelArgs: [...guestKernelArgs('tcg', Number.isFinite(tsc) ? tsc : undefined), 'h8s.marker'],
       useCgroup: false,
+      ramBackend: ksm ? 'anon' : 'memfd',
     },
     sockets,
   );

@@ -109,6 +109,9 @@ extern process g_procs[MAX_PROCESSES];
 extern stream g_streams[MAX_STREAMS];
 
 int64_t now_ms(void);
+/* Timestamped step log on the console when booted with h8s.trace (profiling pod starts). */
+extern bool g_trace;
+void tracek(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void logk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* channel.c: framing, streams, events */

@@ -8,6 +8,7 @@
  *                   host, then power off (the benchmark's bare-boot baseline)
  *   h8s.port=NAME   control port name (default h8s.ctl)
  *   h8s.page_reporting_order=N   free page reporting granularity (2^N pages)
+ *   h8s.trace       timestamped steps of container set-up on the console (profiling)
  * The agent must never exit (the kernel panics when PID 1 dies) and never trusts the host's
  * input: every parser is bounded and every error answered, not fatal. */
 #include "agent.h"
@@ -73,6 +74,28 @@ void logk(const char *fmt, ...) {
     (void)w;
     close(fd);
   }
+}
+
+bool g_trace;
+
+void tracek(const char *fmt, ...) {
+  if (!g_trace) return;
+  char buf[300];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  char line[400];
+  int l = snprintf(line, sizeof line, "H8S-TRACE %lld.%06ld %s\n", (long long)ts.tv_sec, ts.tv_nsec / 1000, buf);
+  /* Opened once, so a forked child can still trace after it entered a container's /dev. */
+  static int fd = -1;
+  if (fd < 0) fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t w = write(fd, line, (size_t)(l < (int)sizeof line ? l : (int)sizeof line - 1));
+  (void)w;
 }
 
 static bool cmdline_has(const char *cmdline, const char *flag, char *value, size_t vlen) {
@@ -182,6 +205,8 @@ int main(void) {
   cmdline_has(cmdline, "h8s.port", portname, sizeof portname);
   if (!portname[0]) snprintf(portname, sizeof portname, "h8s.ctl");
 
+  g_trace = cmdline_has(cmdline, "h8s.trace", NULL, 0);
+  tracek("agent started");
   load_modules();
   boot_id();
   /* Linux 6.1 resets page_reporting_order to pageblock_order (2 MiB) when the balloon

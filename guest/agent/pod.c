@@ -173,22 +173,57 @@ static int run_helper(char *const argv[], char *err, size_t errlen) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* /dev/vdX whose virtio-blk serial is `serial`; 0 when found. */
+/* The serial of a SCSI disk from its unit serial number VPD page (0x80): a 4-byte header,
+ * then the serial, possibly padded with spaces or NULs. */
+static bool scsi_serial(const char *name, char *out, size_t outlen) {
+  char path[300];
+  unsigned char buf[128];
+  snprintf(path, sizeof path, "/sys/block/%s/device/vpd_pg80", name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n < 5 || buf[1] != 0x80) return false;
+  size_t len = ((size_t)buf[2] << 8) | buf[3];
+  if (len > (size_t)n - 4) len = (size_t)n - 4;
+  size_t start = 4, end = 4 + len;
+  while (start < end && (buf[start] == ' ' || buf[start] == 0)) start++;
+  while (end > start && (buf[end - 1] == ' ' || buf[end - 1] == 0)) end--;
+  if (end - start + 1 > outlen) return false;
+  memcpy(out, buf + start, end - start);
+  out[end - start] = 0;
+  return true;
+}
+
+/* /dev/vdX (virtio-blk) or /dev/sdX (virtio-scsi) whose serial is `serial`; 0 when found. */
 static int find_disk(const char *serial, char *dev, size_t devlen) {
   DIR *d = opendir("/sys/block");
   if (!d) return -1;
   struct dirent *e;
   int rc = -1;
   while ((e = readdir(d))) {
-    if (strncmp(e->d_name, "vd", 2) != 0) continue;
     char path[300], buf[128];
-    snprintf(path, sizeof path, "/sys/block/%s/serial", e->d_name);
-    if (read_file(path, buf, sizeof buf) < 0) continue;
-    size_t n = strlen(buf);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+    if (strncmp(e->d_name, "vd", 2) == 0) {
+      snprintf(path, sizeof path, "/sys/block/%s/serial", e->d_name);
+      if (read_file(path, buf, sizeof buf) < 0) continue;
+      size_t n = strlen(buf);
+      while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+    } else if (strncmp(e->d_name, "sd", 2) == 0) {
+      if (!scsi_serial(e->d_name, buf, sizeof buf)) continue;
+    } else {
+      continue;
+    }
     if (strcmp(buf, serial) == 0) {
+      /* A SCSI disk shows up before its capacity is read: wait for a size. */
+      char sz[32];
+      snprintf(path, sizeof path, "/sys/block/%s/size", e->d_name);
+      if (read_file(path, sz, sizeof sz) < 0 || atoll(sz) <= 0) break;
       snprintf(dev, devlen, "/dev/%s", e->d_name);
-      rc = access(dev, F_OK) == 0 ? 0 : -1;
+      /* Found once its first block can be read (the node appears while the disk is probed). */
+      unsigned char blk[4096];
+      int fd = open(dev, O_RDONLY | O_CLOEXEC);
+      rc = fd >= 0 && pread(fd, blk, sizeof blk, 0) == (ssize_t)sizeof blk ? 0 : -1;
+      if (fd >= 0) close(fd);
       break;
     }
   }
@@ -559,6 +594,7 @@ static int op_create_container(jnode *r, char *err, size_t errlen, const char **
   /* Validate everything and wait for every disk before touching anything. */
   char dev[64];
   if (find_disk(serial, dev, sizeof dev) < 0) return 1;
+  tracek("create %s: disk %s found", id, dev);
   for (jnode *m = mounts ? mounts->child : NULL; m; m = m->next) {
     const char *type = jstr(m, "type", "");
     const char *path = jstr(m, "containerPath", "");
@@ -619,11 +655,15 @@ static int op_create_container(jnode *r, char *err, size_t errlen, const char **
       container_release(c);
       return -1;
     }
-    if (mount(dev, c->rootdir, "ext4", c->readonly_root ? MS_RDONLY : 0, NULL) < 0) {
+    tracek("create %s: mounting", id);
+    /* noinit_itable: no ext4lazyinit thread zeroing inode tables in the background of a
+     * pod start (it competes for the vCPU and writes the overlay for nothing). */
+    if (mount(dev, c->rootdir, "ext4", c->readonly_root ? MS_RDONLY : 0, "noinit_itable") < 0) {
       snprintf(err, errlen, "mount root %s: %s", dev, strerror(errno));
       container_release(c);
       return -1;
     }
+    tracek("create %s: mounted", id);
   }
   for (jnode *m = mounts ? mounts->child : NULL; m; m = m->next) {
     mountspec *ms = &c->mounts[c->nmounts];
@@ -658,6 +698,7 @@ static int op_create_container(jnode *r, char *err, size_t errlen, const char **
     struct epoll_event ev = { .events = EPOLLPRI, .data.u64 = ((uint64_t)TAG_OOM << 32) | (uint64_t)(c - g_containers) };
     epoll_ctl(g_epfd, EPOLL_CTL_ADD, c->oom_fd, &ev);
   }
+  tracek("create %s: done", id);
   return 0;
 }
 
@@ -902,9 +943,12 @@ static void child_exec(process *p, procspec *ps, int efd, int in_fd, int out_fd,
   } else {
     dup2(in_fd, 0); dup2(out_fd, 1); dup2(err_fd, 2);
   }
+  tracek("child: entering container");
   if (ps->is_init) container_enter(p->c, efd);
+  tracek("child: entered");
   const char *home = "/";
   child_set_user(ps->user, efd, &home);
+  tracek("child: user set");
   clearenv();
   bool has_path = false, has_home = false, has_host = false, has_term = false;
   for (int i = 0; ps->envp[i]; i++) {
@@ -923,6 +967,7 @@ static void child_exec(process *p, procspec *ps, int efd, int in_fd, int out_fd,
   }
   if (ps->tty && !has_term) setenv("TERM", "xterm", 1);
   if (chdir(ps->cwd) < 0) child_fail(efd, 125, "chdir to cwd (\"%s\") set in config: %s", ps->cwd, strerror(errno));
+  tracek("child: exec");
   execvp(ps->argv[0], ps->argv);
   int e = errno;
   if (e == ENOENT) {
@@ -979,6 +1024,7 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
     }
   }
   if (pipe2(epipe, O_CLOEXEC) < 0 || pipe2(pidpipe, O_CLOEXEC) < 0) { snprintf(err, errlen, "pipe: %s", strerror(errno)); goto out; }
+  tracek("spawn %s: fork", c->id);
   pid_t a = fork();
   if (a < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); goto out; }
   if (a == 0) {
@@ -1017,6 +1063,7 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
     goto out;
   }
   p->pid = b;
+  tracek("spawn %s: pid %d", c->id, (int)b);
   /* Wait for exec (EOF on the close-on-exec pipe) or an error report. Container set-up is
    * local work (mounts), so this is short; bounded anyway. */
   struct pollfd pf = { .fd = epipe[0], .events = POLLIN };
@@ -1033,6 +1080,7 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
     if (got >= sizeof msg - 1) break;
   }
   msg[got] = 0;
+  tracek("spawn %s: exec done", c->id);
   if (got > 1) {
     p->errcode = (unsigned char)msg[0];
     snprintf(p->errmsg, sizeof p->errmsg, "%s", msg + 1);

@@ -123,10 +123,19 @@ test('the QEMU command line: trimmed microvm, hot-plug ports, TCG flags only und
     'ninth port in the next slot',
   );
   assert.match(tcg[tcg.indexOf('-append') + 1] ?? '', /tsc_early_khz=2000000/);
+  // Disks go to a virtio-scsi controller (no scan of 256 targets at boot); the balloon gives
+  // pages back on guest OOM; KVM and TCG share both.
+  assert.ok(tcg.includes('virtio-scsi-pci,id=scsi0'));
+  assert.ok(tcg.includes('memory-backend-memfd,id=ram,size=128M'));
+  assert.ok(!qemuArgv({ ...spec, ramBackend: 'anon' }, sockets).some((a) => a.includes('memfd')));
+  assert.match(tcg[tcg.indexOf('-append') + 1] ?? '', /scsi_mod\.scan=none/);
+  assert.ok(tcg.some((a) => a.startsWith('virtio-balloon-pci') && a.includes('deflate-on-oom=on')));
   const kvm = qemuArgv({ ...spec, accel: 'kvm', kernelArgs: guestKernelArgs('kvm', 2_000_000) }, sockets);
   assert.ok(kvm.includes('host') && kvm.includes('kvm'));
   assert.ok(!kvm.some((a) => a.includes('tb-size')));
   assert.doesNotMatch(kvm[kvm.indexOf('-append') + 1] ?? '', /tsc_early_khz/);
+  assert.ok(kvm.includes('virtio-scsi-pci,id=scsi0'));
+  assert.ok(kvm.some((a) => a.includes('deflate-on-oom=on')));
 });
 
 test("the guest agent's JSON parser survives hostile input (C self test)", async () => {

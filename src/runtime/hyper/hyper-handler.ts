@@ -31,7 +31,7 @@ import { HyperSandbox } from './hyper-sandbox.js';
 import type { Accel } from './qemu-vm.js';
 import { readSandboxState, writeSandboxState, type SandboxState } from './sandbox-state.js';
 import { VmPool } from './vm-pool.js';
-import { deflate, rebalance, type BalloonResult } from './balloon.js';
+import { rebalance, type BalloonResult } from './balloon.js';
 import { OverlayTemplates } from './overlay-templates.js';
 import { VmSession, type BootParams } from './vm-session.js';
 
@@ -60,7 +60,7 @@ export interface HyperHandlerOptions {
   readonly accel?: 'auto' | Accel;
   /** TCG translation buffer per VM (MiB). Default 16: it is allocated as it fills and stays. */
   readonly tbSizeMiB?: number;
-  /** PCIe slots for hot-plugged disks and NICs per VM (containers + volumes + NICs). Default 32. */
+  /** PCIe slots for hot-plugged NICs per VM (disks are SCSI LUNs). Default 8: each idle port costs guest memory and boot time. */
   readonly rootPorts?: number;
   /** Put each QEMU in a host cgroup with the pod's CPU and a memory cap. Default true. */
   readonly useCgroups?: boolean;
@@ -125,6 +125,9 @@ export function guestKernelArgs(
     // microvm's ACPI does not hand PCIe hot-plug to the OS; the guest drives the slots natively.
     'pcie_ports=native',
     'no_timer_check',
+    // Disks are hot-added to the virtio-scsi controller one LUN at a time (the controller
+    // reports each); scanning all 256 targets at boot would only cost boot time.
+    'scsi_mod.scan=none',
     // The agent sets free page reporting to 128 KiB blocks (the kernel's 2 MiB default never
     // reports in a small VM) so QEMU gives freed guest memory back to the host.
     'h8s.page_reporting_order=5',
@@ -277,8 +280,10 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         ]),
         accel: accel.accel,
         tbSizeMiB: o.tbSizeMiB ?? 16,
-        rootPorts: o.rootPorts ?? 32,
+        rootPorts: o.rootPorts ?? 8,
         useCgroup: o.useCgroups ?? true,
+        // KSM merges only private anonymous memory; otherwise memfd RAM (no host THP).
+        ramBackend: o.enableKsm ? 'anon' : 'memfd',
         bootTimeoutMs: o.bootTimeoutMs ?? 60_000,
         log,
         ...(o.clock ? { clock: o.clock } : {}),
@@ -380,10 +385,8 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       }
       const p = await prepare();
       const started = clock.monotonicMs();
-      let session = p.pool.take(size.cpus, size.memoryMiB);
+      let session = await p.pool.take(size.cpus, size.memoryMiB);
       const pooled = session !== undefined;
-      // A pooled VM's balloon was inflated while it idled: the pod gets all its memory back.
-      if (session && balloon) await deflate(session).catch(() => {});
       session ??= await VmSession.boot(p.boot, size, req.signal);
       await session.setOwner(req.stateDir);
       const state: SandboxState = {

@@ -49,6 +49,13 @@ export interface VmSpec {
   readonly kernelArgs: readonly string[];
   /** Put QEMU in its own host cgroup with CPU and memory limits. */
   readonly useCgroup: boolean;
+  /**
+   * Guest RAM: `memfd` (default) is shared memory the host never backs with transparent huge
+   * pages, so what free page reporting and the balloon return stays returned (with anonymous
+   * RAM, which QEMU asks THP for, khugepaged refills whole 2 MiB pages around a single used
+   * one); `anon` is needed for KSM, which merges only private anonymous pages.
+   */
+  readonly ramBackend?: 'memfd' | 'anon';
 }
 
 const DeviceSchema = Type.Union([
@@ -84,6 +91,8 @@ const VmFactsSchema = Type.Object({
   nextDeviceSeq: Type.Integer({ minimum: 1 }),
   devices: Type.Array(DeviceSchema, { maxItems: 64 }),
   cgroup: Type.Optional(Type.String()),
+  /** The VM has the virtio-scsi controller `scsi0` (VMs of older daemons do not). */
+  scsi: Type.Optional(Type.Boolean()),
 });
 export type VmFacts = Static<typeof VmFactsSchema>;
 
@@ -118,12 +127,14 @@ export function qemuArgv(spec: VmSpec, sockets: { qmp: string; ctl: string; cons
     const mf = i % 8 === 0 ? ',multifunction=on' : '';
     ports.push('-device', `pcie-root-port,id=rp${i},chassis=${i + 1},bus=pcie.0,addr=${addr}${mf}`);
   }
+  const memfd = (spec.ramBackend ?? 'memfd') === 'memfd';
   return [
     spec.qemuBinary,
     '-name',
     `h8s-${spec.vmId}`,
     '-M',
-    'microvm,pcie=on,rtc=on,mem-merge=on',
+    `microvm,pcie=on,rtc=on,mem-merge=on${memfd ? ',memory-backend=ram' : ''}`,
+    ...(memfd ? ['-object', `memory-backend-memfd,id=ram,size=${spec.memoryMiB}M`] : []),
     ...accelArgs,
     '-smp',
     String(spec.cpus),
@@ -147,6 +158,10 @@ export function qemuArgv(spec: VmSpec, sockets: { qmp: string; ctl: string; cons
     `unix:${sockets.qmp},server=on,wait=off`,
     '-device',
     'virtio-serial-pci,id=vser',
+    // Disks are hot-added as SCSI LUNs on this controller: no PCIe slot power-up and link
+    // training in the guest (pciehp waits >= 100 ms per device), and unplug is immediate.
+    '-device',
+    'virtio-scsi-pci,id=scsi0',
     '-chardev',
     `socket,id=ctl,path=${sockets.ctl},server=on,wait=off`,
     '-device',
@@ -229,6 +244,7 @@ export class QemuVm {
       nextDeviceSeq: 1,
       devices: [],
       ...(cgroup ? { cgroup } : {}),
+      scsi: true,
     };
     await writeFacts(spec.dir, facts);
     const exited = child.exited.then(() => undefined);
@@ -355,13 +371,21 @@ export class QemuVm {
     );
   }
 
+  /** A free SCSI target on `scsi0` (port `scsi:N`, one LUN each). */
+  #freeScsiTarget(): string {
+    const used = new Set(this.#facts.devices.map((d) => d.port));
+    for (let i = 1; i < 256; i++) if (!used.has(`scsi:${i}`)) return `scsi:${i}`;
+    throw unavailable(`VM "${this.#facts.vmId}" has no free SCSI target for another disk`);
+  }
+
   /**
-   * Hot-plugs a disk image as a virtio-blk device whose serial the guest looks up.
+   * Hot-adds a disk image whose serial the guest looks up: a SCSI LUN on the VM's virtio-scsi
+   * controller, or on VMs without one (started by an older daemon) a virtio-blk PCIe device.
    * @throws ServiceUnavailable when no slot is free; InternalError when QEMU refuses
    */
   async addDisk(options: { file: string; format: 'qcow2' | 'raw'; readonly: boolean }): Promise<VmDevice> {
     const id = `d${this.#facts.nextDeviceSeq++}`;
-    const port = this.#freePort();
+    const port = this.#facts.scsi ? this.#freeScsiTarget() : this.#freePort();
     const serial = `h8s-${id}`;
     const dev: VmDevice = { id, kind: 'disk', port, file: options.file, serial };
     this.#facts.devices.push(dev);
@@ -373,13 +397,21 @@ export class QemuVm {
         'read-only': options.readonly,
         file: { driver: 'file', filename: options.file, 'read-only': options.readonly },
       });
-      await this.#qmp.execute('device_add', {
-        driver: 'virtio-blk-pci',
-        id: `dev-${id}`,
-        drive: `blk-${id}`,
-        bus: port,
-        serial,
-      });
+      await this.#qmp.execute(
+        'device_add',
+        port.startsWith('scsi:')
+          ? {
+              driver: 'scsi-hd',
+              id: `dev-${id}`,
+              drive: `blk-${id}`,
+              bus: 'scsi0.0',
+              channel: 0,
+              'scsi-id': Number(port.slice(5)),
+              lun: 0,
+              serial,
+            }
+          : { driver: 'virtio-blk-pci', id: `dev-${id}`, drive: `blk-${id}`, bus: port, serial },
+      );
     } catch (err) {
       await this.#qmp.execute('blockdev-del', { 'node-name': `blk-${id}` }).catch(() => {});
       this.#facts.devices = this.#facts.devices.filter((d) => d.id !== id);
@@ -432,8 +464,9 @@ export class QemuVm {
   }
 
   /**
-   * Unplugs a device. The guest releases PCIe slots after its hot-plug button delay, so the
-   * backend is deleted in the background when QEMU reports DEVICE_DELETED.
+   * Unplugs a device. The guest releases PCIe slots after its hot-plug button delay (SCSI
+   * LUNs at once), so the backend is deleted in the background when QEMU reports
+   * DEVICE_DELETED.
    */
   async removeDevice(id: string): Promise<void> {
     const dev = this.#facts.devices.find((d) => d.id === id);

@@ -31,6 +31,8 @@ export class VmPool {
   #closed = false;
   readonly #abort = new AbortController();
   #failures = 0;
+  /** Balloon passes of pooled VMs still running: a VM taken meanwhile waits for its pass. */
+  readonly #passes = new Map<VmSession, Promise<void>>();
 
   constructor(o: VmPoolOptions) {
     this.#o = o;
@@ -138,7 +140,12 @@ export class VmPool {
           },
           onClose: () => this.#discard(s),
         };
-        if (this.#o.balloon) await this.#balloon(s, this.#o.balloon);
+        if (this.#o.balloon) {
+          const pass = this.#balloon(s, this.#o.balloon);
+          this.#passes.set(s, pass);
+          await pass;
+          this.#passes.delete(s);
+        }
       } catch (err) {
         if (this.#closed) return;
         this.#failures++;
@@ -149,11 +156,10 @@ export class VmPool {
     }
   }
 
-  /** An idle pooled VM gives what it does not use back to the host; a VM taken meanwhile is deflated again. */
+  /** An idle pooled VM gives what it does not use back to the host. */
   async #balloon(s: VmSession, policy: BalloonPolicy): Promise<void> {
     try {
       await rebalance(s, policy, { reclaim: true });
-      if (!this.#ready.includes(s)) await deflate(s);
     } catch (err) {
       this.#o.log.debug('Balloon of a pooled VM failed', { vmId: s.vmId, err: err as Error });
     }
@@ -166,8 +172,11 @@ export class VmPool {
     this.refill();
   }
 
-  /** A ready VM of exactly this size, or undefined (the caller boots one). */
-  take(cpus: number, memoryMiB: number): VmSession | undefined {
+  /**
+   * A ready VM of exactly this size, or undefined (the caller boots one). Its balloon is
+   * deflated first (after a balloon pass still running on it), so the pod gets all its memory.
+   */
+  async take(cpus: number, memoryMiB: number): Promise<VmSession | undefined> {
     if (cpus !== this.#o.cpus || memoryMiB !== this.#o.memoryMiB) return undefined;
     for (;;) {
       const s = this.#ready.shift();
@@ -179,6 +188,12 @@ export class VmPool {
       // Refill a little later: the pod that took this VM is still hot-plugging its disks and
       // a boot under TCG would compete with it for the CPU.
       this.#clock.setTimeout(() => this.refill(), this.#o.refillDelayMs ?? 2000);
+      if (this.#o.balloon) {
+        await this.#passes.get(s);
+        await deflate(s).catch((err: unknown) =>
+          this.#o.log.debug('Cannot deflate a pooled VM', { vmId: s.vmId, err: err as Error }),
+        );
+      }
       return s;
     }
   }

@@ -27,6 +27,7 @@ export interface BootParams {
   readonly tbSizeMiB: number;
   readonly rootPorts: number;
   readonly useCgroup: boolean;
+  readonly ramBackend?: 'memfd' | 'anon';
   readonly bootTimeoutMs: number;
   readonly log: Logger;
   readonly clock?: Clock;
@@ -80,6 +81,7 @@ export class VmSession {
           rootPorts: p.rootPorts,
           kernelArgs: p.kernelArgs,
           useCgroup: p.useCgroup,
+          ...(p.ramBackend ? { ramBackend: p.ramBackend } : {}),
         },
         { log: p.log, ...(p.clock ? { clock: p.clock } : {}), ...(signal ? { signal } : {}) },
       );
