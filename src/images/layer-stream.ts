@@ -72,7 +72,7 @@ export async function openLayerStream(
  */
 export function decompressStream(input: Readable, compression: 'gzip' | 'none', what: string): LayerStream {
   if (compression === 'gzip') {
-    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
     const finished = new Promise<void>((resolve, reject) => {
       pipeline(input, gunzip, (err) =>
         err ? reject(invalid(`Cannot decompress ${what} (gzip): ${err.message}`, { cause: err })) : resolve(),

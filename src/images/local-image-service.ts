@@ -705,9 +705,18 @@ class ImageServiceImpl implements LocalImageService {
     // spawning `sync` does not hold up the pull's last steps).
     this.#syncTimer ??= setTimeout(() => {
       this.#syncTimer = undefined;
-      this.#syncing ??= this.#syncLoop();
+      this.#startSync();
     }, 250);
     this.#syncTimer.unref();
+  }
+
+  #startSync(): void {
+    if (this.#syncing) return; // the running loop takes what was added meanwhile
+    const p = this.#syncLoop();
+    this.#syncing = p;
+    void p.finally(() => {
+      if (this.#syncing === p) this.#syncing = undefined;
+    });
   }
 
   async #syncLoop(): Promise<void> {
@@ -743,8 +752,6 @@ class ImageServiceImpl implements LocalImageService {
       this.#log.warn('Cannot sync unpacked layers to disk; they will be unpacked again after a reboot', {
         error: err,
       });
-    } finally {
-      this.#syncing = undefined;
     }
   }
 
@@ -752,7 +759,7 @@ class ImageServiceImpl implements LocalImageService {
     if (this.#syncTimer) {
       clearTimeout(this.#syncTimer);
       this.#syncTimer = undefined;
-      this.#syncing ??= this.#syncLoop();
+      this.#startSync();
     }
     while (this.#syncing) await this.#syncing;
   }

@@ -82,6 +82,9 @@ interface PendingJob {
 
 interface PoolWorker {
   readonly thread: Worker;
+  /** Resolves when the worker has loaded its code (or has died trying). */
+  readonly started: Promise<void>;
+  markStarted(): void;
   ready: boolean;
   job: PendingJob | undefined;
   idleTimer: NodeJS.Timeout | undefined;
@@ -130,6 +133,12 @@ export class UnpackPool {
     if (!this.threaded) return;
     while (this.#workers.size < this.size) this.#spawn();
     for (const w of this.#workers) if (!w.job) this.#idle(w);
+  }
+
+  /** Starts the workers (as `warm`) and resolves when they have loaded their code. */
+  async whenReady(log?: Logger): Promise<void> {
+    this.warm(log);
+    await Promise.all([...this.#workers].map((w) => w.started));
   }
 
   /** Queues an unpack. A `follow` source starts with nothing available. */
@@ -225,7 +234,16 @@ export class UnpackPool {
     const thread = entry.eval
       ? new Worker(entry.code, { eval: true, name: 'h8s-unpack' })
       : new Worker(entry.url, { name: 'h8s-unpack' });
-    const w: PoolWorker = { thread, ready: false, job: undefined, idleTimer: undefined };
+    let markStarted!: () => void;
+    const started = new Promise<void>((resolve) => (markStarted = resolve));
+    const w: PoolWorker = {
+      thread,
+      started,
+      markStarted,
+      ready: false,
+      job: undefined,
+      idleTimer: undefined,
+    };
     this.#workers.add(w);
     thread.on('message', (m: PoolReply) => this.#onMessage(w, m));
     thread.on('error', (err) => this.#onExit(w, err));
@@ -237,6 +255,7 @@ export class UnpackPool {
     switch (m.type) {
       case 'ready':
         w.ready = true;
+        w.markStarted();
         return;
       case 'log': {
         const log = w.job?.id === m.id ? w.job.log : this.#log;
@@ -259,6 +278,7 @@ export class UnpackPool {
   }
 
   #onExit(w: PoolWorker, err: Error): void {
+    w.markStarted();
     if (!this.#workers.delete(w)) return;
     if (w.idleTimer) clearTimeout(w.idleTimer);
     const job = w.job;
