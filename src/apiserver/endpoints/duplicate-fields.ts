@@ -6,16 +6,43 @@
 
 interface Frame {
   readonly isObject: boolean;
-  readonly path: string;
-  readonly keys: Set<string> | undefined;
+  /** Where this container sits in its parent: a key, an index, or nothing for the root. */
+  readonly slot: string | number | undefined;
+  /** Keys seen so far: an array while small (most objects have a few keys), then a set. */
+  keys: string[] | Set<string> | undefined;
   index: number;
   key: string | undefined;
   expectKey: boolean;
 }
 
-function childPath(frame: Frame): string {
-  if (!frame.isObject) return `${frame.path}[${frame.index}]`;
-  return frame.path === '' ? (frame.key ?? '') : `${frame.path}.${frame.key ?? ''}`;
+const smallKeys = 16;
+
+/** The path of the container at `stack[depth - 1]` (paths are only built for duplicates). */
+function pathOf(stack: readonly Frame[], depth: number): string {
+  let p = '';
+  for (let k = 1; k < depth; k++) {
+    const slot = (stack[k] as Frame).slot;
+    p = typeof slot === 'number' ? `${p}[${slot}]` : p === '' ? (slot ?? '') : `${p}.${slot ?? ''}`;
+  }
+  return p;
+}
+
+/** Records `key` in `frame`; false when the object already had it. */
+function addKey(frame: Frame, key: string): boolean {
+  const keys = frame.keys;
+  if (keys === undefined) {
+    frame.keys = [key];
+    return true;
+  }
+  if (Array.isArray(keys)) {
+    if (keys.includes(key)) return false;
+    if (keys.length < smallKeys) keys.push(key);
+    else frame.keys = new Set([...keys, key]);
+    return true;
+  }
+  if (keys.has(key)) return false;
+  keys.add(key);
+  return true;
 }
 
 /** Paths of keys that appear twice in the same object (at most `max`). */
@@ -41,11 +68,10 @@ export function scanJsonText(text: string, maxDepth: number, maxDuplicates = 20)
     if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
       if (stack.length >= maxDepth) return { duplicates: out, isTooDeep: true };
       const parent = stack[stack.length - 1];
-      const path = parent ? childPath(parent) : '';
       stack.push({
         isObject: c === 0x7b,
-        path,
-        keys: c === 0x7b ? new Set() : undefined,
+        slot: parent === undefined ? undefined : parent.isObject ? (parent.key ?? '') : parent.index,
+        keys: undefined,
         index: 0,
         key: undefined,
         expectKey: c === 0x7b,
@@ -76,13 +102,13 @@ export function scanJsonText(text: string, maxDepth: number, maxDuplicates = 20)
       }
       const top = stack[stack.length - 1];
       if (top?.isObject && top.expectKey) {
-        const raw = text.slice(i, j + 1);
-        const key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
         top.key = key;
         top.expectKey = false;
-        if (top.keys?.has(key)) {
-          if (out.length < maxDuplicates) out.push(childPath(top));
-        } else top.keys?.add(key);
+        if (!addKey(top, key) && out.length < maxDuplicates) {
+          const path = pathOf(stack, stack.length);
+          out.push(path === '' ? key : `${path}.${key}`);
+        }
       }
       i = j + 1;
     } else {

@@ -61,13 +61,29 @@ const serverMetadata = [
   'deletionGracePeriodSeconds',
 ];
 
+const serverMetadataSet = new Set(serverMetadata);
+
 /** A shallow copy without the fields managed-field tracking ignores. */
 function stripped(obj: KubeObject | Record<string, unknown> | undefined): Record<string, unknown> {
   if (!obj) return {};
-  const { apiVersion: _a, kind: _k, metadata, ...rest } = obj as Record<string, unknown>;
-  const meta: Record<string, unknown> = { ...((metadata as Record<string, unknown> | undefined) ?? {}) };
-  for (const k of serverMetadata) delete meta[k];
-  return Object.keys(meta).length > 0 ? { ...rest, metadata: meta } : rest;
+  // Built key by key: `delete` would turn the copies into slow dictionary-mode objects.
+  const out: Record<string, unknown> = {};
+  let meta: Record<string, unknown> | undefined;
+  for (const k in obj) {
+    if (k === 'apiVersion' || k === 'kind') continue;
+    const v = (obj as Record<string, unknown>)[k];
+    if (k !== 'metadata') {
+      out[k] = v;
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    for (const mk in v) {
+      if (serverMetadataSet.has(mk)) continue;
+      (meta ??= {})[mk] = (v as Record<string, unknown>)[mk];
+    }
+  }
+  if (meta) out['metadata'] = meta;
+  return out;
 }
 
 function managerKey(name: string, operation: string, subresource: string): string {

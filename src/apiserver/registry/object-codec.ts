@@ -15,9 +15,23 @@ const decoder = new TextDecoder();
  * without parsing (see `rawObjectChunks`).
  */
 export function encodeObject(obj: KubeObject): Uint8Array {
+  if (obj.metadata.resourceVersion === undefined && isCanonicalOrder(obj)) {
+    return Buffer.from(JSON.stringify(obj));
+  }
   const { apiVersion, kind, metadata, ...rest } = obj;
   const { resourceVersion: _rv, ...meta } = metadata;
   return Buffer.from(JSON.stringify({ apiVersion, kind, metadata: meta, ...rest }));
+}
+
+/** True when the first keys are apiVersion, kind and metadata (strings and an object). */
+function isCanonicalOrder(obj: KubeObject): boolean {
+  if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') return false;
+  let n = 0;
+  for (const k in obj) {
+    if (k !== (n === 0 ? 'apiVersion' : n === 1 ? 'kind' : 'metadata')) return false;
+    if (++n === 3) return true;
+  }
+  return false;
 }
 
 const canonicalStart = /^\{"apiVersion":"(?:[^"\\]|\\.)*","kind":"(?:[^"\\]|\\.)*","metadata":\{/;

@@ -15,12 +15,13 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { KindDefinition } from '../../api/index.js';
 import { describeError, notFound, tooManyRequests, type Clock, type Logger } from '../../lib/index.js';
 import type { KeyValueStore } from '../../storage/index.js';
 import { Discovery } from '../endpoints/discovery.js';
 import { OpenApiHandler } from '../endpoints/openapi-handler.js';
-import type { RequestContext } from '../endpoints/request-context.js';
+import type { RequestContext, UserInfo } from '../endpoints/request-context.js';
 import { resolveRequestInfo } from '../endpoints/request-info.js';
 import { ResourceHandler } from '../endpoints/resource-handler.js';
 import { writeJson, writeText } from '../endpoints/responses.js';
@@ -69,6 +70,48 @@ export interface ApiServerDeps {
 }
 
 const mutatingMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A request's context. Its abort signal is made on first use (only watches and long requests
+ * need one), so an ordinary request allocates no controller, closure or listener.
+ */
+class Context implements RequestContext {
+  user: UserInfo | undefined = undefined;
+  readonly warnings: string[] = [];
+  readonly logFields: Record<string, unknown> = {};
+  #abort: AbortController | undefined;
+  #onGone: (() => void) | undefined;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly method: string,
+    readonly path: string,
+    readonly query: URLSearchParams,
+    readonly requestId: string,
+    private readonly shutdown: AbortSignal,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.#abort) {
+      const abort = new AbortController();
+      this.#abort = abort;
+      if (this.res.closed || this.shutdown.aborted) abort.abort();
+      this.#onGone = () => abort.abort();
+      this.res.once('close', this.#onGone);
+      this.shutdown.addEventListener('abort', this.#onGone, { once: true });
+    }
+    return this.#abort.signal;
+  }
+
+  /** Removes the listeners the signal added (the request is over). */
+  release(): void {
+    if (!this.#onGone) return;
+    this.shutdown.removeEventListener('abort', this.#onGone);
+    this.res.off('close', this.#onGone);
+    this.#onGone = undefined;
+  }
+}
 const longRunningSubresources = new Set(['log', 'exec', 'attach', 'portforward', 'proxy']);
 
 export class ApiServer {
@@ -93,6 +136,8 @@ export class ApiServer {
     this.#deps = deps;
     this.#config = config;
     this.#log = deps.log;
+    // Every open watch listens for shutdown (thousands may): no MaxListenersExceededWarning.
+    setMaxListeners(0, this.#shutdown.signal);
     this.registry = new ApiRegistry({
       store: deps.store,
       clock: deps.clock,
@@ -183,30 +228,15 @@ export class ApiServer {
     const q = rawUrl.indexOf('?');
     const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
     const query = new URLSearchParams(q >= 0 ? rawUrl.slice(q + 1) : '');
-    // The abort signal is made on first use: only watches and long requests need one.
-    let abort: AbortController | undefined;
-    const onGone = (): void => abort?.abort();
-    const shutdown = this.#shutdown.signal;
-    const ctx: RequestContext = {
+    const ctx = new Context(
       req,
       res,
       method,
       path,
       query,
-      requestId: `${this.#idPrefix}-${(++this.#requestSeq).toString(36)}`,
-      user: undefined,
-      warnings: [],
-      get signal(): AbortSignal {
-        if (!abort) {
-          abort = new AbortController();
-          if (res.closed || shutdown.aborted) abort.abort();
-          res.once('close', onGone);
-          shutdown.addEventListener('abort', onGone, { once: true });
-        }
-        return abort.signal;
-      },
-      logFields: {},
-    };
+      `${this.#idPrefix}-${(++this.#requestSeq).toString(36)}`,
+      this.#shutdown.signal,
+    );
     let error: unknown;
     try {
       await this.#dispatch(ctx);
@@ -220,10 +250,7 @@ export class ApiServer {
         res.destroy();
       }
     } finally {
-      if (abort) {
-        shutdown.removeEventListener('abort', onGone);
-        res.off('close', onGone);
-      }
+      ctx.release();
       this.#logRequest(ctx, startedMs, error);
     }
   }
