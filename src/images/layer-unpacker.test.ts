@@ -252,4 +252,28 @@ describe('layer unpacker semantics', { concurrency: 1 }, () => {
     assert.equal((await st('plain')).mode & 0o7777, 0o640);
     assert.equal((await st('plain')).mtimeMs, 1_600_000_000_000);
   });
+
+  it('orders entries that touch files still being created (many small files at once)', async () => {
+    const t = await fresh();
+    const many = Array.from({ length: 100 }, (_, i) => f(`d/f${i}`, `v1-${i}`));
+    await apply(t.root, [
+      d('d'),
+      ...many,
+      f('d/f7', 'replaced'), // a later entry for the same path wins
+      hl('d/link', 'd/f8'), // a hard link to a file created just before
+      sl('d/f9', 'f8'), // a symlink replacing a file
+      f('d/.wh.f10'), // a whiteout of one (merge mode: deletes it)
+    ]);
+    assert.equal(await readFile(join(t.root, 'd/f7'), 'utf8'), 'replaced');
+    assert.equal((await stat(join(t.root, 'd/link'))).nlink, 2);
+    assert.equal(await readlink(join(t.root, 'd/f9')), 'f8');
+    await assert.rejects(stat(join(t.root, 'd/f10')), /ENOENT/);
+    assert.equal(await readFile(join(t.root, 'd/f99'), 'utf8'), 'v1-99');
+    // a file that a later entry needs as a directory is refused as before
+    const u = await fresh();
+    await assert.rejects(
+      apply(u.root, [d('x'), f('x/a'), f('x/a/b')], 'overlay'),
+      (err) => isInvalid(err) && /needs "x\/a" to be a directory/.test((err as Error).message),
+    );
+  });
 });
