@@ -90,7 +90,8 @@ export function decompressStream(input: Readable, compression: 'gzip' | 'none', 
   return hashed(input, finished, () => input.destroy());
 }
 
-function hashed(source: Readable, finished: Promise<void>, destroy: () => void): LayerStream {
+/** Wraps a stream of tar bytes: hashes what it yields; `finished` settles when its producer is done. */
+export function hashed(source: Readable, finished: Promise<void>, destroy: () => void): LayerStream {
   const hash = createHash('sha256');
   finished.catch(() => undefined); // observed through done()
   const chunks = (async function* () {

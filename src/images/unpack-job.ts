@@ -13,11 +13,12 @@
  * the digest of the uncompressed tar stream (the diffID), which the caller compares with the
  * image config before the unpacked directory may be published.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { invalid, type Logger } from '../lib/index.js';
 import { unpackLayer, type DeviceNodePolicy, type UnpackMode, type UnpackStats } from './layer-unpacker.js';
-import { decompressStream, openLayerStream, type LayerStream } from './layer-stream.js';
+import { decompressStream, hashed, openLayerStream, type LayerStream } from './layer-stream.js';
 import type { LayerCompression } from './oci-schemas.js';
 
 /** What to unpack where. Plain data, so it can be posted to a worker. */
@@ -91,6 +92,60 @@ async function* followFile(fd: number, follow: FollowState, signal: AbortSignal,
 }
 
 /**
+ * gzip from a file (followed or complete) into hashed tar bytes, reading into two buffers in
+ * turn: a buffer is read into again only after the decompressor has consumed it (the write
+ * callback), so a layer costs no allocation per read and the decompressor's back-pressure
+ * paces the reads.
+ */
+function gunzipFile(fd: number, follow: FollowState, signal: AbortSignal, what: string): LayerStream {
+  const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
+  const bufs = [Buffer.allocUnsafe(readChunk), Buffer.allocUnsafe(readChunk)] as const;
+  const feeding = (async () => {
+    const written: (Promise<void> | undefined)[] = [undefined, undefined];
+    let k = 0;
+    let pos = 0;
+    for (;;) {
+      signal.throwIfAborted();
+      // stopped (an error elsewhere): never read the descriptor again, its owner may close it
+      if (gunzip.destroyed) throw new Error('unpack stopped');
+      if (pos < follow.available) {
+        await written[k];
+        if (gunzip.destroyed) throw new Error('unpack stopped');
+        const buf = bufs[k as 0 | 1];
+        const n = Math.min(follow.available - pos, readChunk);
+        const got = readSync(fd, buf, 0, n, pos);
+        if (got === 0) throw invalid(`Cannot unpack ${what}: the download is shorter than reported`);
+        pos += got;
+        const p = new Promise<void>((resolve, reject) =>
+          gunzip.write(buf.subarray(0, got), (err) => (err ? reject(err) : resolve())),
+        );
+        p.catch(() => undefined);
+        written[k] = p;
+        k ^= 1;
+        continue;
+      }
+      if (follow.ended) break;
+      await follow.wait();
+    }
+    await Promise.all(written);
+    gunzip.end();
+  })();
+  const ended = new Promise<void>((resolve, reject) => {
+    gunzip.on('end', resolve);
+    gunzip.on('close', () => reject(new Error('unpack stopped'))); // after 'end' this changes nothing
+    gunzip.on('error', (err) =>
+      reject(invalid(`Cannot decompress ${what} (gzip): ${err.message}`, { cause: err })),
+    );
+  });
+  feeding.catch((err: unknown) => gunzip.destroy(err instanceof Error ? err : new Error(String(err))));
+  const finished = Promise.all([ended, feeding]).then(() => undefined);
+  return hashed(gunzip, finished, () => {
+    follow.wake();
+    gunzip.destroy();
+  });
+}
+
+/**
  * Runs one unpack. `follow` is required for a `follow` source.
  * @throws Invalid for a malformed or malicious layer, a decompression error
  */
@@ -100,7 +155,27 @@ export async function runUnpackJob(
 ): Promise<UnpackJobResult> {
   const { signal } = options;
   let stream: LayerStream;
-  if (spec.source.kind === 'follow') {
+  let ownFd: number | undefined;
+  if (spec.compression === 'gzip') {
+    let fd: number;
+    let follow: FollowState;
+    if (spec.source.kind === 'follow') {
+      if (!options.follow) throw new Error('runUnpackJob: a followed source needs its FollowState');
+      fd = spec.source.fd;
+      follow = options.follow;
+    } else {
+      fd = ownFd = openSync(spec.source.path, 'r');
+      follow = new FollowState();
+      follow.update(fstatSync(fd).size, true);
+    }
+    const onAbort = (): void => follow.wake();
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream = gunzipFile(fd, follow, signal, spec.what);
+    stream.done().then(
+      () => signal.removeEventListener('abort', onAbort),
+      () => signal.removeEventListener('abort', onAbort),
+    );
+  } else if (spec.source.kind === 'follow') {
     const follow = options.follow;
     if (!follow) throw new Error('runUnpackJob: a followed source needs its FollowState');
     if (spec.compression === 'zstd')
@@ -130,6 +205,8 @@ export async function runUnpackJob(
     stream.destroy();
     signal.throwIfAborted();
     throw err;
+  } finally {
+    if (ownFd !== undefined) closeFd(ownFd);
   }
 }
 
