@@ -52,7 +52,13 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execFile, invalid, type Logger } from '../lib/index.js';
-import { readTar, type TarHeader, type TarReaderLimits, type TarSource } from './tar-format.js';
+import {
+  readTar,
+  type TarEntry,
+  type TarHeader,
+  type TarReaderLimits,
+  type TarSource,
+} from './tar-format.js';
 
 export type UnpackMode = 'overlay' | 'merge';
 export type DeviceNodePolicy = 'skip' | 'create';
@@ -189,7 +195,7 @@ class Unpacker {
     for await (const entry of readTar(source, this.#opts.limits)) {
       this.#opts.signal?.throwIfAborted();
       this.#stats.entries++;
-      await this.#entry(entry.header, entry.body, entry.readAll);
+      await this.#entry(entry);
     }
     await this.#finish();
     return { ...this.#stats };
@@ -285,7 +291,8 @@ class Unpacker {
     return false;
   }
 
-  async #entry(h: TarHeader, body: AsyncIterable<Buffer>, readAll: () => Promise<Buffer>): Promise<void> {
+  async #entry(entry: TarEntry): Promise<void> {
+    const h = entry.header;
     const parts = cleanEntryName(h.name, this.#what);
     if (parts.length === 0) {
       // the root itself ("./"): take its attributes
@@ -332,7 +339,7 @@ class Unpacker {
         this.#clear(abs, false, absent);
         const right = this.#createdRight(abs, h);
         if (h.size <= smallFileBytes) {
-          const data = await readAll();
+          const data = await entry.readAll();
           const fd = openSync(abs, createFlags, h.mode & 0o777);
           try {
             for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
@@ -345,7 +352,7 @@ class Unpacker {
           // between chunks of the tar stream.
           const fd = openSync(abs, createFlags, h.mode & 0o777);
           try {
-            for await (const c of body) {
+            for await (const c of entry.body) {
               for (let off = 0; off < c.length;) off += writeSync(fd, c, off, c.length - off);
             }
             this.#fdAttrs(fd, h, right);
