@@ -200,6 +200,9 @@ class WriterThread {
   #nextId = 1;
   #failure: Error | undefined;
   #exited: Promise<void>;
+  /** Called once when the thread fails or exits unasked (not after `stop`). */
+  onFailure: ((err: Error) => void) | undefined;
+  #isStopping = false;
 
   private constructor(worker: Worker) {
     this.#worker = worker;
@@ -242,9 +245,15 @@ class WriterThread {
   }
 
   #fail(err: Error): void {
+    const isFirst = this.#failure === undefined;
     this.#failure ??= err;
     for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
+    if (isFirst && !this.#isStopping) this.onFailure?.(err);
+  }
+
+  get hasFailed(): boolean {
+    return this.#failure !== undefined;
   }
 
   /** Sends a request; resolves with the writer's answer (an `error` answer rejects). */
@@ -263,6 +272,7 @@ class WriterThread {
 
   /** Closes the writer's connection (after everything sent before) and ends the thread. */
   async stop(): Promise<void> {
+    this.#isStopping = true;
     if (!this.#failure) {
       await this.request({ type: 'close' }).catch(() => undefined);
     }
@@ -351,6 +361,15 @@ export class SqliteStore implements KeyValueStore {
       },
       { clock: deps.clock, log: deps.log, limits: options.watchLimits },
     );
+    writer.onFailure = (err) => {
+      // Writes now fail with InternalError (reads go on); nothing waits for a publish forever.
+      this.#log.error('The store writer thread stopped; writes fail until the store is reopened', {
+        path: options.path,
+        error: describeError(err),
+      });
+      for (const w of this.#revisionWaiters) w.resolve();
+      this.#revisionWaiters = [];
+    };
     this.#scheduler = new CompactionScheduler(this, options.compaction, deps);
     this.#scheduler.start();
     if (this.#compactScan < this.#compacted) this.#startPhysicalCompaction(); // interrupted last time
@@ -628,7 +647,7 @@ export class SqliteStore implements KeyValueStore {
 
   /** Resolves once the writes up to `revision` are published (at once when they are). */
   #revisionReached(revision: number): Promise<void> {
-    if (revision <= this.#revision || this.#isClosed) return Promise.resolve();
+    if (revision <= this.#revision || this.#isClosed || this.#writer.hasFailed) return Promise.resolve();
     return new Promise<void>((resolve) => this.#revisionWaiters.push({ revision, resolve }));
   }
 
