@@ -102,7 +102,8 @@ function workerEntry(): { code: string; eval: true } | { url: URL; eval: false }
   if (ext !== '.ts') return { url, eval: false };
   // A worker does not inherit the main thread's module hooks: register tsx first.
   return {
-    code: `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`,
+    // resolved here: eval code would resolve bare names from the working directory
+    code: `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`,
     eval: true,
   };
 }
@@ -131,8 +132,7 @@ export class UnpackPool {
   warm(log?: Logger): void {
     if (log) this.#log ??= log;
     if (!this.threaded) return;
-    while (this.#workers.size < this.size) this.#spawn();
-    for (const w of this.#workers) if (!w.job) this.#idle(w);
+    while (this.#workers.size < this.size) this.#spawn(); // each goes idle once it has loaded
   }
 
   /** Starts the workers (as `warm`) and resolves when they have loaded their code. */
@@ -256,6 +256,7 @@ export class UnpackPool {
       case 'ready':
         w.ready = true;
         w.markStarted();
+        if (!w.job) this.#idle(w);
         return;
       case 'log': {
         const log = w.job?.id === m.id ? w.job.log : this.#log;
