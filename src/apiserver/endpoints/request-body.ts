@@ -30,39 +30,38 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
   if (Number.isFinite(declared) && declared > limitBytes) return Promise.reject(tooLargeError(limitBytes));
   if (req.complete) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
+    // Anonymous handlers and a flag instead of named closures that are removed again: this
+    // runs for every write request (the listeners go with the request).
     const chunks: Buffer[] = [];
     let size = 0;
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    const onData = (chunk: Buffer): void => {
+    let isSettled = false;
+    req.on('data', (chunk: Buffer) => {
+      if (isSettled) return;
       size += chunk.length;
       if (size > limitBytes) {
-        cleanup();
+        isSettled = true;
         req.resume();
         reject(tooLargeError(limitBytes));
         return;
       }
       chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
+    });
+    req.on('end', () => {
+      if (isSettled) return;
+      isSettled = true;
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
+    });
+    req.on('error', (err: Error) => {
+      if (isSettled) return;
+      isSettled = true;
       reject(badRequest(`Cannot read the request body: ${err.message}`, { cause: err }));
-    };
-    const onClose = (): void => {
-      if (!req.complete) onError(new Error('the client closed the connection'));
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
+    });
+    req.on('close', () => {
+      if (isSettled || req.complete) return;
+      isSettled = true;
+      const err = new Error('the client closed the connection');
+      reject(badRequest(`Cannot read the request body: ${err.message}`, { cause: err }));
+    });
   });
 }
 
