@@ -304,7 +304,8 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     const got = await waitFor(
       async () => {
         const r = await run(a, 'vol-writer', ['cat', '/data/file']);
-        return r.code === 0 ? r.out : undefined;
+        // The shell creates the file before it writes: an empty read is "not yet".
+        return r.code === 0 && r.out.trim() ? r.out : undefined;
       },
       { timeoutMs: 60_000, description: 'the volume file' },
     );

@@ -357,8 +357,17 @@ export class QemuVm {
     );
   }
 
-  async #persist(): Promise<void> {
-    await writeFacts(this.dir, this.#facts);
+  #persisting: Promise<void> = Promise.resolve();
+
+  /**
+   * Writes vm.json. Serialised: a device change and a background unplug completion (SCSI
+   * unplugs are immediate) may persist at the same time, and each write must see the facts
+   * as they are when it runs.
+   */
+  #persist(): Promise<void> {
+    const next = this.#persisting.catch(() => {}).then(() => writeFacts(this.dir, this.#facts));
+    this.#persisting = next;
+    return next;
   }
 
   #freePort(): string {
