@@ -21,6 +21,7 @@
 #define TAG_SIGNAL 2u
 #define TAG_STREAM 3u
 #define TAG_OOM 4u
+#define TAG_PSI 5u
 
 struct process;
 
@@ -67,6 +68,11 @@ typedef struct container {
   int nmounts;
   int oom_fd;
   int64_t oom_kills;
+  /* memory.pressure trigger: a container stuck reclaiming at its limit is killed as OOM */
+  int psi_fd;
+  int psi_strikes;
+  int64_t psi_first_ms;
+  bool psi_killed;
   int64_t memory_max, pids_max, cpu_quota, cpu_period;
 } container;
 
@@ -109,6 +115,7 @@ extern process g_procs[MAX_PROCESSES];
 extern stream g_streams[MAX_STREAMS];
 
 int64_t now_ms(void);
+int64_t mono_ms(void);
 /* Timestamped step log on the console when booted with h8s.trace (profiling pod starts). */
 extern bool g_trace;
 void tracek(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -139,6 +146,7 @@ void pod_retry_pending(void);
 bool pod_has_pending(void);
 void pod_on_sigchld(void);
 void pod_on_oom_fd(int idx);
+void pod_on_psi_fd(int idx);
 void pod_hello_state(jwriter *w);
 void pod_progress(void);
 void pod_orphan_process(process *p);

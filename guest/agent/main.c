@@ -45,7 +45,7 @@ int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t mono_ms(void) {
+int64_t mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -240,7 +240,7 @@ int main(void) {
   if (g_port_fd < 0) { logk("open %s: %s", dev, strerror(errno)); reboot(RB_POWER_OFF); }
 
   for (int i = 0; i < MAX_STREAMS; i++) g_streams[i].fd = -1;
-  for (int i = 0; i < MAX_CONTAINERS; i++) { g_containers[i].oom_fd = -1; g_containers[i].mntns_fd = -1; }
+  for (int i = 0; i < MAX_CONTAINERS; i++) { g_containers[i].oom_fd = -1; g_containers[i].psi_fd = -1; g_containers[i].mntns_fd = -1; }
 
   sigset_t mask;
   sigemptyset(&mask);
@@ -281,6 +281,7 @@ int main(void) {
         if (idx < MAX_STREAMS) stream_on_fd(&g_streams[idx], evs[i].events);
         break;
       case TAG_OOM: pod_on_oom_fd((int)idx); break;
+      case TAG_PSI: pod_on_psi_fd((int)idx); break;
       default: break;
       }
     }

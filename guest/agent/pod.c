@@ -527,6 +527,7 @@ static void container_release(container *c) {
     write_file(path, "1");
   }
   if (c->oom_fd >= 0) { epoll_ctl(g_epfd, EPOLL_CTL_DEL, c->oom_fd, NULL); close(c->oom_fd); }
+  if (c->psi_fd >= 0) { epoll_ctl(g_epfd, EPOLL_CTL_DEL, c->psi_fd, NULL); close(c->psi_fd); }
   if (c->mntns_fd >= 0) close(c->mntns_fd);
   if (c->rootdir[0]) { umount2(c->rootdir, MNT_DETACH); rmdir(c->rootdir); }
   if (c->lowerdir[0]) {
@@ -549,6 +550,7 @@ static void container_release(container *c) {
   }
   memset(c, 0, sizeof *c);
   c->oom_fd = -1;
+  c->psi_fd = -1;
   c->mntns_fd = -1;
 }
 
@@ -578,6 +580,67 @@ static void read_resources(jnode *res, container *c) {
   c->pids_max = jint(res, "pidsLimit", c->pids_max, 0, 4194304, &ok);
   c->cpu_quota = jint(res, "cpuQuota", c->cpu_quota, 0, INT64_MAX, &ok);
   c->cpu_period = jint(res, "cpuPeriod", c->cpu_period, 0, 1000000, &ok);
+}
+
+/*
+ * The OOM killer of a memory cgroup does not fire while reclaim still "makes progress", and
+ * a container at its limit without swap can make progress forever by evicting and re-reading
+ * its own program text: it hangs at 100% of its CPU instead of dying. As systemd-oomd and
+ * Android's lmkd do, a PSI trigger on the container's memory.pressure reports every second in
+ * which its tasks were fully stalled on memory for PSI_STALL_US or more; PSI_STRIKES such
+ * seconds within PSI_SPAN_MS while the cgroup sits at its limit kill the container (cgroup.kill)
+ * and report it as OOM-killed.
+ */
+#define PSI_STALL_US 300000
+#define PSI_WINDOW_US 1000000
+#define PSI_STRIKES 5
+#define PSI_SPAN_MS 15000
+
+static void watch_memory_pressure(container *c) {
+  char path[220];
+  snprintf(path, sizeof path, "%s/memory.pressure", c->cgroup);
+  int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return; /* kernel without PSI: the cgroup OOM killer alone */
+  char trig[64];
+  int n = snprintf(trig, sizeof trig, "full %d %d", PSI_STALL_US, PSI_WINDOW_US);
+  if (write(fd, trig, (size_t)n + 1) < 0) { close(fd); return; }
+  struct epoll_event ev = { .events = EPOLLPRI, .data.u64 = ((uint64_t)TAG_PSI << 32) | (uint64_t)(c - g_containers) };
+  if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) < 0) { close(fd); return; }
+  c->psi_fd = fd;
+}
+
+static int64_t cgroup_int(container *c, const char *file) {
+  char path[220], buf[64];
+  snprintf(path, sizeof path, "%s/%s", c->cgroup, file);
+  ssize_t n = read_file(path, buf, sizeof buf);
+  if (n <= 0 || buf[0] < '0' || buf[0] > '9') return -1; /* missing, or "max" */
+  return strtoll(buf, NULL, 10);
+}
+
+void pod_on_psi_fd(int idx) {
+  if (idx < 0 || idx >= MAX_CONTAINERS) return;
+  container *c = &g_containers[idx];
+  if (!c->used || c->psi_killed) return;
+  int64_t max = cgroup_int(c, "memory.max"), cur = cgroup_int(c, "memory.current");
+  /* stalls below the limit are the whole guest's memory pressure, not this container's */
+  if (max <= 0 || cur < 0 || cur < max - max / 16) { c->psi_strikes = 0; return; }
+  int64_t now = mono_ms();
+  if (c->psi_strikes == 0 || now - c->psi_first_ms > PSI_SPAN_MS) { c->psi_first_ms = now; c->psi_strikes = 0; }
+  if (++c->psi_strikes < PSI_STRIKES) return;
+  char path[220];
+  snprintf(path, sizeof path, "%s/cgroup.kill", c->cgroup);
+  if (write_file(path, "1") < 0) return;
+  c->psi_killed = true;
+  logk("container %s: stalled at its memory limit (%lld of %lld bytes); killed as out of memory", c->id, (long long)cur, (long long)max);
+  jwriter w;
+  jw_init(&w, 512);
+  jw_begin_obj(&w);
+  jw_str(&w, "type", "oom");
+  jw_str(&w, "container", c->id);
+  jw_int(&w, "oomKills", c->oom_kills + 1);
+  jw_end_obj(&w);
+  if (!w.failed) chan_event(w.buf, w.len);
+  jw_free(&w);
 }
 
 /* createContainer: 1 = waiting for disks, 0 = done, -1 = failed. */
@@ -616,6 +679,7 @@ static int op_create_container(jnode *r, char *err, size_t errlen, const char **
   memset(c, 0, sizeof *c);
   c->used = true;
   c->oom_fd = -1;
+  c->psi_fd = -1;
   c->mntns_fd = -1;
   snprintf(c->id, sizeof c->id, "%s", id);
   snprintf(c->dev, sizeof c->dev, "%s", dev);
@@ -698,6 +762,7 @@ static int op_create_container(jnode *r, char *err, size_t errlen, const char **
     struct epoll_event ev = { .events = EPOLLPRI, .data.u64 = ((uint64_t)TAG_OOM << 32) | (uint64_t)(c - g_containers) };
     epoll_ctl(g_epfd, EPOLL_CTL_ADD, c->oom_fd, &ev);
   }
+  watch_memory_pressure(c);
   tracek("create %s: done", id);
   return 0;
 }
@@ -1466,7 +1531,7 @@ void pod_progress(void) {
     bool oom = false;
     if (c) {
       int64_t k = oom_kills(c);
-      oom = k > c->oom_kills && WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL;
+      oom = (k > c->oom_kills || c->psi_killed) && WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL;
       if (k > c->oom_kills) c->oom_kills = k;
     }
     uint64_t dropped = (p->sout ? p->sout->dropped : 0) + (p->serr ? p->serr->dropped : 0);

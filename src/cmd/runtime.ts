@@ -12,7 +12,7 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
-import { createImageService } from '../images/index.js';
+import { createImageService, sharedUnpackPool } from '../images/index.js';
 import { describeError, systemClock, type Logger, type LogLevel } from '../lib/index.js';
 import {
   defaultGuestDir,
@@ -216,6 +216,8 @@ export async function runRuntime(config: RuntimeConfig, log: Logger, signal: Abo
   const { claimRoot, createRuntimeCore, createRuntimeServer } = await loadRuntimeDaemon();
   // before anything touches the root (the image store included): one daemon per root
   await claimRoot(config.root);
+  // Load the unpack workers now, so the first pull does not wait for them.
+  sharedUnpackPool().warm(log.child({ component: 'images' }));
   const images = await createImageService({
     root: config['images-root'],
     log: log.child({ component: 'images' }),

@@ -17,6 +17,7 @@
  * - containers of one pod share the network namespace (localhost) but not filesystems;
  * - attach delivers stdin and output and ends with the container's exit code; portForward
  *   reaches 127.0.0.1:PORT inside the pod;
+ * - a container killed by the OOM killer at its memory limit is reported as OOMKilled;
  * - bad configs are Invalid (or NotFound for a missing image or sandbox).
  */
 import { after, before, describe, it } from 'node:test';
@@ -180,6 +181,17 @@ export function runRuntimeConformance(name: string, setup: () => Promise<Conform
       const st = await exited(await run({ command: ['/no/such/command'] }));
       assert.equal(st.exitCode, 127);
       assert.equal(st.reason, 'ContainerCannotRun');
+    });
+
+    it('reports a container killed at its memory limit as OOMKilled', async () => {
+      // busybox sort holds its whole input (one 64 MB line) in memory: far over 16 MiB
+      const id = await run({
+        command: ['sh', '-c', 'head -c 64000000 /dev/zero | sort > /dev/null'],
+        resources: { memoryLimitInBytes: 16 * 1024 * 1024 },
+      });
+      const st = await exited(id);
+      assert.equal(st.reason, 'OOMKilled', `exit ${st.exitCode} ${st.reason} ${st.message}`);
+      assert.notEqual(st.exitCode, 0);
     });
 
     it('applies env, working directory and user', async () => {
