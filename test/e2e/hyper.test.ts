@@ -13,7 +13,7 @@ import { execFile, waitFor } from '../../src/lib/index.js';
 import { defaultGuestDir, findGuestAssets, type GuestAssets } from '../../src/runtime/index.js';
 import { repoRoot, startTestRuntime, type TestRuntime } from '../../src/runtime/testing/test-runtime.js';
 
-const hyperctlBin = join(repoRoot, 'bin', 'hyperctl.js');
+import { hyperctlBin } from './helpers/hyperctl.js';
 
 async function killQemuUnder(root: string): Promise<void> {
   for (const pid of await readdir('/proc').catch(() => [] as string[])) {

@@ -10,24 +10,15 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile } from '../../src/lib/index.js';
 import { pushBusybox, startTestRegistry, type TestRegistry } from '../../src/images/testing/index.js';
-import { repoRoot, startTestRuntime, type TestRuntime } from '../../src/runtime/testing/test-runtime.js';
-
-const hyperctlBin = join(repoRoot, 'bin', 'hyperctl.js');
+import { runHyperctl } from './helpers/hyperctl.js';
+import { startTestRuntime, type TestRuntime } from '../../src/runtime/testing/test-runtime.js';
 
 describe('hyperctl image commands through the daemon', { timeout: 600_000 }, () => {
   let d: TestRuntime;
   let authReg: TestRegistry;
   let tmp = '';
 
-  const hyperctl = async (...args: string[]) => {
-    const r = await execFile([process.execPath, hyperctlBin, '--host', d.endpoint, ...args], {
-      check: false,
-      timeoutMs: 180_000,
-      cwd: repoRoot,
-      extraEnv: { HOME: tmp },
-    });
-    return { code: r.exitCode, out: r.stdout, err: r.stderr };
-  };
+  const hyperctl = (...args: string[]) => runHyperctl(d.endpoint, args, { home: tmp });
 
   before(async () => {
     tmp = await mkdtemp('/tmp/h8s-hyperctl-images-');

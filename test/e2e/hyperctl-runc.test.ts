@@ -10,24 +10,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile, waitFor } from '../../src/lib/index.js';
+import { hyperctlBin, runHyperctl } from './helpers/hyperctl.js';
 import { repoRoot, startTestRuntime, type TestRuntime } from '../../src/runtime/testing/test-runtime.js';
-
-const hyperctlBin = join(repoRoot, 'bin', 'hyperctl.js');
 
 describe('hyperctl with the runc handler', { timeout: 900_000 }, () => {
   let d: TestRuntime;
   let tmp = '';
   const tmuxSession = `h8s-hyperctl-runc-${process.pid}`;
 
-  const hyperctl = async (...args: string[]) => {
-    const r = await execFile([process.execPath, hyperctlBin, '--host', d.endpoint, ...args], {
-      check: false,
-      timeoutMs: 180_000,
-      cwd: repoRoot,
-      extraEnv: { HOME: tmp },
-    });
-    return { code: r.exitCode, out: r.stdout, err: r.stderr };
-  };
+  const hyperctl = (...args: string[]) => runHyperctl(d.endpoint, args, { home: tmp });
 
   before(async () => {
     tmp = await mkdtemp('/tmp/h8s-hyperctl-runc-');

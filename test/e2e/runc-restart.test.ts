@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { execFile, waitFor } from '../../src/lib/index.js';
 import { repoRoot, startTestRuntime, type TestRuntime } from '../../src/runtime/testing/test-runtime.js';
 
-const hyperctlBin = join(repoRoot, 'bin', 'hyperctl.js');
+import { hyperctlBin } from './helpers/hyperctl.js';
 
 describe('runc pods across a daemon kill -9', { timeout: 600_000 }, () => {
   let d: TestRuntime;
