@@ -5,7 +5,7 @@
  * implements itself (pods/binding, pods/eviction, namespaces/finalize); the streaming ones
  * (pods/log, exec, attach, portforward) answer 503 until a node agent serves them.
  */
-import { decodeKubernetesProtobuf, type KubeObject } from '../../api/index.js';
+import { decodeKubernetesProtobuf, type KindDefinition, type KubeObject } from '../../api/index.js';
 import {
   badRequest,
   methodNotAllowed,
@@ -16,8 +16,10 @@ import {
 } from '../../lib/index.js';
 import type { ApiRegistry } from '../registry/api-registry.js';
 import type { PatchType, WriteContext } from '../registry/operation-options.js';
-import type { ResourceRegistry } from '../registry/resource-registry.js';
-import { storedJsonOf } from '../registry/object-codec.js';
+import type { PreparedCreate, ResourceRegistry } from '../registry/resource-registry.js';
+import { decodeObject, rawObjectChunks, storedJsonOf } from '../registry/object-codec.js';
+import type { FieldValidation } from '../registry/operation-options.js';
+import type { KeyValue } from '../../storage/index.js';
 import { namespaceSpecFinalizers } from '../registry/namespace-strategy.js';
 import { negotiateObjectFormat, type ObjectFormat } from './negotiation.js';
 import {
@@ -44,11 +46,37 @@ import { successStatus } from './status.js';
 import { parseIncludeObject, partialObjectMetadata, tableJsonChunks, tableOf } from './table-convertor.js';
 import { serveWatch } from './watch-stream.js';
 
+/** What a write worker answers for one create (see `server/write-pool.ts`). */
+export interface PreparedCreateReply {
+  readonly prepared: PreparedCreate;
+  /** Warnings of the decode (unknown or duplicate fields under Warn). */
+  readonly warnings: readonly string[];
+}
+
+/** Runs `ResourceRegistry.prepareCreate` of JSON bodies off the event loop (a write pool). */
+export interface CreatePreparer {
+  /** True for kinds the preparer knows. */
+  handles(def: KindDefinition): boolean;
+  /** Undefined when it cannot take the request now (the caller works inline). */
+  prepareCreate(input: {
+    readonly kind: string;
+    readonly namespace: string | undefined;
+    readonly body: Uint8Array;
+    readonly user: string;
+    readonly fieldManager: string;
+    readonly fieldValidation: FieldValidation;
+    readonly nowMs: number;
+    readonly uid: string;
+  }): Promise<PreparedCreateReply> | undefined;
+}
+
 export interface ResourceHandlerDeps {
   readonly registry: ApiRegistry;
   readonly clock: Clock;
   readonly maxBodyBytes: number;
   readonly bookmarkIntervalMs: number;
+  /** Where creates of JSON bodies are decoded, validated and encoded; inline without one. */
+  readonly createPreparer?: CreatePreparer;
 }
 
 const comma = Buffer.from(',');
@@ -312,6 +340,14 @@ export class ResourceHandler {
         if (!verbs.includes('create')) throw notAllowed();
         if (info.name !== undefined) throw notAllowed();
         this.#format(ctx);
+        const preparer = this.#deps.createPreparer;
+        if (
+          preparer?.handles(reg.def) &&
+          objectBodyFormat(ctx.req.headers['content-type']) === 'json' &&
+          !dryRunFrom(ctx.query.getAll('dryRun'))
+        ) {
+          return this.#createOffThread(ctx, reg, ns, preparer);
+        }
         const body = await this.#readObjectBody(ctx);
         const obj = await reg.create(ns, body, this.#writeContext(ctx));
         return this.#respondObject(ctx, 201, reg, obj);
@@ -365,6 +401,54 @@ export class ResourceHandler {
       default:
         throw notAllowed();
     }
+  }
+
+  /**
+   * A create whose body a write worker prepares: the same steps and errors as `reg.create`,
+   * with only admission, the store write and the response on the event loop. Falls back to
+   * `reg.create` when no worker is ready or a generated name collided.
+   */
+  async #createOffThread(
+    ctx: RequestContext,
+    reg: ResourceRegistry,
+    ns: string | undefined,
+    preparer: CreatePreparer,
+  ): Promise<void> {
+    const bytes = await readBody(ctx.req, this.#deps.maxBodyBytes);
+    const wctx = this.#writeContext(ctx);
+    const ids = reg.systemFieldsForCreate();
+    const reply = preparer.prepareCreate({
+      kind: `${reg.group}/${reg.kind}`,
+      namespace: ns,
+      body: bytes,
+      user: wctx.user,
+      fieldManager: wctx.fieldManager,
+      fieldValidation: wctx.fieldValidation,
+      nowMs: ids.nowMs,
+      uid: ids.uid,
+    });
+    if (reply) {
+      const { prepared, warnings } = await reply;
+      const kv = await reg.createPrepared(ns, prepared);
+      if (kv) {
+        for (const w of warnings) ctx.warnings.push(w);
+        return this.#respondStored(ctx, 201, reg, kv);
+      }
+    }
+    const { value, duplicates } = decodeJsonBody(bytes);
+    const obj = await reg.create(
+      ns,
+      value,
+      duplicates.length > 0 ? { ...wctx, duplicateFields: duplicates } : wctx,
+    );
+    return this.#respondObject(ctx, 201, reg, obj);
+  }
+
+  /** Writes an object just stored as `kv`. */
+  #respondStored(ctx: RequestContext, code: number, reg: ResourceRegistry, kv: KeyValue): void {
+    if (this.#format(ctx).kind !== 'json') return this.#respondObject(ctx, code, reg, decodeObject(kv));
+    setWarnings(ctx.res, ctx.warnings);
+    return writeJsonChunks(ctx.res, code, rawObjectChunks(kv));
   }
 
   async #patch(

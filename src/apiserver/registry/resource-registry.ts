@@ -112,6 +112,26 @@ export interface ApiWatchEvent {
   readonly object: Readonly<KubeObject> | Readonly<Record<string, unknown>>;
 }
 
+/** The outcome of `prepareCreate` (it crosses threads: plain data and errors only). */
+export type PreparedCreate =
+  | {
+      readonly ok: true;
+      readonly name: string;
+      /** The name namespace admission reports (the generateName prefix for generated names). */
+      readonly admissionName: string;
+      /** True when the name was generated (a collision retries instead of AlreadyExists). */
+      readonly generated: boolean;
+      /** The bytes to store. */
+      readonly value: Uint8Array;
+    }
+  | {
+      readonly ok: false;
+      /** `decode` errors come before namespace admission, `validate` errors after it. */
+      readonly stage: 'decode' | 'validate';
+      readonly error: unknown;
+      readonly admissionName: string;
+    };
+
 export interface WriteResult {
   readonly object: KubeObject;
   /** True when the write created the object (201). */
@@ -243,6 +263,11 @@ export class ResourceRegistry {
 
   key(namespace: string | undefined, name: string): string {
     return objectKey(this.keys, this.namespaced ? namespace : undefined, name, this.qualifiedResource);
+  }
+
+  /** The creation time and uid of a new object (for a create prepared elsewhere). */
+  systemFieldsForCreate(): { readonly nowMs: number; readonly uid: string } {
+    return { nowMs: this.#deps.clock.now(), uid: this.#deps.newUid() };
   }
 
   #now(): string {
@@ -637,40 +662,17 @@ export class ResourceRegistry {
     track: (obj: KubeObject) => void,
   ): Promise<KubeObject> {
     const meta = obj.metadata;
-    if (this.namespaced) {
-      if (meta.namespace !== undefined && meta.namespace !== '' && meta.namespace !== namespace) {
-        throw badRequest(
-          'the namespace of the provided object does not match the namespace sent on the request',
-        );
-      }
-      if (namespace !== undefined) meta.namespace = namespace;
-    } else {
-      delete meta.namespace;
-    }
+    this.#placeInNamespace(meta, namespace);
     const generate = !meta.name && typeof meta.generateName === 'string' && meta.generateName !== '';
     if (this.namespaced && namespace !== undefined) {
       await this.#deps.admitNamespace(namespace, this, meta.name ?? meta.generateName ?? '');
     }
-
-    // System metadata (upstream BeforeCreate / FillObjectMetaSystemFields).
-    delete meta.resourceVersion;
-    delete meta.deletionTimestamp;
-    delete meta.deletionGracePeriodSeconds;
-    delete (meta as Record<string, unknown>)['selfLink'];
-    meta.uid = this.#deps.newUid();
-    meta.creationTimestamp = this.#now();
-    if (this.def.tracksGeneration) meta.generation = 1;
-    else delete meta.generation;
-    if (this.def.hasStatusSubresource) delete obj['status'];
-    delete meta.managedFields;
-    this.strategy.prepareForCreate?.(obj);
+    this.#setSystemMetadata(obj);
 
     for (let attempt = 0; ; attempt++) {
       if (generate) meta.name = `${meta.generateName as string}${this.#deps.nameSuffix()}`;
       const candidate = attempt === 0 ? obj : structuredClone(obj);
-      this.def.applyDefaults(candidate, { operation: 'create', nowMs: this.#deps.clock.now() });
-      this.#validate(candidate, undefined);
-      track(candidate);
+      this.#completeCreate(candidate, track);
       if (ctx.dryRun) return candidate;
       const key = this.key(namespace, candidate.metadata.name as string);
       const result = await this.#deps.store.create(key, encodeObject(candidate));
@@ -682,6 +684,93 @@ export class ResourceRegistry {
       if (generate && attempt < maxGenerateNameAttempts) continue;
       throw this.#alreadyExists(candidate.metadata.name as string);
     }
+  }
+
+  /** The namespace checks of a create (upstream's BeforeCreate). @throws BadRequest */
+  #placeInNamespace(meta: KubeObject['metadata'], namespace: string | undefined): void {
+    if (this.namespaced) {
+      if (meta.namespace !== undefined && meta.namespace !== '' && meta.namespace !== namespace) {
+        throw badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
+      }
+      if (namespace !== undefined) meta.namespace = namespace;
+    } else {
+      delete meta.namespace;
+    }
+  }
+
+  /** System metadata (upstream BeforeCreate / FillObjectMetaSystemFields). */
+  #setSystemMetadata(obj: KubeObject): void {
+    const meta = obj.metadata;
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    delete (meta as Record<string, unknown>)['selfLink'];
+    meta.uid = this.#deps.newUid();
+    meta.creationTimestamp = this.#now();
+    if (this.def.tracksGeneration) meta.generation = 1;
+    else delete meta.generation;
+    if (this.def.hasStatusSubresource) delete obj['status'];
+    delete meta.managedFields;
+    this.strategy.prepareForCreate?.(obj);
+  }
+
+  /** Defaults, validation and managedFields of an object about to be created. @throws Invalid */
+  #completeCreate(obj: KubeObject, track: (obj: KubeObject) => void): void {
+    this.def.applyDefaults(obj, { operation: 'create', nowMs: this.#deps.clock.now() });
+    this.#validate(obj, undefined);
+    track(obj);
+  }
+
+  /**
+   * Everything a create from a request body does that needs no server state (a write worker
+   * runs it off the event loop): decode, unknown and duplicate fields, the namespace checks,
+   * system metadata (uid and time from `deps`), defaults, validation, managedFields and the
+   * stored bytes. `createPrepared` does the rest on the event loop. Never throws: errors are
+   * returned with the stage they belong to, so the caller keeps upstream's order (decode
+   * errors before namespace admission, validation errors after it).
+   */
+  prepareCreate(namespace: string | undefined, body: unknown, ctx: WriteContext): PreparedCreate {
+    let obj: KubeObject;
+    try {
+      obj = this.decodeInput(body, ctx);
+      this.#placeInNamespace(obj.metadata, namespace);
+    } catch (error) {
+      return { ok: false, stage: 'decode', error, admissionName: '' };
+    }
+    const meta = obj.metadata;
+    const admissionName = meta.name ?? meta.generateName ?? '';
+    const generated = !meta.name && typeof meta.generateName === 'string' && meta.generateName !== '';
+    try {
+      this.#setSystemMetadata(obj);
+      if (generated) meta.name = `${meta.generateName as string}${this.#deps.nameSuffix()}`;
+      this.#completeCreate(obj, (o) => trackUpdate(undefined, o, ctx.fieldManager, this.#scope()));
+      return { ok: true, name: meta.name as string, admissionName, generated, value: encodeObject(obj) };
+    } catch (error) {
+      return { ok: false, stage: 'validate', error, admissionName };
+    }
+  }
+
+  /**
+   * The event-loop half of a create prepared by `prepareCreate`: namespace admission, the
+   * prepared error if any, and the store write. Returns the stored key-value, or `undefined`
+   * when a generated name collided (the caller retries the whole create).
+   * @throws what `prepareCreate` returned, NotFound/Forbidden (namespace), AlreadyExists.
+   */
+  async createPrepared(
+    namespace: string | undefined,
+    prepared: PreparedCreate,
+  ): Promise<KeyValue | undefined> {
+    if (!prepared.ok && prepared.stage === 'decode') throw prepared.error;
+    if (this.namespaced && namespace !== undefined) {
+      await this.#deps.admitNamespace(namespace, this, prepared.admissionName);
+    }
+    if (!prepared.ok) throw prepared.error;
+    const result = await this.#deps.store.create(this.key(namespace, prepared.name), prepared.value);
+    if (result.ok) return result.kv;
+    if (prepared.generated) return undefined;
+    throw this.#alreadyExists(prepared.name);
   }
 
   // ---------------------------------------------------------------- update

@@ -15,6 +15,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { setMaxListeners } from 'node:events';
 import type { KindDefinition } from '../../api/index.js';
 import { describeError, notFound, tooManyRequests, type Clock, type Logger } from '../../lib/index.js';
@@ -29,6 +30,7 @@ import { statusForError } from '../endpoints/status.js';
 import { defaultMaxRequestBodyBytes } from '../endpoints/request-body.js';
 import { isPublicPath, unauthorizedError, type Authenticator } from '../filters/authentication.js';
 import { ApiRegistry } from '../registry/api-registry.js';
+import { WritePool } from './write-pool.js';
 
 export interface VersionInfo {
   readonly major: string;
@@ -58,6 +60,12 @@ export interface ApiServerConfig {
   readonly maxRequestsInFlight?: number;
   /** Open watches at once; more get 429 (each holds a connection and a store watch). Default 8192. */
   readonly maxWatches?: number;
+  /**
+   * Write worker threads that decode, validate and encode creates off the event loop
+   * (`write-pool.ts`); 0 does that work on the event loop. Default: 1 on a machine with more
+   * than one CPU, else 0.
+   */
+  readonly writeWorkers?: number;
   readonly version: VersionInfo;
 }
 
@@ -122,6 +130,7 @@ export class ApiServer {
   readonly #discovery: Discovery;
   readonly #resources: ResourceHandler;
   readonly #openApi: OpenApiHandler;
+  readonly #writePool: WritePool | undefined;
   readonly #server: Server;
   readonly #shutdown = new AbortController();
   /** Loops that run until shutdown (they never reject). */
@@ -145,11 +154,14 @@ export class ApiServer {
       kinds: deps.kinds,
     });
     this.#discovery = new Discovery(this.registry);
+    const writeWorkers = config.writeWorkers ?? (availableParallelism() > 1 ? 1 : 0);
+    this.#writePool = writeWorkers > 0 ? new WritePool({ size: writeWorkers, log: deps.log }) : undefined;
     this.#resources = new ResourceHandler({
       registry: this.registry,
       clock: deps.clock,
       maxBodyBytes: config.maxRequestBodyBytes ?? defaultMaxRequestBodyBytes,
       bookmarkIntervalMs: config.bookmarkIntervalMs ?? 60_000,
+      ...(this.#writePool ? { createPreparer: this.#writePool } : {}),
     });
     this.#openApi = new OpenApiHandler(deps.kinds, config.version.gitVersion);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -173,9 +185,18 @@ export class ApiServer {
     });
   }
 
-  /** Creates the bootstrap namespaces, then starts listening. Returns the bound port. */
+  /** The write workers (tests). */
+  get writePool(): WritePool | undefined {
+    return this.#writePool;
+  }
+
+  /**
+   * Creates the bootstrap namespaces and waits for the write workers to load (they load
+   * meanwhile; creates before that would run inline), then starts listening. Returns the port.
+   */
   async start(): Promise<number> {
     await this.registry.ensureBootstrapNamespaces();
+    await this.#writePool?.ready();
     this.#background.push(this.registry.runNamespaceCache(this.#shutdown.signal));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
@@ -209,6 +230,7 @@ export class ApiServer {
       this.#server.closeIdleConnections();
       setImmediate(() => this.#server.closeAllConnections());
     });
+    await this.#writePool?.stop();
     await Promise.all(this.#background);
   }
 

@@ -63,6 +63,8 @@ export interface InProcessServerOptions {
   readonly bookmarkIntervalMs?: number;
   readonly maxRequestBodyBytes?: number;
   readonly maxRequestsInFlight?: number;
+  /** Write worker threads (default 0: creates are prepared on the event loop). */
+  readonly writeWorkers?: number;
   /** Keep the log lines in memory (returned as `records`). */
   readonly captureLogs?: boolean;
 }
@@ -100,6 +102,7 @@ export async function startInProcessServer(
       ...(options.maxRequestsInFlight !== undefined
         ? { maxRequestsInFlight: options.maxRequestsInFlight }
         : {}),
+      writeWorkers: options.writeWorkers ?? 0,
       version: {
         major: '1',
         minor: '32',

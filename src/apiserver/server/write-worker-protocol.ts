@@ -1,0 +1,63 @@
+/**
+ * Messages between the API server and its write workers (`write-pool.ts`, `write-worker.ts`).
+ * Everything here crosses a thread boundary: plain data, byte arrays and serialised errors.
+ */
+import type { ErrorCode, ErrorDetails } from '../../lib/index.js';
+import type { FieldValidation } from '../registry/operation-options.js';
+
+/** The create of one JSON request body. */
+export interface PrepareCreateRequest {
+  readonly type: 'prepareCreate';
+  readonly id: number;
+  /** `<group>/<Kind>` of a built-in kind (`/Pod` for the core group). */
+  readonly kind: string;
+  readonly namespace: string | undefined;
+  /** The request body (transferred, not copied). */
+  readonly body: Uint8Array;
+  readonly user: string;
+  readonly fieldManager: string;
+  readonly fieldValidation: FieldValidation;
+  /** The server clock's time and a fresh uid: the worker has neither. */
+  readonly nowMs: number;
+  readonly uid: string;
+}
+
+/**
+ * Test hooks: `crash` ends the worker with `code` (at once, or when the next request arrives,
+ * before answering it); `stall` blocks the worker on the next request as a stuck one would.
+ */
+export interface TestHookRequest {
+  readonly type: 'crash' | 'stall';
+  readonly code: number;
+  readonly onNextRequest: boolean;
+}
+
+export type WorkerRequest = PrepareCreateRequest | TestHookRequest;
+
+export interface WireError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details?: ErrorDetails;
+}
+
+export type WorkerReply =
+  | { readonly type: 'ready' }
+  | {
+      readonly type: 'prepared';
+      readonly id: number;
+      readonly warnings: readonly string[];
+      readonly ok: true;
+      readonly name: string;
+      readonly admissionName: string;
+      readonly generated: boolean;
+      readonly value: Uint8Array;
+    }
+  | {
+      readonly type: 'prepared';
+      readonly id: number;
+      readonly warnings: readonly string[];
+      readonly ok: false;
+      readonly stage: 'decode' | 'validate';
+      readonly admissionName: string;
+      readonly error: WireError;
+    };

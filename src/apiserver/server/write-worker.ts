@@ -1,0 +1,141 @@
+/**
+ * A write worker thread (see `write-pool.ts`): decodes, checks, defaults, validates and encodes
+ * create requests of the built-in kinds with the same `ResourceRegistry` code the event loop
+ * runs, over no store. It never writes and holds no server state.
+ */
+import { parentPort } from 'node:worker_threads';
+import { allKinds } from '../../api/index.js';
+import { findH8sError, internal, nullLogger, systemClock, type Clock } from '../../lib/index.js';
+import type { KeyValueStore } from '../../storage/index.js';
+import { decodeJsonBody } from '../endpoints/request-body.js';
+import { randomNameSuffix } from '../registry/api-registry.js';
+import { ResourceRegistry } from '../registry/resource-registry.js';
+import type { PrepareCreateRequest, WireError, WorkerReply, WorkerRequest } from './write-worker-protocol.js';
+
+/** The request being prepared: its time and uid come from the server. */
+const current = { nowMs: 0, uid: '' };
+
+const clock: Clock = { ...systemClock, now: () => current.nowMs };
+
+const noStore = new Proxy(
+  {},
+  {
+    get() {
+      throw internal('A write worker has no store');
+    },
+  },
+) as KeyValueStore;
+
+const registries = new Map<string, ResourceRegistry>();
+for (const def of allKinds()) {
+  registries.set(
+    `${def.group}/${def.kind}`,
+    new ResourceRegistry(def, {
+      store: noStore,
+      clock,
+      log: nullLogger,
+      newUid: () => current.uid,
+      nameSuffix: randomNameSuffix,
+      admitNamespace: () => Promise.reject(internal('A write worker does not admit')),
+    }),
+  );
+}
+
+function toWire(err: unknown): WireError {
+  const h = findH8sError(err);
+  if (h) return { code: h.code, message: h.message, details: h.details };
+  return { code: 'InternalError', message: err instanceof Error ? err.message : String(err) };
+}
+
+function reply(msg: WorkerReply, transfer?: ArrayBuffer[]): void {
+  parentPort?.postMessage(msg, transfer);
+}
+
+/** A test hook waiting for the next request. */
+let onNextRequest: (() => void) | undefined;
+
+parentPort?.on('message', (req: WorkerRequest) => {
+  if (req.type !== 'prepareCreate') {
+    const code = req.code;
+    const hook =
+      req.type === 'crash'
+        ? () => process.exit(code)
+        : () => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600_000);
+    if (req.onNextRequest) onNextRequest = hook;
+    else hook();
+    return;
+  }
+  if (onNextRequest) {
+    const hook = onNextRequest;
+    onNextRequest = undefined;
+    hook();
+  }
+  prepare(req);
+});
+
+function prepare(req: PrepareCreateRequest): void {
+  const warnings: string[] = [];
+  const reg = registries.get(req.kind);
+  if (!reg) {
+    const error = toWire(internal(`A write worker does not serve kind ${req.kind}`));
+    reply({ type: 'prepared', id: req.id, warnings, ok: false, stage: 'decode', admissionName: '', error });
+    return;
+  }
+  current.nowMs = req.nowMs;
+  current.uid = req.uid;
+  let body: unknown;
+  let duplicates: string[];
+  try {
+    ({ value: body, duplicates } = decodeJsonBody(
+      Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength),
+    ));
+  } catch (err) {
+    reply({
+      type: 'prepared',
+      id: req.id,
+      warnings,
+      ok: false,
+      stage: 'decode',
+      admissionName: '',
+      error: toWire(err),
+    });
+    return;
+  }
+  const p = reg.prepareCreate(req.namespace, body, {
+    ...(duplicates.length > 0 ? { duplicateFields: duplicates } : {}),
+    user: req.user,
+    dryRun: false,
+    fieldManager: req.fieldManager,
+    fieldValidation: req.fieldValidation,
+    warnings,
+  });
+  if (p.ok) {
+    // Small Buffers share Node's 8 KiB pool: copy into a buffer of their own to transfer.
+    const bytes = new Uint8Array(p.value);
+    reply(
+      {
+        type: 'prepared',
+        id: req.id,
+        warnings,
+        ok: true,
+        name: p.name,
+        admissionName: p.admissionName,
+        generated: p.generated,
+        value: bytes,
+      },
+      [bytes.buffer as ArrayBuffer],
+    );
+    return;
+  }
+  reply({
+    type: 'prepared',
+    id: req.id,
+    warnings,
+    ok: false,
+    stage: p.stage,
+    admissionName: p.admissionName,
+    error: toWire(p.error),
+  });
+}
+
+reply({ type: 'ready' });
