@@ -26,7 +26,7 @@ export interface WritePoolOptions {
   readonly maxRestarts?: number;
 }
 
-type CreateInput = Omit<PrepareCreateRequest, 'type' | 'id'>;
+type CreateInput = Omit<PrepareCreateRequest, 'id' | 'bodyEnd'> & { readonly body: Uint8Array };
 
 interface Pending {
   readonly resolve: (r: PreparedCreateReply) => void;
@@ -36,6 +36,8 @@ interface Pending {
 
 class Slot {
   readonly pending = new Map<number, Pending>();
+  /** Requests of this turn of the event loop, sent together (`#flush`). */
+  outbox: { readonly req: PrepareCreateRequest; readonly body: Uint8Array }[] = [];
   isReady = false;
   isGone = false;
   constructor(readonly worker: Worker) {}
@@ -108,14 +110,34 @@ export class WritePool implements CreatePreparer {
     if (!best || this.#isStopping) return undefined;
     const slot = best;
     const id = this.#nextId++;
-    const body = new Uint8Array(input.body);
-    const req: WorkerRequest = { ...input, type: 'prepareCreate', id, body };
+    const { body, ...rest } = input;
+    const req: PrepareCreateRequest = { ...rest, id, bodyEnd: 0 };
     return new Promise<PreparedCreateReply>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject, sentMs: performance.now() });
       // Referenced only while it owes an answer, as the store's writer thread.
       if (slot.pending.size === 1) slot.worker.ref();
-      slot.worker.postMessage(req, [body.buffer]);
+      if (slot.outbox.length === 0) setImmediate(() => this.#flush(slot));
+      slot.outbox.push({ req, body });
     });
+  }
+
+  /** Sends the requests of this turn of the event loop in one message with one buffer of bodies. */
+  #flush(slot: Slot): void {
+    const outbox = slot.outbox;
+    slot.outbox = [];
+    if (outbox.length === 0 || slot.isGone) return;
+    let size = 0;
+    for (const o of outbox) size += o.body.length;
+    const bodies = new Uint8Array(size);
+    const requests: PrepareCreateRequest[] = [];
+    let at = 0;
+    for (const { req, body } of outbox) {
+      bodies.set(body, at);
+      at += body.length;
+      requests.push({ ...req, bodyEnd: at });
+    }
+    const msg: WorkerRequest = { type: 'prepareCreates', requests, bodies };
+    slot.worker.postMessage(msg, [bodies.buffer]);
   }
 
   /** Creates prepared by a worker so far. */
@@ -160,28 +182,39 @@ export class WritePool implements CreatePreparer {
           resolve();
           return;
         }
-        const p = slot.pending.get(r.id);
-        if (!p) return;
-        slot.pending.delete(r.id);
-        if (slot.pending.size === 0) slot.worker.unref();
-        this.#prepared++;
-        if (r.ok) {
-          p.resolve({
-            warnings: r.warnings,
-            prepared: {
-              ok: true,
-              name: r.name,
-              admissionName: r.admissionName,
-              generated: r.generated,
-              value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
-            },
-          });
-        } else {
-          p.resolve({
-            warnings: r.warnings,
-            prepared: { ok: false, stage: r.stage, admissionName: r.admissionName, error: fromWire(r.error) },
-          });
+        let start = 0;
+        const values = Buffer.from(r.values.buffer, r.values.byteOffset, r.values.byteLength);
+        for (const one of r.replies) {
+          const value = values.subarray(start, one.valueEnd);
+          start = one.valueEnd;
+          const p = slot.pending.get(one.id);
+          if (!p) continue;
+          slot.pending.delete(one.id);
+          this.#prepared++;
+          p.resolve(
+            one.ok
+              ? {
+                  warnings: one.warnings,
+                  prepared: {
+                    ok: true,
+                    name: one.name,
+                    admissionName: one.admissionName,
+                    generated: one.generated,
+                    value,
+                  },
+                }
+              : {
+                  warnings: one.warnings,
+                  prepared: {
+                    ok: false,
+                    stage: one.stage,
+                    admissionName: one.admissionName,
+                    error: fromWire(one.error),
+                  },
+                },
+          );
         }
+        if (slot.pending.size === 0) slot.worker.unref();
       });
       worker.on('error', (err) => this.#gone(slot, err));
       worker.on('exit', (code) => {

@@ -7,13 +7,12 @@ import type { FieldValidation } from '../registry/operation-options.js';
 
 /** The create of one JSON request body. */
 export interface PrepareCreateRequest {
-  readonly type: 'prepareCreate';
   readonly id: number;
   /** `<group>/<Kind>` of a built-in kind (`/Pod` for the core group). */
   readonly kind: string;
   readonly namespace: string | undefined;
-  /** The request body (transferred, not copied). */
-  readonly body: Uint8Array;
+  /** Where its body ends in the batch's `bodies` (it starts where the previous one ended). */
+  readonly bodyEnd: number;
   readonly user: string;
   readonly fieldManager: string;
   readonly fieldValidation: FieldValidation;
@@ -32,7 +31,15 @@ export interface TestHookRequest {
   readonly onNextRequest: boolean;
 }
 
-export type WorkerRequest = PrepareCreateRequest | TestHookRequest;
+/** The creates that arrived in one turn of the event loop: one message, one buffer of bodies. */
+export interface PrepareCreatesRequest {
+  readonly type: 'prepareCreates';
+  readonly requests: readonly PrepareCreateRequest[];
+  /** The bodies one after another (transferred, not copied). */
+  readonly bodies: Uint8Array;
+}
+
+export type WorkerRequest = PrepareCreatesRequest | TestHookRequest;
 
 export interface WireError {
   readonly code: ErrorCode;
@@ -40,24 +47,33 @@ export interface WireError {
   readonly details?: ErrorDetails;
 }
 
-export type WorkerReply =
-  | { readonly type: 'ready' }
+export type PreparedReply =
   | {
-      readonly type: 'prepared';
       readonly id: number;
       readonly warnings: readonly string[];
       readonly ok: true;
       readonly name: string;
       readonly admissionName: string;
       readonly generated: boolean;
-      readonly value: Uint8Array;
+      /** Where its stored bytes end in the batch's `values`. */
+      readonly valueEnd: number;
     }
   | {
-      readonly type: 'prepared';
       readonly id: number;
       readonly warnings: readonly string[];
       readonly ok: false;
       readonly stage: 'decode' | 'validate';
       readonly admissionName: string;
       readonly error: WireError;
+      /** Where the previous value ended (errors have none). */
+      readonly valueEnd: number;
+    };
+
+export type WorkerReply =
+  | { readonly type: 'ready' }
+  | {
+      readonly type: 'prepared';
+      readonly replies: readonly PreparedReply[];
+      /** The stored bytes of the prepared objects one after another (transferred). */
+      readonly values: Uint8Array;
     };

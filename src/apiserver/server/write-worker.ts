@@ -10,7 +10,13 @@ import type { KeyValueStore } from '../../storage/index.js';
 import { decodeJsonBody } from '../endpoints/request-body.js';
 import { randomNameSuffix } from '../registry/api-registry.js';
 import { ResourceRegistry } from '../registry/resource-registry.js';
-import type { PrepareCreateRequest, WireError, WorkerReply, WorkerRequest } from './write-worker-protocol.js';
+import type {
+  PrepareCreateRequest,
+  PreparedReply,
+  WireError,
+  WorkerReply,
+  WorkerRequest,
+} from './write-worker-protocol.js';
 
 /** The request being prepared: its time and uid come from the server. */
 const current = { nowMs: 0, uid: '' };
@@ -47,15 +53,11 @@ function toWire(err: unknown): WireError {
   return { code: 'InternalError', message: err instanceof Error ? err.message : String(err) };
 }
 
-function reply(msg: WorkerReply, transfer?: ArrayBuffer[]): void {
-  parentPort?.postMessage(msg, transfer);
-}
-
 /** A test hook waiting for the next request. */
 let onNextRequest: (() => void) | undefined;
 
 parentPort?.on('message', (req: WorkerRequest) => {
-  if (req.type !== 'prepareCreate') {
+  if (req.type !== 'prepareCreates') {
     const code = req.code;
     const hook =
       req.type === 'crash'
@@ -70,38 +72,53 @@ parentPort?.on('message', (req: WorkerRequest) => {
     onNextRequest = undefined;
     hook();
   }
-  prepare(req);
+  const replies: PreparedReply[] = [];
+  const values: Uint8Array[] = [];
+  let valueEnd = 0;
+  let bodyStart = 0;
+  const bodies = Buffer.from(req.bodies.buffer, req.bodies.byteOffset, req.bodies.byteLength);
+  for (const r of req.requests) {
+    const out = prepare(r, bodies.subarray(bodyStart, r.bodyEnd));
+    bodyStart = r.bodyEnd;
+    if (out.value) {
+      values.push(out.value);
+      valueEnd += out.value.length;
+    }
+    replies.push({ ...out.reply, valueEnd } as PreparedReply);
+  }
+  const all = new Uint8Array(valueEnd);
+  let at = 0;
+  for (const v of values) {
+    all.set(v, at);
+    at += v.length;
+  }
+  const msg: WorkerReply = { type: 'prepared', replies, values: all };
+  parentPort?.postMessage(msg, [all.buffer]);
 });
 
-function prepare(req: PrepareCreateRequest): void {
+type ReplyWithoutEnd =
+  | Omit<Extract<PreparedReply, { ok: true }>, 'valueEnd'>
+  | Omit<Extract<PreparedReply, { ok: false }>, 'valueEnd'>;
+
+function prepare(req: PrepareCreateRequest, body: Buffer): { reply: ReplyWithoutEnd; value?: Uint8Array } {
   const warnings: string[] = [];
   const reg = registries.get(req.kind);
   if (!reg) {
     const error = toWire(internal(`A write worker does not serve kind ${req.kind}`));
-    reply({ type: 'prepared', id: req.id, warnings, ok: false, stage: 'decode', admissionName: '', error });
-    return;
+    return { reply: { id: req.id, warnings, ok: false, stage: 'decode', admissionName: '', error } };
   }
   current.nowMs = req.nowMs;
   current.uid = req.uid;
-  let body: unknown;
+  let value: unknown;
   let duplicates: string[];
   try {
-    ({ value: body, duplicates } = decodeJsonBody(
-      Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength),
-    ));
+    ({ value, duplicates } = decodeJsonBody(body));
   } catch (err) {
-    reply({
-      type: 'prepared',
-      id: req.id,
-      warnings,
-      ok: false,
-      stage: 'decode',
-      admissionName: '',
-      error: toWire(err),
-    });
-    return;
+    return {
+      reply: { id: req.id, warnings, ok: false, stage: 'decode', admissionName: '', error: toWire(err) },
+    };
   }
-  const p = reg.prepareCreate(req.namespace, body, {
+  const p = reg.prepareCreate(req.namespace, value, {
     ...(duplicates.length > 0 ? { duplicateFields: duplicates } : {}),
     user: req.user,
     dryRun: false,
@@ -110,32 +127,28 @@ function prepare(req: PrepareCreateRequest): void {
     warnings,
   });
   if (p.ok) {
-    // Small Buffers share Node's 8 KiB pool: copy into a buffer of their own to transfer.
-    const bytes = new Uint8Array(p.value);
-    reply(
-      {
-        type: 'prepared',
+    return {
+      reply: {
         id: req.id,
         warnings,
         ok: true,
         name: p.name,
         admissionName: p.admissionName,
         generated: p.generated,
-        value: bytes,
       },
-      [bytes.buffer as ArrayBuffer],
-    );
-    return;
+      value: p.value,
+    };
   }
-  reply({
-    type: 'prepared',
-    id: req.id,
-    warnings,
-    ok: false,
-    stage: p.stage,
-    admissionName: p.admissionName,
-    error: toWire(p.error),
-  });
+  return {
+    reply: {
+      id: req.id,
+      warnings,
+      ok: false,
+      stage: p.stage,
+      admissionName: p.admissionName,
+      error: toWire(p.error),
+    },
+  };
 }
 
-reply({ type: 'ready' });
+parentPort?.postMessage({ type: 'ready' } satisfies WorkerReply);
