@@ -15,6 +15,9 @@
 #include <sys/epoll.h>
 #include <sys/utsname.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <fcntl.h>
 
 /* ---- receive side ---- */
 static uint8_t rxbuf[H8_HEADER_BYTES + H8_MAX_HOST_PAYLOAD];
@@ -480,6 +483,86 @@ static void send_hello(void) {
   jw_free(&w);
 }
 
+/* ---- per-VM identity (docs/hyper-runtime.md "VM templating") ----
+ * A VM restored from a template starts with the template's kernel RNG state, clock and (if it
+ * had been read) boot id. Every CONNECT from the host carries fresh random bytes and the host's
+ * time: the bytes are credited to the kernel's input pool and the CRNG is reseeded at once (so
+ * /dev/urandom, getrandom() and the per-CPU batches all diverge from every other clone), and
+ * the wall clock is set. In a template (kernel flag h8s.template) the kernel's boot id is not
+ * generated until such a CONNECT has arrived: the kernel creates it lazily on first read, so
+ * each clone gets its own. The template builder's own CONNECT carries no entropy. */
+extern bool g_template_mode;
+void agent_boot_id(void);
+bool g_template_mode;
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static bool identity_applied;
+
+/* From <linux/random.h> (musl ships no kernel headers). */
+#ifndef RNDADDENTROPY
+#define RNDADDENTROPY _IOW('R', 0x03, int[2])
+#endif
+#ifndef RNDRESEEDCRNG
+#define RNDRESEEDCRNG _IO('R', 0x07)
+#endif
+struct h8s_rand_pool { int entropy_count; int buf_size; uint32_t buf[128]; };
+
+static void apply_identity(const jnode *r) {
+  const char *hex = jstr(r, "entropy", NULL);
+  if (!hex) return;
+  size_t n = strlen(hex);
+  if (n < 64 || n > 1024 || n % 2) { logk("CONNECT: entropy must be 32 to 512 bytes of hex"); return; }
+  struct h8s_rand_pool rp;
+  memset(&rp, 0, sizeof rp);
+  uint8_t *bytes = (uint8_t *)rp.buf;
+  for (size_t i = 0; i < n / 2; i++) {
+    int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) { logk("CONNECT: entropy is not hex"); return; }
+    bytes[i] = (uint8_t)(hi << 4 | lo);
+  }
+  rp.buf_size = (int)(n / 2);
+  rp.entropy_count = (int)(n / 2 * 8);
+  int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
+  if (fd < 0) fd = open("/dev/random", O_RDWR | O_CLOEXEC);
+  if (fd >= 0) {
+    if (ioctl(fd, RNDADDENTROPY, &rp) < 0) logk("RNDADDENTROPY: %s", strerror(errno));
+    /* Mixing into the input pool is not enough: the CRNG keeps its key until the next reseed. */
+    if (ioctl(fd, RNDRESEEDCRNG) < 0) logk("RNDRESEEDCRNG: %s", strerror(errno));
+    close(fd);
+  } else {
+    logk("open /dev/urandom: %s", strerror(errno));
+  }
+  explicit_bzero(&rp, sizeof rp);
+  bool ok = true;
+  int64_t host_ms = jint(r, "hostTimeMs", 0, 0, INT64_MAX, &ok);
+  if (ok && host_ms > 0) {
+    int64_t diff = host_ms - now_ms();
+    if (diff > 100 || diff < -100) {
+      struct timespec ts = { .tv_sec = host_ms / 1000, .tv_nsec = (long)(host_ms % 1000) * 1000000L };
+      if (clock_settime(CLOCK_REALTIME, &ts) < 0) logk("clock_settime: %s", strerror(errno));
+    }
+  }
+  identity_applied = true;
+}
+
+void agent_boot_id(void) {
+  if (g_boot_id[0]) return;
+  if (g_template_mode && !identity_applied) return;
+  int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, g_boot_id, sizeof g_boot_id - 1);
+    close(fd);
+    if (n > 0) g_boot_id[strcspn(g_boot_id, "\n")] = 0;
+    else g_boot_id[0] = 0;
+  }
+}
+
 static jarena g_arena;
 
 static void on_connect(const uint8_t *payload, size_t len) {
@@ -491,6 +574,8 @@ static void on_connect(const uint8_t *payload, size_t len) {
   ctl_clear();
   link_ready = true;
   bool ok = true;
+  apply_identity(r);
+  agent_boot_id();
   uint64_t last = (uint64_t)jint(r, "lastEventSeq", 0, 0, INT64_MAX, &ok);
   events_ack(last);
   ev_next_send = 0;

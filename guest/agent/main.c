@@ -9,6 +9,8 @@
  *   h8s.port=NAME   control port name (default h8s.ctl)
  *   h8s.page_reporting_order=N   free page reporting granularity (2^N pages)
  *   h8s.trace       timestamped steps of container set-up on the console (profiling)
+ *   h8s.template    this VM may become a template: the kernel boot id is read only after
+ *                   the host sent fresh entropy (channel.c, per-VM identity)
  * The agent must never exit (the kernel panics when PID 1 dies) and never trusts the host's
  * input: every parser is bounded and every error answered, not fatal. */
 #include "agent.h"
@@ -30,6 +32,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
+
+/* VM templating (defined in channel.c; declared here and there to keep agent.h untouched). */
+extern bool g_template_mode;
+void agent_boot_id(void);
 
 int g_epfd = -1;
 int g_port_fd = -1;
@@ -160,15 +166,6 @@ static int find_port(const char *want, char *dev, size_t len) {
   return rc;
 }
 
-static void boot_id(void) {
-  int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = read(fd, g_boot_id, sizeof g_boot_id - 1);
-    close(fd);
-    if (n > 0) g_boot_id[strcspn(g_boot_id, "\n")] = 0;
-  }
-}
-
 static void console_print(const char *s) {
   int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) return;
@@ -208,7 +205,8 @@ int main(void) {
   g_trace = cmdline_has(cmdline, "h8s.trace", NULL, 0);
   tracek("agent started");
   load_modules();
-  boot_id();
+  g_template_mode = cmdline_has(cmdline, "h8s.template", NULL, 0);
+  agent_boot_id();
   /* Linux 6.1 resets page_reporting_order to pageblock_order (2 MiB) when the balloon
    * registers, and only reports while a zone has 32 free blocks of that order above its low
    * watermark (64 MiB), which a small VM never has. A lower order lets the guest hand free

@@ -12,6 +12,7 @@
  * - After a reconnection (daemon restart) the host says which streams it still reads and from
  *   which offset; the guest resends unacknowledged output and events.
  */
+import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import {
   H8sError,
@@ -96,6 +97,12 @@ export interface AgentConnectionOptions {
   onViolation(reason: string): void;
   /** The socket closed (QEMU exited, or the VM is being stopped). */
   onClose?(): void;
+  /**
+   * Send fresh random bytes with every CONNECT (the agent credits them to the guest kernel's
+   * RNG and reseeds it: VM templating, docs/hyper-runtime.md). Default true; false only for
+   * the template builder, whose state every clone inherits.
+   */
+  readonly sendEntropy?: boolean;
 }
 
 export interface ConnectOptions {
@@ -229,6 +236,7 @@ export class AgentConnection {
           lastEventSeq: this.#lastEventSeq,
           streams,
           hostTimeMs: clock.now(),
+          ...(this.#opts.sendEntropy === false ? {} : { entropy: randomBytes(32).toString('hex') }),
         }),
       );
       resend = clock.setTimeout(sendConnect, 5000);

@@ -56,7 +56,28 @@ export interface VmSpec {
    * one); `anon` is needed for KSM, which merges only private anonymous pages.
    */
   readonly ramBackend?: 'memfd' | 'anon';
+  /**
+   * VM templating (vm-template.ts): `template` maps guest RAM from `file` shared (the guest's
+   * boot writes land in the file); `clone` maps the same file private (copy-on-write: every
+   * page the clone does not write stays shared with the template's other clones) and starts
+   * QEMU with `-incoming defer` to restore the device state from `stateFile`. Both leave out
+   * the balloon device: QEMU 7.2 discards a file-backed page by punching a hole in the file
+   * even when the mapping is private, which would zero that page under every other clone.
+   */
+  readonly ram?: { readonly mode: 'template'; readonly file: string } | VmCloneRam;
 }
+
+export interface VmCloneRam {
+  readonly mode: 'clone';
+  readonly file: string;
+  /** Device state saved by the template (QMP `migrate` with `x-ignore-shared`). */
+  readonly stateFile: string;
+  /** Template directory name, recorded in vm.json. */
+  readonly template: string;
+}
+
+/** Paths handed to QEMU's `exec:` migration URI (run by /bin/sh): no shell metacharacters. */
+const safeExecPath = /^[A-Za-z0-9_./-]{1,4000}$/;
 
 const DeviceSchema = Type.Union([
   Type.Object({
@@ -93,6 +114,10 @@ const VmFactsSchema = Type.Object({
   cgroup: Type.Optional(Type.String()),
   /** The VM has the virtio-scsi controller `scsi0` (VMs of older daemons do not). */
   scsi: Type.Optional(Type.Boolean()),
+  /** False when the VM has no balloon device (templates and their clones). */
+  balloon: Type.Optional(Type.Boolean()),
+  /** The template directory a clone was restored from. */
+  template: Type.Optional(Type.String({ maxLength: 200 })),
 });
 export type VmFacts = Static<typeof VmFactsSchema>;
 
@@ -127,14 +152,24 @@ export function qemuArgv(spec: VmSpec, sockets: { qmp: string; ctl: string; cons
     const mf = i % 8 === 0 ? ',multifunction=on' : '';
     ports.push('-device', `pcie-root-port,id=rp${i},chassis=${i + 1},bus=pcie.0,addr=${addr}${mf}`);
   }
-  const memfd = (spec.ramBackend ?? 'memfd') === 'memfd';
+  const ram = spec.ram;
+  if (ram && !safeExecPath.test(ram.file)) throw invalid(`Template RAM path "${ram.file}" is not valid`);
+  const memfd = !ram && (spec.ramBackend ?? 'memfd') === 'memfd';
+  const ramObject = ram
+    ? [
+        '-object',
+        `memory-backend-file,id=ram,size=${spec.memoryMiB}M,mem-path=${ram.file},share=${ram.mode === 'template' ? 'on' : 'off'}`,
+      ]
+    : memfd
+      ? ['-object', `memory-backend-memfd,id=ram,size=${spec.memoryMiB}M`]
+      : [];
   return [
     spec.qemuBinary,
     '-name',
     `h8s-${spec.vmId}`,
     '-M',
-    `microvm,pcie=on,rtc=on,mem-merge=on${memfd ? ',memory-backend=ram' : ''}`,
-    ...(memfd ? ['-object', `memory-backend-memfd,id=ram,size=${spec.memoryMiB}M`] : []),
+    `microvm,pcie=on,rtc=on,mem-merge=on${ramObject.length ? ',memory-backend=ram' : ''}`,
+    ...ramObject,
     ...accelArgs,
     '-smp',
     String(spec.cpus),
@@ -168,9 +203,10 @@ export function qemuArgv(spec: VmSpec, sockets: { qmp: string; ctl: string; cons
     'virtserialport,bus=vser.0,chardev=ctl,name=h8s.ctl',
     // Free page reporting hands freed guest memory back; the balloon takes what an idle guest
     // does not use (balloon.ts), and deflate-on-oom gives it back under memory pressure.
-    '-device',
-    'virtio-balloon-pci,id=balloon,free-page-reporting=on,deflate-on-oom=on',
+    ...(ram ? [] : ['-device', 'virtio-balloon-pci,id=balloon,free-page-reporting=on,deflate-on-oom=on']),
     ...ports,
+    // A clone waits for `migrate-incoming` (its device state from the template).
+    ...(ram?.mode === 'clone' ? ['-incoming', 'defer'] : []),
   ];
 }
 
@@ -245,6 +281,8 @@ export class QemuVm {
       devices: [],
       ...(cgroup ? { cgroup } : {}),
       scsi: true,
+      ...(spec.ram ? { balloon: false } : {}),
+      ...(spec.ram?.mode === 'clone' ? { template: spec.ram.template } : {}),
     };
     await writeFacts(spec.dir, facts);
     const exited = child.exited.then(() => undefined);
@@ -267,7 +305,64 @@ export class QemuVm {
     }
     const vm = new QemuVm(spec.dir, facts, qmp, exited, deps);
     vm.#captureConsole(sockets.console);
+    if (spec.ram?.mode === 'clone') {
+      try {
+        await vm.#restore(spec.ram.stateFile);
+      } catch (err) {
+        await vm.stop(0).catch(() => {});
+        throw err;
+      }
+    }
     return vm;
+  }
+
+  /** Waits until the current migration (outgoing or incoming) ends. @throws InternalError when it failed */
+  async #waitMigration(what: string, timeoutMs: number): Promise<void> {
+    const deadline = this.#clock.monotonicMs() + timeoutMs;
+    let delay = 5;
+    for (;;) {
+      const r = (await this.#qmp.execute('query-migrate', undefined, 5000)) as {
+        status?: unknown;
+        'error-desc'?: unknown;
+      };
+      if (r?.status === 'completed') return;
+      if (r?.status === 'failed' || r?.status === 'cancelled') {
+        throw internal(`${what} failed: ${String(r['error-desc'] ?? r.status)}`);
+      }
+      if (this.#clock.monotonicMs() > deadline)
+        throw internal(`${what} did not finish within ${timeoutMs} ms`);
+      await this.#clock.sleep(delay);
+      delay = Math.min(50, delay * 2);
+    }
+  }
+
+  /** Restores a clone's device state from its template's state file and runs it. */
+  async #restore(stateFile: string): Promise<void> {
+    if (!safeExecPath.test(stateFile)) throw invalid(`Template state path "${stateFile}" is not valid`);
+    await this.#qmp.execute('migrate-set-capabilities', {
+      capabilities: [{ capability: 'x-ignore-shared', state: true }],
+    });
+    await this.#qmp.execute('migrate-incoming', { uri: `exec:cat ${stateFile}` });
+    await this.#waitMigration('Restoring the VM from its template', 30_000);
+    // The template was paused when it was saved, so the clone comes up paused.
+    await this.#qmp.execute('cont');
+    const st = (await this.#qmp.execute('query-status')) as { status?: unknown };
+    if (st?.status !== 'running')
+      throw internal(`Clone is not running after restore (${String(st?.status)})`);
+  }
+
+  /**
+   * Pauses the VM and writes its device state (not its RAM, which is in the shared file) to
+   * `file` for clones. The VM stays paused. @throws InternalError when QEMU fails
+   */
+  async saveTemplateState(file: string): Promise<void> {
+    if (!safeExecPath.test(file)) throw invalid(`Template state path "${file}" is not valid`);
+    await this.#qmp.execute('stop');
+    await this.#qmp.execute('migrate-set-capabilities', {
+      capabilities: [{ capability: 'x-ignore-shared', state: true }],
+    });
+    await this.#qmp.execute('migrate', { uri: `exec:cat > ${file}` });
+    await this.#waitMigration('Saving the template state', 60_000);
   }
 
   /**
@@ -501,6 +596,7 @@ export class QemuVm {
 
   /** Bytes of RAM the guest has now (its size minus the balloon). @throws as QmpClient.execute */
   async balloonActualBytes(): Promise<number> {
+    if (this.#facts.balloon === false) return this.#facts.memoryMiB * 1024 * 1024;
     const r = (await this.#qmp.execute('query-balloon', undefined, 5000)) as { actual?: unknown };
     if (typeof r?.actual !== 'number') throw internal('query-balloon returned no size');
     return r.actual;
@@ -511,6 +607,8 @@ export class QemuVm {
    * size]); it inflates or deflates in the background.
    */
   async setBalloonTarget(bytes: number): Promise<void> {
+    // Templates and clones have no balloon (see VmSpec.ram).
+    if (this.#facts.balloon === false) return;
     const ram = this.#facts.memoryMiB * 1024 * 1024;
     const value = Math.min(ram, Math.max(64 * 1024 * 1024, Math.floor(bytes / 4096) * 4096));
     await this.#qmp.execute('balloon', { value }, 5000);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Clock, Logger } from '../../lib/index.js';
 import { AgentConnection, type OutputSink } from './agent-connection.js';
 import type { AgentEvent } from './protocol.js';
-import { QemuVm, type Accel } from './qemu-vm.js';
+import { QemuVm, type Accel, type VmSpec } from './qemu-vm.js';
+import type { VmTemplates } from './vm-template.js';
 
 export interface VmSessionHandlers {
   onEvent(seq: number, event: AgentEvent): void | Promise<void>;
@@ -29,6 +30,8 @@ export interface BootParams {
   readonly useCgroup: boolean;
   readonly ramBackend?: 'memfd' | 'anon';
   readonly bootTimeoutMs: number;
+  /** VM templating (vm-template.ts): VMs are restored from a template of their size when set. */
+  readonly templates?: VmTemplates;
   readonly log: Logger;
   readonly clock?: Clock;
 }
@@ -54,11 +57,36 @@ export class VmSession {
     return this.vm.facts.vmId;
   }
 
-  /** Boots a VM and waits for its agent's HELLO. Cleans up everything on failure. */
+  /**
+   * Boots a VM and waits for its agent's HELLO. With templating, the VM is a clone of the
+   * template of its size (built first when missing); a clone that fails to restore deletes
+   * its template and the VM boots cold. Cleans up everything on failure.
+   */
   static async boot(
     p: BootParams,
     size: { cpus: number; memoryMiB: number },
     signal?: AbortSignal,
+  ): Promise<VmSession> {
+    const templates = p.templates;
+    if (templates) {
+      const t = await templates.get(size, signal);
+      if (t) {
+        try {
+          return await VmSession.#start(p, size, signal, { ram: t.ram, kernelArgs: templates.kernelArgs });
+        } catch (err) {
+          signal?.throwIfAborted();
+          await templates.invalidate(t.name, (err as Error).message);
+        }
+      }
+    }
+    return VmSession.#start(p, size, signal, undefined);
+  }
+
+  static async #start(
+    p: BootParams,
+    size: { cpus: number; memoryMiB: number },
+    signal: AbortSignal | undefined,
+    clone: { ram: NonNullable<VmSpec['ram']>; kernelArgs: readonly string[] } | undefined,
   ): Promise<VmSession> {
     const vmId = randomBytes(6).toString('hex');
     const dir = join(p.vmsDir, vmId);
@@ -79,9 +107,10 @@ export class VmSession {
           accel: p.accel,
           tbSizeMiB: p.tbSizeMiB,
           rootPorts: p.rootPorts,
-          kernelArgs: p.kernelArgs,
+          kernelArgs: clone ? clone.kernelArgs : p.kernelArgs,
           useCgroup: p.useCgroup,
           ...(p.ramBackend ? { ramBackend: p.ramBackend } : {}),
+          ...(clone ? { ram: clone.ram } : {}),
         },
         { log: p.log, ...(p.clock ? { clock: p.clock } : {}), ...(signal ? { signal } : {}) },
       );

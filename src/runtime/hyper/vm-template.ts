@@ -1,0 +1,383 @@
+/**
+ * VM templating (docs/hyper-runtime.md "VM templating", docs/adr/0005-vm-templating.md): one
+ * VM per size boots to an idle guest agent with its RAM in a shared file, is paused, and its
+ * device state is saved (QMP `migrate` with `x-ignore-shared`: the RAM stays in the file).
+ * Clones map that file copy-on-write and restore the device state: they skip the boot, and
+ * every page the guest kernel does not write after the restore stays shared by all clones.
+ *
+ * Layout: `<root>/<name>/{ram,state,template.json}`, where the name carries everything the
+ * saved state depends on (guest build, size, accelerator, TCG buffer, kernel command line,
+ * root ports, QEMU binary). A template is built in `<root>/.b-<random>/` and renamed into
+ * place, so a crash never leaves a half-built template under a real name.
+ *
+ * Invariants: a template's files never change after the rename (clones map the RAM file
+ * private; template VMs have no balloon, whose discards would punch holes into it); a
+ * template that fails validation or a restore is deleted and rebuilt, never used; deleting a
+ * template is safe while clones run (their mappings keep the unlinked file's pages).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { internal, parseJson, parseWith, systemClock, type Clock, type Logger } from '../../lib/index.js';
+import { AgentConnection } from './agent-connection.js';
+import { QemuVm, type Accel, type VmCloneRam } from './qemu-vm.js';
+
+/** Kernel flag of templated VMs: the agent reads the boot id only after the host's entropy. */
+export const templateKernelFlag = 'h8s.template';
+
+export interface VmTemplateOptions {
+  /** `<handler root>/templates`. Short: the builder's unix sockets live below it. */
+  readonly root: string;
+  /** Guest build hash (kernel + initramfs). */
+  readonly buildId: string;
+  readonly qemuBinary: string;
+  readonly kernel: string;
+  readonly initrd: string;
+  /** Kernel arguments of templated VMs (with `h8s.template`). */
+  readonly kernelArgs: readonly string[];
+  readonly accel: Accel;
+  readonly tbSizeMiB: number;
+  readonly rootPorts: number;
+  readonly bootTimeoutMs: number;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** After a failed build, cold boots are used for this long before the next try. Default 60 s. */
+  readonly retryAfterMs?: number;
+}
+
+const TemplateMetaSchema = Type.Object({
+  schema: Type.Literal(1),
+  name: Type.String({ maxLength: 200 }),
+  cpus: Type.Integer({ minimum: 1 }),
+  memoryMiB: Type.Integer({ minimum: 1 }),
+  ramBytes: Type.Integer({ minimum: 0 }),
+  ramSha256: Type.String({ maxLength: 64 }),
+  stateBytes: Type.Integer({ minimum: 1 }),
+  stateSha256: Type.String({ maxLength: 64 }),
+  builtAtMs: Type.Number(),
+  buildMs: Type.Number(),
+});
+
+export interface VmTemplate {
+  readonly name: string;
+  readonly dir: string;
+  readonly cpus: number;
+  readonly memoryMiB: number;
+  /** How a clone maps it (VmSpec.ram). */
+  readonly ram: VmCloneRam;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export class VmTemplates {
+  readonly #o: VmTemplateOptions;
+  readonly #clock: Clock;
+  /** Builds (and first validations) in flight, one per name. */
+  readonly #inflight = new Map<string, Promise<VmTemplate | undefined>>();
+  /** Templates validated by this process (the RAM hash is checked once per process). */
+  readonly #valid = new Map<string, VmTemplate>();
+  readonly #failedAt = new Map<string, number>();
+  #keyHash: Promise<string> | undefined;
+  #closed = false;
+
+  constructor(o: VmTemplateOptions) {
+    this.#o = o;
+    this.#clock = o.clock ?? systemClock;
+  }
+
+  get root(): string {
+    return this.#o.root;
+  }
+
+  get kernelArgs(): readonly string[] {
+    return this.#o.kernelArgs;
+  }
+
+  /** What the saved state depends on besides the size and the guest build. */
+  #hash(): Promise<string> {
+    this.#keyHash ??= (async () => {
+      const q = await stat(this.#o.qemuBinary).catch(() => undefined);
+      const h = createHash('sha256');
+      h.update(
+        JSON.stringify([
+          this.#o.kernelArgs,
+          this.#o.rootPorts,
+          this.#o.qemuBinary,
+          this.#o.kernel,
+          this.#o.initrd,
+          q ? [q.size, q.mtimeMs] : [],
+        ]),
+      );
+      return h.digest('hex').slice(0, 8);
+    })();
+    return this.#keyHash;
+  }
+
+  /** Directory name of the template of a size. */
+  async nameFor(size: { cpus: number; memoryMiB: number }): Promise<string> {
+    const build = this.#o.buildId.replace(/[^A-Za-z0-9]/g, '').slice(0, 12) || 'nobuild';
+    return `${build}-${size.cpus}c${size.memoryMiB}m-${this.#o.accel}-tb${this.#o.tbSizeMiB}-${await this.#hash()}`;
+  }
+
+  /**
+   * The template of a size: validated from disk, or built now (one build per name at a time).
+   * Undefined when templating is closed or a build failed recently (the caller cold-boots).
+   */
+  async get(
+    size: { cpus: number; memoryMiB: number },
+    signal?: AbortSignal,
+  ): Promise<VmTemplate | undefined> {
+    if (this.#closed) return undefined;
+    const name = await this.nameFor(size);
+    const known = this.#valid.get(name);
+    if (known) return known;
+    const failed = this.#failedAt.get(name);
+    if (failed !== undefined && this.#clock.monotonicMs() - failed < (this.#o.retryAfterMs ?? 60_000))
+      return undefined;
+    let p = this.#inflight.get(name);
+    if (!p) {
+      p = this.#loadOrBuild(name, size).finally(() => this.#inflight.delete(name));
+      this.#inflight.set(name, p);
+    }
+    if (!signal) return p;
+    signal.throwIfAborted();
+    return Promise.race([
+      p,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+      ),
+    ]);
+  }
+
+  async #loadOrBuild(
+    name: string,
+    size: { cpus: number; memoryMiB: number },
+  ): Promise<VmTemplate | undefined> {
+    const dir = join(this.#o.root, name);
+    try {
+      const t = await this.#validate(name, size);
+      if (t) {
+        this.#valid.set(name, t);
+        return t;
+      }
+    } catch (err) {
+      this.#o.log.warn('VM template is corrupt; rebuilding it', { template: name, err: err as Error });
+      await rm(dir, { recursive: true, force: true });
+    }
+    try {
+      const t = await this.#build(name, size);
+      this.#valid.set(name, t);
+      this.#failedAt.delete(name);
+      return t;
+    } catch (err) {
+      this.#failedAt.set(name, this.#clock.monotonicMs());
+      this.#o.log.warn('Building a VM template failed; VMs of this size boot cold', {
+        template: name,
+        err: err as Error,
+      });
+      return undefined;
+    }
+  }
+
+  /** A template on disk that matches its record; undefined when absent. @throws when it is corrupt */
+  async #validate(name: string, size: { cpus: number; memoryMiB: number }): Promise<VmTemplate | undefined> {
+    const dir = join(this.#o.root, name);
+    let text: string;
+    try {
+      text = await readFile(join(dir, 'template.json'), 'utf8');
+    } catch {
+      if (await stat(dir).catch(() => undefined)) throw internal(`Template "${name}" has no template.json`);
+      return undefined;
+    }
+    const meta = parseWith(TemplateMetaSchema, parseJson(text, 'template.json'), `template "${name}"`);
+    if (meta.name !== name || meta.cpus !== size.cpus || meta.memoryMiB !== size.memoryMiB)
+      throw internal(`Template "${name}" records another size or name`);
+    const ram = join(dir, 'ram');
+    const state = join(dir, 'state');
+    const [rs, ss] = await Promise.all([stat(ram), stat(state)]);
+    if (rs.size !== size.memoryMiB * 1024 * 1024 || rs.size !== meta.ramBytes)
+      throw internal(`Template "${name}": RAM file has ${rs.size} bytes, expected ${meta.ramBytes}`);
+    if (ss.size !== meta.stateBytes)
+      throw internal(`Template "${name}": state file has ${ss.size} bytes, expected ${meta.stateBytes}`);
+    const [rh, sh] = await Promise.all([sha256File(ram), sha256File(state)]);
+    if (rh !== meta.ramSha256 || sh !== meta.stateSha256)
+      throw internal(`Template "${name}": RAM or state does not match its recorded hash`);
+    return this.#ref(name, size);
+  }
+
+  #ref(name: string, size: { cpus: number; memoryMiB: number }): VmTemplate {
+    const dir = join(this.#o.root, name);
+    return {
+      name,
+      dir,
+      cpus: size.cpus,
+      memoryMiB: size.memoryMiB,
+      ram: { mode: 'clone', file: join(dir, 'ram'), stateFile: join(dir, 'state'), template: name },
+    };
+  }
+
+  async #build(name: string, size: { cpus: number; memoryMiB: number }): Promise<VmTemplate> {
+    const started = this.#clock.monotonicMs();
+    await mkdir(this.#o.root, { recursive: true, mode: 0o700 });
+    const tmp = join(this.#o.root, `.b-${randomBytes(4).toString('hex')}`);
+    await mkdir(tmp, { mode: 0o700 });
+    const log = this.#o.log;
+    let vm: QemuVm | undefined;
+    try {
+      this.#o.log.info('Building a VM template', { template: name });
+      vm = await QemuVm.launch(
+        {
+          vmId: `tpl-${name.slice(0, 40)}`,
+          dir: tmp,
+          qemuBinary: this.#o.qemuBinary,
+          kernel: this.#o.kernel,
+          initrd: this.#o.initrd,
+          cpus: size.cpus,
+          memoryMiB: size.memoryMiB,
+          accel: this.#o.accel,
+          tbSizeMiB: this.#o.tbSizeMiB,
+          rootPorts: this.#o.rootPorts,
+          kernelArgs: this.#o.kernelArgs,
+          // The template's pages are everyone's: never charged to a pod's cgroup.
+          useCgroup: false,
+          ram: { mode: 'template', file: join(tmp, 'ram') },
+        },
+        { log, ...(this.#o.clock ? { clock: this.#o.clock } : {}) },
+      );
+      // Wait for the idle agent, without entropy: whatever the template holds, every clone holds.
+      const conn = await AgentConnection.connect(
+        {
+          socketPath: vm.ctlSocket,
+          log,
+          ...(this.#o.clock ? { clock: this.#o.clock } : {}),
+          lastEventSeq: 0,
+          sendEntropy: false,
+          onEvent: () => {},
+          onViolation: (reason) => log.error('Guest agent of a template VM broke the protocol', { reason }),
+        },
+        { timeoutMs: this.#o.bootTimeoutMs },
+      );
+      if (conn.hello.bootId) {
+        conn.close();
+        throw internal(
+          'The guest agent does not support templating (it read its boot id before any entropy)',
+        );
+      }
+      conn.close();
+      await vm.saveTemplateState(join(tmp, 'state'));
+      await vm.stop(2000);
+      vm = undefined;
+      for (const f of ['qmp.sock', 'ctl.sock', 'con.sock', 'vm.json'])
+        await rm(join(tmp, f), { force: true });
+      const ram = join(tmp, 'ram');
+      const state = join(tmp, 'state');
+      const [rs, ss] = await Promise.all([stat(ram), stat(state)]);
+      if (ss.size === 0) throw internal('QEMU wrote an empty template state');
+      const meta = {
+        schema: 1 as const,
+        name,
+        cpus: size.cpus,
+        memoryMiB: size.memoryMiB,
+        ramBytes: rs.size,
+        ramSha256: await sha256File(ram),
+        stateBytes: ss.size,
+        stateSha256: await sha256File(state),
+        builtAtMs: this.#clock.now(),
+        buildMs: Math.round(this.#clock.monotonicMs() - started),
+      };
+      await writeFile(join(tmp, 'template.json'), JSON.stringify(meta, null, 2), { mode: 0o600 });
+      const dest = join(this.#o.root, name);
+      await rm(dest, { recursive: true, force: true });
+      await rename(tmp, dest);
+      log.info('VM template ready', { template: name, buildMs: meta.buildMs, stateBytes: ss.size });
+      return this.#ref(name, size);
+    } catch (err) {
+      await vm?.stop(0).catch(() => {});
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Deletes a template that failed a restore; the next `get` rebuilds it. */
+  async invalidate(name: string, reason: string): Promise<void> {
+    this.#o.log.warn('VM template failed; deleting it', { template: name, reason });
+    this.#valid.delete(name);
+    await rm(join(this.#o.root, name), { recursive: true, force: true });
+  }
+
+  /**
+   * Removes half-built templates and templates of other guest builds or settings (start-up
+   * GC). Running clones keep their pages (the files are only unlinked).
+   */
+  async gc(keepSizes: readonly { cpus: number; memoryMiB: number }[] = []): Promise<void> {
+    const keep = new Set(await Promise.all(keepSizes.map((s) => this.nameFor(s))));
+    const prefix = (await this.nameFor({ cpus: 1, memoryMiB: 1 })).split('-')[0] ?? '';
+    const hash = await this.#hash();
+    let names: string[];
+    try {
+      names = await readdir(this.#o.root);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (keep.has(n) || this.#inflight.has(n)) continue;
+      if (n.startsWith('.b-') && this.#inflight.size > 0) continue;
+      const current =
+        n.startsWith(`${prefix}-`) && n.endsWith(`-${hash}`) && n.includes(`-${this.#o.accel}-`);
+      if (current && !n.startsWith('.')) continue;
+      this.#o.log.info('Removing a stale VM template', { template: n });
+      await rm(join(this.#o.root, n), { recursive: true, force: true });
+    }
+  }
+
+  /** Stops templating and deletes every template (uninstall, tests). */
+  async removeAll(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#inflight.values()]);
+    this.#valid.clear();
+    await rm(this.#o.root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Templating for a handler's VMs: the templates root, stale templates removed (other guest
+ * builds or settings). Templated VMs boot with `h8s.template` on their kernel command line.
+ */
+export async function openVmTemplates(
+  boot: {
+    readonly qemuBinary: string;
+    readonly kernel: string;
+    readonly initrd: string;
+    readonly kernelArgs: readonly string[];
+    readonly accel: Accel;
+    readonly tbSizeMiB: number;
+    readonly rootPorts: number;
+    readonly bootTimeoutMs: number;
+    readonly log: Logger;
+    readonly clock?: Clock;
+  },
+  o: { root: string; buildId: string; keepSizes: readonly { cpus: number; memoryMiB: number }[] },
+): Promise<VmTemplates> {
+  const t = new VmTemplates({
+    root: o.root,
+    buildId: o.buildId,
+    qemuBinary: boot.qemuBinary,
+    kernel: boot.kernel,
+    initrd: boot.initrd,
+    kernelArgs: [...boot.kernelArgs, templateKernelFlag],
+    accel: boot.accel,
+    tbSizeMiB: boot.tbSizeMiB,
+    rootPorts: boot.rootPorts,
+    bootTimeoutMs: boot.bootTimeoutMs,
+    log: boot.log,
+    ...(boot.clock ? { clock: boot.clock } : {}),
+  });
+  await t.gc(o.keepSizes);
+  return t;
+}
