@@ -35,6 +35,7 @@ import { VmPool } from './vm-pool.js';
 import { rebalance, type BalloonResult } from './balloon.js';
 import { OverlayTemplates } from './overlay-templates.js';
 import { VmSession, type BootParams } from './vm-session.js';
+import { openVmTemplates } from './vm-template.js';
 
 export interface HyperHandlerOptions {
   /** The handler's own directory (VMs, probe cache), e.g. `<runtime root>/hyper`. Keep it short. */
@@ -67,6 +68,11 @@ export interface HyperHandlerOptions {
   readonly useCgroups?: boolean;
   /** Turn on host KSM (merges identical guest pages across VMs). Default false: it is a cross-tenant side channel. */
   readonly enableKsm?: boolean;
+  /**
+   * VM templating (vm-template.ts): VMs are restored from a booted template of their size and
+   * share its guest kernel memory. Default true; off with KSM.
+   */
+  readonly vmTemplates?: boolean;
   /** Let tests make the guest agent misbehave on purpose. Default false. */
   readonly allowDebugAnnotations?: boolean;
   /** How long a boot may take until the agent answers. Default 60 s (TCG on a busy host). */
@@ -269,7 +275,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         });
       }
       if (o.enableKsm) await enableKsm(log);
-      const boot: BootParams = {
+      let boot: BootParams = {
         vmsDir,
         qemuBinary,
         kernel: o.kernel,
@@ -289,6 +295,12 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         log,
         ...(o.clock ? { clock: o.clock } : {}),
       };
+      if (o.vmTemplates !== false && !o.enableKsm) {
+        const keepSizes = [{ cpus: defaultCpus, memoryMiB: defaultMemoryMiB }];
+        const buildId = o.guestBuildId ?? `${o.kernel}|${o.initrd}`;
+        const root = join(o.root, 'templates');
+        boot = { ...boot, templates: await openVmTemplates(boot, { root, buildId, keepSizes }) };
+      }
       const warmBase = await warmImage(o.root, log);
       const pool = new VmPool({
         size: o.poolSize ?? 2,
@@ -499,6 +511,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       if (!prepared) return;
       const p = await prepared.catch(() => undefined);
       await p?.pool.shutdown();
+      await p?.boot.templates?.removeAll();
     },
 
     poolReady(): number {
