@@ -8,15 +8,15 @@
  * `hyperctl run -d` does): cold (no pool) and pooled, p50/p99 over `--pods` pods; and host
  * memory per idle pod (PSS of QEMU from /proc/PID/smaps_rollup) over `--idle` pods.
  *
- *   npm run bench:runtime -- [--pods 20] [--idle 4] [--ksm] [--hyperctl] [--tb MiB] [--no-balloon]
+ *   npm run bench:runtime -- [--pods 20] [--idle 4] [--ksm] [--hyperctl] [--tb MiB] [--no-balloon] [--no-template]
  * `--hyperctl` adds the user's path: `hyperctl run -d busybox sleep` against a real `h8s runtime`
  * daemon (pool of 1, busybox from a loopback registry), its printed `Time to run a POD`.
  * `--ksm` turns host KSM on (a host change, see docs/hyper-runtime.md) for the memory figure.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { nullLogger, spawnProcess } from '../src/lib/index.js';
+import { execFile, nullLogger, spawnProcess } from '../src/lib/index.js';
 import { defaultGuestDir, findGuestAssets, guestKernelArgs } from '../src/runtime/hyper/index.js';
 import { createHyperHandler, type HyperHandler } from '../src/runtime/hyper/hyper-handler.js';
 import { QemuVm, qemuArgv } from '../src/runtime/hyper/qemu-vm.js';
@@ -36,6 +36,8 @@ const tbSizeMiB = flag('--tb', 16);
 // `--no-balloon` measures memory without the idle balloon (handler balloonHeadroomMiB 0).
 const balloon = !args.includes('--no-balloon');
 const viaHyperctl = args.includes('--hyperctl');
+// `--no-template` boots every VM (no VM templating, vm-template.ts) for comparison.
+const templating = !args.includes('--no-template');
 const repo = new URL('..', import.meta.url).pathname;
 
 const pct = (xs: number[], p: number): number => {
@@ -136,6 +138,7 @@ const handler = (poolSize: number): HyperHandler =>
     guestBuildId: guest.buildHash,
     poolSize,
     enableKsm: ksm,
+    vmTemplates: templating,
     tbSizeMiB,
     ...(balloon ? {} : { balloonHeadroomMiB: 0 }),
   });
@@ -148,6 +151,7 @@ const out: Record<string, unknown> = {
   idlePods,
   ksm,
   balloon,
+  templating,
   tbSizeMiB,
   kernel: guest.kernelVersion,
   loadAtStart: await loadavg(),
@@ -219,6 +223,7 @@ try {
     `pooled pod start: p50 ${ms(pct(pooledMs, 50))}, p99 ${ms(pct(pooledMs, 99))} (target p50 <= 300 ms under TCG); phases p50: ${JSON.stringify(out['pooledPhasesP50Ms'])}`,
   );
 
+  const memRoot = join(tmp, `h${seq}`);
   const mem = handler(0);
   const idle: SandboxHandle[] = [];
   for (let i = 0; i < idlePods; i++) idle.push((await startPod(mem, 'idle')).sb);
@@ -234,8 +239,35 @@ try {
   out['pssPerIdlePodMiB'] = Math.round(mean * 10) / 10;
   out['podsPerGiB'] = Math.floor(1024 / mean);
   console.log(
-    `host memory per idle pod (QEMU PSS, ${idlePods} pods, 128 MiB guests, tb-size ${tbSizeMiB}${balloon ? ', balloon' : ', no balloon'}${ksm ? ', KSM on' : ''}): ${mean.toFixed(1)} MiB (target <= 64 MiB); ${Math.floor(1024 / mean)} pods per GiB`,
+    `host memory per idle pod (QEMU PSS, ${idlePods} pods, 128 MiB guests, tb-size ${tbSizeMiB}${templating && !ksm ? ', VM templating (clones: no balloon)' : balloon ? ', balloon' : ', no balloon'}${ksm ? ', KSM on' : ''}): ${mean.toFixed(1)} MiB (target <= 64 MiB); ${Math.floor(1024 / mean)} pods per GiB`,
   );
+  // The template's fixed cost (once per VM size and guest build, not per pod): its RAM file's
+  // pages in the host page cache. Pages some pod maps are already in the pods' PSS (divided
+  // among them); the rest is memory only the template holds.
+  const tplRoot = join(memRoot, 'templates');
+  const tplNames = await readdir(tplRoot).catch(() => [] as string[]);
+  for (const name of tplNames.filter((n) => !n.startsWith('.'))) {
+    const ram = join(tplRoot, name, 'ram');
+    const st = await stat(ram);
+    const resident = await execFile(['fincore', '--bytes', '--noheadings', '--output', 'RES', ram]).then(
+      (r) => Number(r.stdout.trim()) / 1024 / 1024,
+      () => NaN,
+    );
+    const state = await stat(join(tplRoot, name, 'state'));
+    const meta = JSON.parse(await readFile(join(tplRoot, name, 'template.json'), 'utf8')) as {
+      buildMs: number;
+    };
+    out['template'] = {
+      name,
+      ramAllocatedMiB: Math.round((st.blocks * 512) / 1024 / 102.4) / 10,
+      ramResidentMiB: Math.round(resident * 10) / 10,
+      stateKiB: Math.round(state.size / 1024),
+      buildMs: meta.buildMs,
+    };
+    console.log(
+      `VM template (fixed cost, once per size): RAM file ${((st.blocks * 512) / 1024 / 1024).toFixed(1)} MiB written, ${resident.toFixed(1)} MiB in the page cache (shared by the pods mapping it, in their PSS); device state ${Math.round(state.size / 1024)} KiB; built in ${ms(meta.buildMs)}`,
+    );
+  }
   for (const sb of idle) await sb.destroy();
   await mem.close();
   if (viaHyperctl) {

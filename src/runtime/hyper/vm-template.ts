@@ -17,10 +17,18 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { internal, parseJson, parseWith, systemClock, type Clock, type Logger } from '../../lib/index.js';
+import {
+  internal,
+  invalid,
+  parseJson,
+  parseWith,
+  systemClock,
+  type Clock,
+  type Logger,
+} from '../../lib/index.js';
 import { AgentConnection } from './agent-connection.js';
 import { QemuVm, type Accel, type VmCloneRam } from './qemu-vm.js';
 
@@ -73,6 +81,20 @@ async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/**
+ * The boot sectors of a bzImage and the first 4 KiB of its payload: enough for QEMU to accept
+ * it as `-kernel` for a clone, which restores its RAM instead of booting. @throws Invalid
+ */
+export async function kernelStub(kernel: string): Promise<Buffer> {
+  const image = await readFile(kernel);
+  if (image.length < 0x260 || image.toString('latin1', 0x202, 0x206) !== 'HdrS')
+    throw invalid(`Guest kernel "${kernel}" is not a bzImage`);
+  const setupSects = image[0x1f1] || 4;
+  const keep = (setupSects + 1) * 512 + 4096;
+  if (keep > image.length) throw invalid(`Guest kernel "${kernel}" is shorter than its header says`);
+  return image.subarray(0, keep);
 }
 
 export class VmTemplates {
@@ -218,7 +240,13 @@ export class VmTemplates {
       dir,
       cpus: size.cpus,
       memoryMiB: size.memoryMiB,
-      ram: { mode: 'clone', file: join(dir, 'ram'), stateFile: join(dir, 'state'), template: name },
+      ram: {
+        mode: 'clone',
+        file: join(dir, 'ram'),
+        stateFile: join(dir, 'state'),
+        template: name,
+        kernelStub: join(dir, 'kernel-stub'),
+      },
     };
   }
 
@@ -292,6 +320,10 @@ export class VmTemplates {
         buildMs: Math.round(this.#clock.monotonicMs() - started),
       };
       await writeFile(join(tmp, 'template.json'), JSON.stringify(meta, null, 2), { mode: 0o600 });
+      await writeFile(join(tmp, 'kernel-stub'), await kernelStub(this.#o.kernel), { mode: 0o400 });
+      // Nobody writes a template after this point (clones map it private).
+      await chmod(ram, 0o400);
+      await chmod(state, 0o400);
       const dest = join(this.#o.root, name);
       await rm(dest, { recursive: true, force: true });
       await rename(tmp, dest);
