@@ -74,6 +74,12 @@ typedef struct container {
   int64_t psi_first_ms;
   bool psi_killed;
   int64_t memory_max, pids_max, cpu_quota, cpu_period;
+  /* Prepared in a pooled VM (prepareContainer): a process already in the container's cgroup,
+   * namespaces and root, waiting for its process spec on pre_sock; pre_epipe reports its exec
+   * (EOF) or a start error. pre_pid 0: not prepared; -1: the prepared process died. */
+  pid_t pre_pid;
+  int pre_sock;
+  int pre_epipe;
 } container;
 
 typedef struct process {

@@ -529,19 +529,27 @@ static void container_release(container *c) {
   if (c->oom_fd >= 0) { epoll_ctl(g_epfd, EPOLL_CTL_DEL, c->oom_fd, NULL); close(c->oom_fd); }
   if (c->psi_fd >= 0) { epoll_ctl(g_epfd, EPOLL_CTL_DEL, c->psi_fd, NULL); close(c->psi_fd); }
   if (c->mntns_fd >= 0) close(c->mntns_fd);
+  if (c->pre_sock >= 0) close(c->pre_sock);
+  if (c->pre_epipe >= 0) close(c->pre_epipe);
+  /* The container's directory under /run/h8s/c: named after the id it was created with (a
+   * claimed prepared container keeps its first name there). */
+  char dir[200] = "";
+  if (c->rootdir[0]) {
+    snprintf(dir, sizeof dir, "%s", c->rootdir);
+    char *sl = strrchr(dir, '/');
+    if (sl) *sl = 0;
+  }
   if (c->rootdir[0]) { umount2(c->rootdir, MNT_DETACH); rmdir(c->rootdir); }
   if (c->lowerdir[0]) {
     umount2(c->lowerdir, MNT_DETACH);
-    char up[200];
-    snprintf(up, sizeof up, "/run/h8s/c/%s/upper", c->id);
+    char up[220];
+    snprintf(up, sizeof up, "%s/upper", dir);
     umount2(up, MNT_DETACH);
   }
   for (int i = 0; i < c->nmounts; i++)
     if (strcmp(c->mounts[i].type, "block") == 0) volume_release(c->mounts[i].source);
   if (c->cgroup[0]) rmdir(c->cgroup); /* may fail while processes die; harmless */
-  char dir[200];
-  snprintf(dir, sizeof dir, "/run/h8s/c/%s", c->id);
-  rmdir(dir);
+  if (dir[0]) rmdir(dir);
   for (int i = 0; i < MAX_PROCESSES; i++) {
     process *p = &g_procs[i];
     if (!p->used || p->c != c) continue;
@@ -552,6 +560,8 @@ static void container_release(container *c) {
   c->oom_fd = -1;
   c->psi_fd = -1;
   c->mntns_fd = -1;
+  c->pre_sock = -1;
+  c->pre_epipe = -1;
 }
 
 static void apply_resources(container *c, char *err, size_t errlen) {
@@ -681,6 +691,8 @@ static int op_create_container(jnode *r, char *err, size_t errlen, const char **
   c->oom_fd = -1;
   c->psi_fd = -1;
   c->mntns_fd = -1;
+  c->pre_sock = -1;
+  c->pre_epipe = -1;
   snprintf(c->id, sizeof c->id, "%s", id);
   snprintf(c->dev, sizeof c->dev, "%s", dev);
   c->readonly_root = jbool(root, "readonly", false);
@@ -765,6 +777,58 @@ static int op_create_container(jnode *r, char *err, size_t errlen, const char **
   watch_memory_pressure(c);
   tracek("create %s: done", id);
   return 0;
+}
+
+static int prefork(container *c, char *err, size_t errlen);
+/* Files a prepared container reads ahead while it waits (see warm_cache). */
+#define WARM_MAX_FILES 8
+#define WARM_MAX_BYTES (32 << 20)
+static char warm_files[WARM_MAX_FILES][512];
+static int warm_count;
+static char warm_path[1024];
+
+/* prepareContainer: createContainer, then the prepared process (see prefork). */
+static int op_prepare_container(jnode *r, char *err, size_t errlen, const char **code) {
+  jnode *warm = jarr(r, "warm");
+  if (warm && warm->len > WARM_MAX_FILES) { snprintf(err, errlen, "too many files to warm (at most %d)", WARM_MAX_FILES); return -1; }
+  const char *wp = jstr(r, "warmPath", "");
+  if (strlen(wp) >= sizeof warm_path) { snprintf(err, errlen, "warmPath is too long"); return -1; }
+  for (jnode *e = warm ? warm->child : NULL; e; e = e->next)
+    if (e->type != J_STR || !e->str[0] || strlen(e->str) >= sizeof warm_files[0]) { snprintf(err, errlen, "warm entries must be file names"); return -1; }
+  int rc = op_create_container(r, err, errlen, code);
+  if (rc != 0) return rc;
+  warm_count = 0;
+  for (jnode *e = warm ? warm->child : NULL; e; e = e->next) snprintf(warm_files[warm_count++], sizeof warm_files[0], "%s", e->str);
+  snprintf(warm_path, sizeof warm_path, "%s", wp);
+  container *c = find_container(jstr(r, "id", ""));
+  if (!c) { *code = "InternalError"; snprintf(err, errlen, "prepared container vanished"); return -1; }
+  if (prefork(c, err, errlen) < 0) {
+    *code = "InternalError";
+    container_release(c);
+    return -1;
+  }
+  return 0;
+}
+
+/* claimContainer {from, id, resources}: a pod takes the prepared container under its own id. */
+static void op_claim(uint32_t id, jnode *r) {
+  const char *from = jstr(r, "from", "");
+  const char *to = jstr(r, "id", "");
+  container *c = find_container(from);
+  if (!c || c->pre_pid == 0) { chan_respond_err(id, "NotFound", "prepared container \"%.80s\" not found", from); return; }
+  if (!valid_id(to)) { chan_respond_err(id, "Invalid", "container id is not valid"); return; }
+  if (find_container(to)) { chan_respond_err(id, "AlreadyExists", "container \"%s\" already exists", to); return; }
+  if (c->pre_pid < 0 || c->pre_sock < 0 || c->state != 0) {
+    chan_respond_err(id, "Conflict", "the prepared process of container \"%s\" died", from);
+    return;
+  }
+  char err[512] = "";
+  read_resources(jobj(r, "resources"), c);
+  apply_resources(c, err, sizeof err);
+  if (err[0]) { chan_respond_err(id, "InternalError", "%s", err); return; }
+  snprintf(c->id, sizeof c->id, "%s", to);
+  tracek("claim %s -> %s", from, to);
+  chan_respond_ok(id, "");
 }
 
 static int64_t oom_kills(container *c) {
@@ -886,6 +950,7 @@ static void container_enter(container *c, int efd) {
   char p[700];
   mount_or_fail(efd, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
   mount_or_fail(efd, root, root, NULL, MS_BIND | MS_REC, NULL);
+  tracek("enter: private+bind");
   snprintf(p, sizeof p, "%s/proc", root);
   mkdir_p(p, 0555);
   mount_or_fail(efd, "proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -902,6 +967,7 @@ static void container_enter(container *c, int efd) {
     mknod(p, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min));
     chmod(p, 0666);
   }
+  tracek("enter: proc sys dev");
   snprintf(p, sizeof p, "%s/dev/pts", root);
   mkdir(p, 0755);
   mount_or_fail(efd, "devpts", p, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620");
@@ -917,6 +983,7 @@ static void container_enter(container *c, int efd) {
     snprintf(p, sizeof p, "%s/dev/%s", root, links[i][1]);
     symlink(links[i][0], p);
   }
+  tracek("enter: pts shm mq links");
   snprintf(p, sizeof p, "%s/etc", root);
   struct stat st;
   if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && !c->readonly_root) {
@@ -938,6 +1005,7 @@ static void container_enter(container *c, int efd) {
     }
   }
   if (c->readonly_root) mount_or_fail(efd, NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
+  tracek("enter: etc + mounts");
   if (chdir(root) < 0) child_fail(efd, 125, "chdir root: %s", strerror(errno));
   /* pivot_root cannot leave an initramfs root, so move the container root over / and chroot
    * (as hyperstart does). The VM, not this chroot, is the isolation boundary. */
@@ -968,6 +1036,7 @@ static void child_set_user(const char *spec, int efd, const char **home) {
       uid = pw->pw_uid;
     }
   }
+  tracek("user: passwd read");
   if (pw) { gid = pw->pw_gid; have_gid = true; if (pw->pw_dir && pw->pw_dir[0]) *home = pw->pw_dir; }
   if (g[0]) {
     long v = strtol(g, &end, 10);
@@ -986,6 +1055,7 @@ static void child_set_user(const char *spec, int efd, const char **home) {
     ng = 64;
     if (getgrouplist(pw->pw_name, gid, groups, &ng) < 0) ng = 0;
   }
+  tracek("user: groups read");
   if (setgroups((size_t)ng, groups) < 0 && ng) child_fail(efd, 125, "setgroups: %s", strerror(errno));
   if (setgid(gid) < 0) child_fail(efd, 125, "setgid %u: %s", (unsigned)gid, strerror(errno));
   if (setuid(uid) < 0) child_fail(efd, 125, "setuid %u: %s", (unsigned)uid, strerror(errno));
@@ -1042,6 +1112,246 @@ static void child_exec(process *p, procspec *ps, int efd, int in_fd, int out_fd,
   child_fail(efd, 126, "exec: \"%s\": %s", ps->argv[0], e == EACCES ? "permission denied" : strerror(e));
 }
 
+
+/* ---- prepared containers (pooled VMs) ----
+ * A pooled VM can hold one container prepared ahead of its pod (prepareContainer): root disk
+ * mounted, cgroup made, and a process that already joined the pod's namespaces, built the
+ * container's mount namespace and entered its root. It waits on a socket for its process spec
+ * and stdio; the pod's createContainer claims it (claimContainer: new id, resources) and
+ * startContainer only has to hand over the spec, so a pod start skips the disk hot-add, mount,
+ * namespace and mount set-up work that dominates under TCG. */
+
+/* The spec as one buffer: "H8PS", tty byte, cwd, user, argc, argv..., envc, env...
+ * (strings NUL-terminated, counts as 4 bytes). Returns the length, 0 when it does not fit. */
+static size_t pack_procspec(const procspec *ps, char *buf, size_t cap) {
+  size_t o = 0;
+#define PUT(src, n) do { if (o + (n) > cap) return 0; memcpy(buf + o, (src), (n)); o += (n); } while (0)
+  PUT("H8PS", 4);
+  char t = ps->tty ? 1 : 0;
+  PUT(&t, 1);
+  PUT(ps->cwd, strlen(ps->cwd) + 1);
+  PUT(ps->user, strlen(ps->user) + 1);
+  for (int k = 0; k < 2; k++) {
+    char *const *v = k ? ps->envp : ps->argv;
+    uint32_t n = 0;
+    while (v[n]) n++;
+    PUT(&n, 4);
+    for (uint32_t i = 0; i < n; i++) PUT(v[i], strlen(v[i]) + 1);
+  }
+#undef PUT
+  return o;
+}
+
+static bool unpack_procspec(char *buf, size_t len, procspec *ps) {
+  memset(ps, 0, sizeof *ps);
+  if (len < 5 || memcmp(buf, "H8PS", 4) != 0) return false;
+  size_t o = 4;
+  ps->tty = buf[o++] != 0;
+  const char **strs[2] = { &ps->cwd, &ps->user };
+  for (int k = 0; k < 2; k++) {
+    char *e = memchr(buf + o, 0, len - o);
+    if (!e) return false;
+    *strs[k] = buf + o;
+    o = (size_t)(e - buf) + 1;
+  }
+  for (int k = 0; k < 2; k++) {
+    uint32_t n;
+    if (o + 4 > len) return false;
+    memcpy(&n, buf + o, 4);
+    o += 4;
+    if (n > 1024) return false;
+    char **v = k ? ps->envp : ps->argv;
+    for (uint32_t i = 0; i < n; i++) {
+      char *e = o < len ? memchr(buf + o, 0, len - o) : NULL;
+      if (!e) return false;
+      v[i] = buf + o;
+      o = (size_t)(e - buf) + 1;
+    }
+    v[n] = NULL;
+  }
+  return ps->argv[0] != NULL;
+}
+
+/* Files the prepared process reads into the page cache while it waits (prepareContainer
+ * "warm": the programs the image's last pod ran, resolved through "warmPath"), so that the
+ * pod's exec does not wait for the disk. Bounded: a few names, WARM_MAX_BYTES in all. */
+
+static void warm_one(const char *path, size_t *budget) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    /* Symlinks (busybox applets, /usr/bin/env -> ...) are fine to follow inside the root. */
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+  }
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { close(fd); return; }
+  static char buf[128 * 1024];
+  ssize_t n;
+  while (*budget > 0 && (n = read(fd, buf, *budget < sizeof buf ? *budget : sizeof buf)) > 0) *budget -= (size_t)n;
+  close(fd);
+}
+
+static void warm_cache(void) {
+  size_t budget = WARM_MAX_BYTES;
+  warm_one("/etc/passwd", &budget);
+  warm_one("/etc/group", &budget);
+  for (int i = 0; i < warm_count && budget > 0; i++) {
+    const char *name = warm_files[i];
+    if (strchr(name, '/')) { warm_one(name, &budget); continue; }
+    const char *dirs = warm_path[0] ? warm_path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    while (*dirs) {
+      const char *end = strchr(dirs, ':');
+      size_t dl = end ? (size_t)(end - dirs) : strlen(dirs);
+      char full[1100];
+      if (dl > 0 && dl < 512) {
+        snprintf(full, sizeof full, "%.*s/%s", (int)dl, dirs, name);
+        if (access(full, X_OK) == 0) { warm_one(full, &budget); break; }
+      }
+      dirs += dl;
+      if (*dirs == ':') dirs++;
+    }
+  }
+}
+
+/* The prepared process: enter the container, report ready, warm the cache, wait for the spec, exec. */
+static void prepared_main(container *c, int sock, int efd) {
+  container_enter(c, efd);
+  tracek("prepared %s: waiting", c->id);
+  if (write(sock, "R", 1) != 1) _exit(0);
+  warm_cache();
+  tracek("prepared %s: warm", c->id);
+  uint32_t len = 0;
+  int fds[4] = { -1, -1, -1, -1 };
+  char cbuf[CMSG_SPACE(sizeof fds)];
+  struct iovec iov = { .iov_base = &len, .iov_len = sizeof len };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  ssize_t n;
+  while ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (n != (ssize_t)sizeof len) _exit(0); /* released before it was used */
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof fds)) child_fail(efd, 125, "prepared container: no stdio");
+  memcpy(fds, CMSG_DATA(cm), sizeof fds);
+  if (len > 4 * 1024 * 1024) child_fail(efd, 125, "prepared container: process spec too large");
+  char *buf = malloc(len + 1);
+  if (!buf) child_fail(efd, 125, "prepared container: out of memory");
+  size_t got = 0;
+  while (got < len) {
+    ssize_t m = read(sock, buf + got, len - got);
+    if (m < 0 && errno == EINTR) continue;
+    if (m <= 0) _exit(0);
+    got += (size_t)m;
+  }
+  close(sock);
+  static procspec ps;
+  if (!unpack_procspec(buf, len, &ps)) child_fail(efd, 125, "prepared container: bad process spec");
+  ps.is_init = false; /* the container is entered already */
+  tracek("prepared %s: starting", c->id);
+  child_exec(NULL, &ps, efd, fds[0], fds[1], fds[2], ps.tty ? fds[3] : -1);
+}
+
+/* Forks the prepared process of c and waits until it entered the container (bounded). */
+static int prefork(container *c, char *err, size_t errlen) {
+  int sp[2] = { -1, -1 }, ep[2] = { -1, -1 }, pp[2] = { -1, -1 };
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 || pipe2(ep, O_CLOEXEC) < 0 || pipe2(pp, O_CLOEXEC) < 0) {
+    snprintf(err, errlen, "prepare: %s", strerror(errno));
+    goto fail;
+  }
+  pid_t a = fork();
+  if (a < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); goto fail; }
+  if (a == 0) {
+    close(sp[0]); close(ep[0]); close(pp[0]);
+    char procs[220];
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", c->cgroup);
+    if (write_file(procs, "0") < 0) child_fail(ep[1], 125, "join cgroup: %s", strerror(errno));
+    if (setns(podns_pid, CLONE_NEWPID) < 0 || setns(podns_uts, CLONE_NEWUTS) < 0 || setns(podns_ipc, CLONE_NEWIPC) < 0)
+      child_fail(ep[1], 125, "join pod namespaces: %s", strerror(errno));
+    if (unshare(CLONE_NEWNS) < 0) child_fail(ep[1], 125, "mount namespace: %s", strerror(errno));
+    pid_t b = fork();
+    if (b < 0) child_fail(ep[1], 125, "fork: %s", strerror(errno));
+    if (b == 0) {
+      close(pp[1]);
+      prepared_main(c, sp[1], ep[1]);
+      _exit(0);
+    }
+    ssize_t w = write(pp[1], &b, sizeof b);
+    (void)w;
+    _exit(0);
+  }
+  close(sp[1]); sp[1] = -1;
+  close(ep[1]); ep[1] = -1;
+  close(pp[1]); pp[1] = -1;
+  pid_t b = -1;
+  ssize_t n;
+  while ((n = read(pp[0], &b, sizeof b)) < 0 && errno == EINTR) {}
+  int st;
+  while (waitpid(a, &st, 0) < 0 && errno == EINTR) {}
+  close(pp[0]); pp[0] = -1;
+  /* Ready ("R" on the socket) or an error report / EOF on the error pipe. */
+  char ready = 0;
+  if (n == sizeof b && b > 0) {
+    struct pollfd pf[2] = { { .fd = sp[0], .events = POLLIN }, { .fd = ep[0], .events = POLLIN } };
+    int64_t deadline = mono_ms() + 10000;
+    while (mono_ms() < deadline) {
+      int pr = poll(pf, 2, (int)(deadline - mono_ms()));
+      if (pr < 0 && errno == EINTR) continue;
+      if (pr <= 0) break;
+      if (pf[0].revents & POLLIN) { if (read(sp[0], &ready, 1) != 1) ready = 0; }
+      break;
+    }
+  }
+  if (ready != 'R') {
+    char msg[300];
+    ssize_t m = read(ep[0], msg, sizeof msg - 1);
+    msg[m > 0 ? m : 0] = 0;
+    snprintf(err, errlen, "%s", m > 1 ? msg + 1 : "the prepared process did not start");
+    if (b > 0) kill(b, SIGKILL);
+    goto fail;
+  }
+  c->pre_pid = b;
+  c->pre_sock = sp[0];
+  c->pre_epipe = ep[0];
+  tracek("prepare %s: pid %d ready", c->id, (int)b);
+  return 0;
+fail:
+  for (int i = 0; i < 2; i++) {
+    if (sp[i] >= 0) close(sp[i]);
+    if (ep[i] >= 0) close(ep[i]);
+    if (pp[i] >= 0) close(pp[i]);
+  }
+  return -1;
+}
+
+/* Hands the spec and stdio to c's prepared process. 0, or -1 with err set. */
+static int start_prepared(container *c, const procspec *ps, int in_fd, int out_fd, int err_fd, int tty_fd, char *err, size_t errlen) {
+  static char buf[256 * 1024];
+  size_t len = pack_procspec(ps, buf, sizeof buf);
+  if (!len) { snprintf(err, errlen, "process spec is too large"); return -1; }
+  uint32_t l32 = (uint32_t)len;
+  int fds[4] = { in_fd, out_fd, err_fd, tty_fd >= 0 ? tty_fd : in_fd };
+  char cbuf[CMSG_SPACE(sizeof fds)];
+  memset(cbuf, 0, sizeof cbuf);
+  struct iovec iov = { .iov_base = &l32, .iov_len = sizeof l32 };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(cm), fds, sizeof fds);
+  ssize_t n;
+  while ((n = sendmsg(c->pre_sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+  size_t off = 0;
+  while (n == (ssize_t)sizeof l32 && off < len) {
+    ssize_t m = write(c->pre_sock, buf + off, len - off);
+    if (m < 0 && errno == EINTR) continue;
+    if (m <= 0) { n = -1; break; }
+    off += (size_t)m;
+  }
+  close(c->pre_sock);
+  c->pre_sock = -1;
+  if (n != (ssize_t)sizeof l32) { snprintf(err, errlen, "the prepared process of container \"%s\" is gone", c->id); return -1; }
+  return 0;
+}
+
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 /* Starts a process in container c. Returns 0 (process started; p->errcode set when the
@@ -1088,6 +1398,22 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
       goto out;
     }
   }
+  if (ps->is_init && c->pre_pid != 0) {
+    /* A prepared container: its process waits in the container for the spec. */
+    if (c->pre_pid < 0 || c->pre_sock < 0) {
+      snprintf(err, errlen, "the prepared process of container \"%s\" died", c->id);
+      goto out;
+    }
+    tracek("spawn %s: prepared", c->id);
+    if (start_prepared(c, ps, ps->in_id ? in_pipe[0] : nul, ps->out_id ? out_pipe[1] : nul,
+                       ps->err_id ? err_pipe[1] : nul, ps->tty ? slave_fd : -1, err, errlen) < 0)
+      goto out;
+    epipe[0] = c->pre_epipe;
+    c->pre_epipe = -1;
+    p->pid = c->pre_pid;
+    c->pre_pid = 0;
+    goto wait_exec;
+  }
   if (pipe2(epipe, O_CLOEXEC) < 0 || pipe2(pidpipe, O_CLOEXEC) < 0) { snprintf(err, errlen, "pipe: %s", strerror(errno)); goto out; }
   tracek("spawn %s: fork", c->id);
   pid_t a = fork();
@@ -1096,13 +1422,16 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
     char procs[220];
     snprintf(procs, sizeof procs, "%s/cgroup.procs", c->cgroup);
     if (write_file(procs, "0") < 0) child_fail(epipe[1], 125, "join cgroup: %s", strerror(errno));
+    tracek("mid: cgroup joined");
     if (setns(podns_pid, CLONE_NEWPID) < 0 || setns(podns_uts, CLONE_NEWUTS) < 0 || setns(podns_ipc, CLONE_NEWIPC) < 0)
       child_fail(epipe[1], 125, "join pod namespaces: %s", strerror(errno));
+    tracek("mid: pod ns joined");
     if (ps->is_init) {
       if (unshare(CLONE_NEWNS) < 0) child_fail(epipe[1], 125, "mount namespace: %s", strerror(errno));
     } else if (setns(c->mntns_fd, CLONE_NEWNS) < 0) {
       child_fail(epipe[1], 125, "join container: %s", strerror(errno));
     }
+    tracek("mid: mnt ns");
     pid_t b = fork();
     if (b < 0) child_fail(epipe[1], 125, "fork: %s", strerror(errno));
     if (b == 0) {
@@ -1129,6 +1458,7 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
   }
   p->pid = b;
   tracek("spawn %s: pid %d", c->id, (int)b);
+wait_exec:;
   /* Wait for exec (EOF on the close-on-exec pipe) or an error report. Container set-up is
    * local work (mounts), so this is short; bounded anyway. */
   struct pollfd pf = { .fd = epipe[0], .events = POLLIN };
@@ -1223,6 +1553,7 @@ static void op_start(uint32_t id, jnode *r, bool is_exec) {
     c->oom_kills = oom_kills(c);
     c->mntns_fd = open_ns(p->pid, "mnt");
   }
+  tracek("start %s: responding", c->id);
   jwriter w;
   jw_init(&w, 1024);
   process_json(&w, p);
@@ -1387,6 +1718,7 @@ static int64_t exec_deadline(jnode *r) {
 }
 
 void pod_handle_request(uint32_t id, const char *payload, size_t len, bool retry) {
+  tracek("request %u", id);
   jnode *r = json_parse(&req_arena, payload, len);
   if (!r || r->type != J_OBJ) {
     chan_respond_err(id, "BadRequest", "request is not a JSON object: %s", req_arena.error ? req_arena.error : "wrong type");
@@ -1396,8 +1728,10 @@ void pod_handle_request(uint32_t id, const char *payload, size_t len, bool retry
   char err[512] = "";
   const char *code = "InternalError";
   if (strcmp(op, "ping") == 0) { chan_respond_ok(id, ""); return; }
-  if (strcmp(op, "setupPod") == 0 || strcmp(op, "createContainer") == 0) {
-    int rc = op[0] == 's' ? op_setup_pod(r, err, sizeof err, &code) : op_create_container(r, err, sizeof err, &code);
+  if (strcmp(op, "setupPod") == 0 || strcmp(op, "createContainer") == 0 || strcmp(op, "prepareContainer") == 0) {
+    int rc = op[0] == 's'   ? op_setup_pod(r, err, sizeof err, &code)
+             : op[0] == 'p' ? op_prepare_container(r, err, sizeof err, &code)
+                            : op_create_container(r, err, sizeof err, &code);
     if (rc == 1) {
       if (retry) return; /* still waiting; pod_retry_pending keeps it */
       for (int i = 0; i < MAX_PENDING; i++) {
@@ -1424,6 +1758,7 @@ void pod_handle_request(uint32_t id, const char *payload, size_t len, bool retry
   if (strcmp(op, "signal") == 0) { op_signal(id, r); return; }
   if (strcmp(op, "resize") == 0) { op_resize(id, r); return; }
   if (strcmp(op, "removeContainer") == 0) { op_remove(id, r); return; }
+  if (strcmp(op, "claimContainer") == 0) { op_claim(id, r); return; }
   if (strcmp(op, "stats") == 0) { op_stats(id, r); return; }
   if (strcmp(op, "memInfo") == 0) { op_meminfo(id, r); return; }
   if (strcmp(op, "updateResources") == 0) { op_update(id, r); return; }
@@ -1451,7 +1786,9 @@ void pod_retry_pending(void) {
     const char *op = r ? jstr(r, "op", "") : "";
     char err[512] = "";
     const char *code = "InternalError";
-    int rc = strcmp(op, "setupPod") == 0 ? op_setup_pod(r, err, sizeof err, &code) : op_create_container(r, err, sizeof err, &code);
+    int rc = strcmp(op, "setupPod") == 0           ? op_setup_pod(r, err, sizeof err, &code)
+             : strcmp(op, "prepareContainer") == 0 ? op_prepare_container(r, err, sizeof err, &code)
+                                                   : op_create_container(r, err, sizeof err, &code);
     if (rc == 1) continue;
     if (rc < 0) chan_respond_err(pend[i].req_id, code, "%s", err);
     else chan_respond_ok(pend[i].req_id, "");
@@ -1471,6 +1808,13 @@ void pod_on_sigchld(void) {
     int st;
     pid_t pid = waitpid(-1, &st, WNOHANG);
     if (pid <= 0) break;
+    for (int i = 0; i < MAX_CONTAINERS; i++) {
+      container *pc = &g_containers[i];
+      if (pc->used && pc->pre_pid == pid) {
+        logk("the prepared process of container %s died", pc->id);
+        pc->pre_pid = -1;
+      }
+    }
     for (int i = 0; i < MAX_PROCESSES; i++) {
       process *p = &g_procs[i];
       if (!p->used || p->pid != pid || p->exited) continue;

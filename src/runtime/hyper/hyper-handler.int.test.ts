@@ -174,6 +174,101 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     assert.equal(h.out.trim(), 'pod-a');
   });
 
+  test('the next pooled VM prepares a container of the image last used, and a pod of that image claims it', async () => {
+    // Pod "a" used `disk`: the VM the pool booted after it holds a container of that image,
+    // created, mounted and waiting in its namespaces.
+    await handler.waitPoolFull(180_000);
+    const claims = async (): Promise<number> => Number((await handler.probe()).details['poolPreparedClaims']);
+    const before = await claims();
+    const dir = join(tmp, 'sb-pre');
+    await mkdir(dir);
+    const ev = recorder();
+    const p = await handler.startSandbox({
+      id: 'p'.repeat(64),
+      config: podConfig('pod-pre', { hostname: 'pod-pre' }),
+      stateDir: dir,
+      events: ev,
+    });
+    sandboxes.push(p);
+    await p.createContainer(
+      busyboxContainer(disk, 'claimed', logs(), {
+        command: [
+          'sh',
+          '-c',
+          'echo "hello $GREETING in $(pwd) as $(id -u):$(id -g) on $(cat /etc/hostname)"; exec sleep 1000',
+        ],
+        envs: [{ key: 'GREETING', value: 'world' }],
+        workingDir: '/tmp',
+        security: { runAsUser: 1, runAsGroup: 2 },
+        resources: { memoryLimitInBytes: 48 * 1024 * 1024 },
+      }),
+    );
+    assert.equal(await claims(), before + 1, 'the container is the one the pooled VM prepared');
+    await p.startContainer('claimed');
+    const log = await waitFor(
+      async () => {
+        const t = await readFile(join(logs(), 'claimed.log'), 'utf8').catch(() => '');
+        return t.includes('hello') ? t : undefined;
+      },
+      { timeoutMs: 60_000, description: "the claimed container's greeting" },
+    );
+    // The pod's own settings reach a container prepared before the pod existed: env, working
+    // directory, user, and /etc/hostname (written by setupPod after the container was made).
+    assert.match(log, /stdout F hello world in \/tmp as 1:2 on pod-pre$/m);
+    const h = await run(p, 'claimed', ['hostname']);
+    assert.equal(h.out.trim(), 'pod-pre');
+    // A second container of the pod is made the ordinary way and sees its own root.
+    await p.createContainer(
+      busyboxContainer(disk, 'second', logs(), {
+        command: ['sh', '-c', 'test ! -e /tmp/claimed-mark && touch /tmp/second-mark && sleep 1000'],
+      }),
+    );
+    await p.startContainer('second');
+    assert.equal(await claims(), before + 1);
+    const touched = await run(p, 'claimed', [
+      'sh',
+      '-c',
+      'touch /tmp/claimed-mark; test ! -e /tmp/second-mark',
+    ]);
+    assert.equal(touched.code, 0, 'the containers do not share their roots');
+    // The memory limit given at claim time is the container's: 64 MiB cannot be held in it.
+    const m = await run(p, 'claimed', [
+      'sh',
+      '-c',
+      'x=$(head -c 67108864 /dev/zero | tr "\\0" a); echo survived',
+    ]);
+    assert.notEqual(m.out.trim(), 'survived', 'a 64 MiB string fits under a 48 MiB limit');
+    assert.notEqual(m.code, 0);
+    await p.destroy();
+  });
+
+  test('a prepared container that does not fit the pod (a tmpfs mount) is released and the container is made normally', async () => {
+    await handler.waitPoolFull(180_000);
+    const claims = async (): Promise<number> => Number((await handler.probe()).details['poolPreparedClaims']);
+    const before = await claims();
+    const dir = join(tmp, 'sb-unfit');
+    await mkdir(dir);
+    const p = await handler.startSandbox({
+      id: 'u'.repeat(64),
+      config: podConfig('pod-unfit'),
+      stateDir: dir,
+      events: recorder(),
+    });
+    sandboxes.push(p);
+    await p.createContainer(
+      busyboxContainer(disk, 'unfit', logs(), {
+        command: ['sleep', '1000'],
+        mounts: [{ type: 'tmpfs', containerPath: '/scratch', hostPath: '' }],
+      }),
+    );
+    await p.startContainer('unfit');
+    assert.equal(await claims(), before, 'a container with mounts is not the prepared one');
+    const r = await run(p, 'unfit', ['sh', '-c', 'grep " /scratch " /proc/mounts']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /tmpfs/);
+    await p.destroy();
+  });
+
   test('an idle pod is ballooned down, and a container can still allocate most of its memory', async () => {
     const memFree = async (): Promise<number> => {
       const m = await run(a, 'sleeper', ['cat', '/proc/meminfo']);

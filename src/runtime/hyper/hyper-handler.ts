@@ -6,11 +6,10 @@
  * hot-plugged and the pod set up by the guest agent. Containers get a qcow2 overlay over the
  * image's read-only root disk, hot-plugged as virtio-blk.
  */
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
-  execFile,
   forbidden,
   invalid,
   systemClock,
@@ -31,7 +30,7 @@ import { probeAccel, type AccelChoice } from './accel-probe.js';
 import { HyperSandbox } from './hyper-sandbox.js';
 import type { Accel } from './qemu-vm.js';
 import { readSandboxState, writeSandboxState, type SandboxState } from './sandbox-state.js';
-import { VmPool } from './vm-pool.js';
+import { VmPool, type PreparedImage } from './vm-pool.js';
 import { rebalance, type BalloonResult } from './balloon.js';
 import { OverlayTemplates } from './overlay-templates.js';
 import { VmSession, type BootParams } from './vm-session.js';
@@ -253,6 +252,20 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
     );
   };
   let prepared: Promise<{ accel: AccelChoice; boot: BootParams; pool: VmPool }> | undefined;
+  // The image pooled VMs prepare a container from (vm-pool.ts `preparedImage`): the root disk
+  // of the last container created in a VM of the pool's size. Kept across restarts.
+  const hotImageFile = join(o.root, 'prepared-image.json');
+  let hotImage: PreparedImage | undefined;
+  let preparedClaims = 0;
+  const noteImage = (image: PreparedImage, cpus: number, memoryMiB: number): void => {
+    if (cpus !== defaultCpus || memoryMiB !== defaultMemoryMiB) return;
+    if (hotImage && JSON.stringify(hotImage) === JSON.stringify(image)) return;
+    hotImage = image;
+    const tmp = `${hotImageFile}.tmp`;
+    void writeFile(tmp, JSON.stringify(hotImage))
+      .then(() => rename(tmp, hotImageFile))
+      .catch((err: unknown) => log.debug('Cannot record the pool image', { err: err as Error }));
+  };
 
   const prepare = (): Promise<{ accel: AccelChoice; boot: BootParams; pool: VmPool }> => {
     prepared ??= (async () => {
@@ -301,18 +314,11 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         const root = join(o.root, 'templates');
         boot = { ...boot, templates: await openVmTemplates(boot, { root, buildId, keepSizes }) };
       }
-      const warmBase = await warmImage(o.root, log);
+      hotImage = await readHotImage(hotImageFile);
       const pool = new VmPool({
         size: o.poolSize ?? 2,
-        ...(warmBase
-          ? {
-              warmDisk: async (vmDir: string) => {
-                const file = join(vmDir, 'warm-up.qcow2');
-                await overlays.create(warmBase, file);
-                return file;
-              },
-            }
-          : {}),
+        preparedImage: () => hotImage,
+        makeOverlay: (image, file) => overlays.create(image, file),
         ...(balloon ? { balloon } : {}),
         cpus: defaultCpus,
         memoryMiB: defaultMemoryMiB,
@@ -341,6 +347,8 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       clock,
       allowDebugAnnotations: o.allowDebugAnnotations ?? false,
       overlays,
+      noteImage,
+      onClaimed: () => void preparedClaims++,
       onDestroyed: () => {
         sandboxes.delete(sb);
         balloonTimers.get(sb)?.cancel();
@@ -367,6 +375,8 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
             ...(o.kernelVersion ? { kernelVersion: o.kernelVersion } : {}),
             poolSize: p.pool.size,
             poolReady: p.pool.readyCount,
+            // Pods whose container was the one their pooled VM had prepared (vm-pool.ts).
+            poolPreparedClaims: preparedClaims,
             defaultCpus,
             defaultMemoryMiB,
           },
@@ -422,7 +432,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         containers: {},
       };
       const sb = newSandbox(req, state);
-      sb.bindSession(session);
+      sb.bindSession(session, pooled ? p.pool.takePrepared(session) : undefined);
       try {
         await writeSandboxState(req.stateDir, state);
         const interfaces: Record<string, unknown>[] = [];
@@ -535,29 +545,21 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
   };
 }
 
-/**
- * The pool's warm-up image (vm-pool.ts `warmDisk`): an empty 4 MiB ext4 file system, made once
- * per handler root. Undefined (no warm-up) when it cannot be made.
- */
-async function warmImage(root: string, log: Logger): Promise<string | undefined> {
-  const path = join(root, 'warm-up.ext4');
-  if (
-    await stat(path).then(
-      (st) => st.size > 0,
-      () => false,
-    )
-  )
-    return path;
-  const tmp = `${path}.tmp`;
-  try {
-    await execFile(['mkfs.ext4', '-q', '-F', tmp, '4M'], { timeoutMs: 30_000 });
-    await rename(tmp, path);
-    return path;
-  } catch (err) {
-    log.warn('Cannot make the pool warm-up image; pooled VMs start cold', { err: err as Error });
-    await rm(tmp, { force: true });
-    return undefined;
-  }
+/** The image pooled VMs prepare a container from: the one the last pod of the pool's size used. */
+async function readHotImage(file: string): Promise<PreparedImage | undefined> {
+  const v = await readFile(file, 'utf8').then(
+    (t) => JSON.parse(t) as unknown,
+    () => undefined,
+  );
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { path, fsType, warm, warmPath } = v as Record<string, unknown>;
+  if (typeof path !== 'string' || !path.startsWith('/') || typeof fsType !== 'string') return undefined;
+  return {
+    path,
+    fsType,
+    warm: Array.isArray(warm) ? warm.filter((w): w is string => typeof w === 'string') : [],
+    warmPath: typeof warmPath === 'string' ? warmPath : '',
+  };
 }
 
 /** A locally administered MAC derived from the sandbox id. */
@@ -568,7 +570,6 @@ function generatedMac(id: string, index: number): string {
 
 async function enableKsm(log: Logger): Promise<void> {
   try {
-    const { writeFile } = await import('node:fs/promises');
     // PRIVILEGED: turns on the host's kernel samepage merging so identical pages of the VMs'
     // RAM (kernel, agent) are shared. A tenant cannot use it to escape, but page merging is a
     // timing side channel between VMs (CVE-2015-2877), which is why it is off by default.

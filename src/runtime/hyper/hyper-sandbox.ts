@@ -7,7 +7,7 @@
  * recorded and reports each exit exactly once.
  */
 import { randomBytes } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { Duplex } from 'node:stream';
 import {
   conflict,
@@ -37,6 +37,7 @@ import { OutputQueue } from './output-queue.js';
 import type { OverlayTemplates } from './overlay-templates.js';
 import type { AgentEvent, ExitEvent } from './protocol.js';
 import { writeSandboxState, type ContainerRecord, type SandboxState } from './sandbox-state.js';
+import type { PreparedContainer, PreparedImage } from './vm-pool.js';
 import type { VmSession } from './vm-session.js';
 
 const signals: Readonly<Record<string, number>> = {
@@ -87,6 +88,21 @@ export interface HyperSandboxDeps {
   readonly onDestroyed: () => void;
   /** Makes containers' qcow2 overlays by copying a per-image template. */
   readonly overlays: OverlayTemplates;
+  /** Told the root disk of each container created (the pool prepares the last one used). */
+  readonly noteImage?: (image: PreparedImage, cpus: number, memoryMiB: number) => void;
+  /** Told each time a container claims the one its pooled VM prepared. */
+  readonly onClaimed?: () => void;
+}
+
+/** A container's cgroup limits as the guest agent takes them. */
+function agentResources(spec: ContainerSpec): Record<string, number> {
+  const res = spec.config.resources;
+  return {
+    ...(res?.memoryLimitInBytes ? { memoryBytes: res.memoryLimitInBytes } : {}),
+    ...(res?.pidsLimit ? { pidsLimit: res.pidsLimit } : {}),
+    ...(res?.cpuQuota ? { cpuQuota: res.cpuQuota } : {}),
+    ...(res?.cpuPeriod ? { cpuPeriod: res.cpuPeriod } : {}),
+  };
 }
 
 /** The process to run for a container: image config merged with the CRI config. */
@@ -174,10 +190,84 @@ export class HyperSandbox implements SandboxHandle {
     onClose: () => this.#onClose(),
   };
 
-  /** Binds the sandbox to its VM session. */
-  bindSession(session: VmSession): void {
+  /** Binds the sandbox to its VM session, with the container a pooled VM prepared, if any. */
+  bindSession(session: VmSession, prepared?: PreparedContainer): void {
     this.#sessionRef = session;
     session.handlers = this.handlers;
+    this.#prepared = prepared;
+  }
+
+  /** A container the pooled VM prepared before this pod took it; the first matching create claims it. */
+  #prepared: PreparedContainer | undefined;
+
+  /**
+   * Claims the prepared container for `spec` when it fits (same image, no extra mounts, a
+   * writable root): its overlay is already attached and mounted and its process waits in the
+   * container. 'unfit' when it does not fit, 'failed' (and released) when the guest refused;
+   * the caller then creates the container normally.
+   */
+  async #claimPrepared(
+    spec: ContainerSpec,
+    pre: PreparedContainer,
+    overlay: string,
+  ): Promise<'claimed' | 'unfit' | 'failed'> {
+    if (
+      spec.rootfs.kind !== 'disk' ||
+      spec.rootfs.disk.path !== pre.image ||
+      (spec.config.mounts ?? []).length > 0 ||
+      spec.config.security?.readonlyRootfs
+    )
+      return 'unfit';
+    const conn = this.#conn();
+    // The overlay moves to the sandbox's directory (QEMU keeps its open file); across file
+    // systems it stays where it is.
+    const file = await rename(pre.overlay, overlay).then(
+      () => overlay,
+      () => pre.overlay,
+    );
+    const record: ContainerRecord = {
+      id: spec.id,
+      disk: pre.deviceId,
+      overlay: file,
+      volumes: [],
+      logPath: spec.logPath,
+      tty: spec.config.tty ?? false,
+      stdout: 0,
+      stderr: 0,
+      stdin: 0,
+      offsets: {},
+      ended: [],
+      started: false,
+      exitReported: false,
+    };
+    this.#state.containers[spec.id] = record;
+    try {
+      await this.#save();
+      await conn.request('claimContainer', {
+        from: pre.containerId,
+        id: spec.id,
+        resources: agentResources(spec),
+      });
+    } catch (err) {
+      this.#log.warn('Cannot claim the prepared container; creating one', {
+        container: spec.id,
+        err: err as Error,
+      });
+      delete this.#state.containers[spec.id];
+      await this.#save();
+      await this.#releasePrepared({ ...pre, overlay: file });
+      return 'failed';
+    }
+    this.#d.onClaimed?.();
+    return 'claimed';
+  }
+
+  /** Removes a prepared container nobody claimed (its process, disk and overlay). */
+  async #releasePrepared(pre: PreparedContainer): Promise<void> {
+    if (!this.#dead)
+      await this.session.conn.request('removeContainer', { id: pre.containerId }).catch(() => {});
+    await this.session.vm.removeDevice(pre.deviceId).catch(() => {});
+    await rm(pre.overlay, { force: true });
   }
 
   /** Log sinks for resuming after adoption. */
@@ -438,7 +528,7 @@ export class HyperSandbox implements SandboxHandle {
   // ---- containers ----
 
   async createContainer(spec: ContainerSpec): Promise<void> {
-    const conn = this.#conn();
+    this.#conn(); // the sandbox must be running
     if (this.#state.containers[spec.id])
       throw conflict(`Container "${spec.id}" already exists in this sandbox`);
     if (spec.rootfs.kind !== 'disk')
@@ -497,6 +587,44 @@ export class HyperSandbox implements SandboxHandle {
       }
     }
     const overlay = `${this.#d.stateDir}/c-${spec.id.slice(0, 16)}.qcow2`;
+    const vmFacts = this.session.vm.facts;
+    if (vmFacts && this.#d.noteImage) {
+      // The pool prepares the next VM's container from this image and reads this program ahead.
+      const proc = containerProcess(spec);
+      const path = proc.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '';
+      this.#d.noteImage(
+        { path: disk.path, fsType: disk.fsType, warm: proc.args.slice(0, 1), warmPath: path },
+        vmFacts.cpus,
+        vmFacts.memoryMiB,
+      );
+    }
+    const pre = this.#prepared;
+    this.#prepared = undefined;
+    let unused: PreparedContainer | undefined;
+    if (pre) {
+      const claim = await this.#claimPrepared(spec, pre, overlay);
+      if (claim === 'claimed') {
+        this.#specs.set(spec.id, spec);
+        return;
+      }
+      if (claim === 'unfit') unused = pre;
+    }
+    try {
+      await this.#createOnDisk(spec, disk, overlay, mounts, volumeFiles);
+    } finally {
+      // Not for this container: give its memory and disk back once this one is up.
+      if (unused) void this.#releasePrepared(unused);
+    }
+  }
+
+  async #createOnDisk(
+    spec: ContainerSpec,
+    disk: { path: string; fsType: string },
+    overlay: string,
+    mounts: Record<string, unknown>[],
+    volumeFiles: { file: string; path: string; readonly: boolean; fsType: string }[],
+  ): Promise<void> {
+    const conn = this.#conn();
     // The container's writable root: a qcow2 overlay whose backing file is the image's
     // shared read-only disk.
     await this.#d.overlays.create(disk.path, overlay);
@@ -532,7 +660,6 @@ export class HyperSandbox implements SandboxHandle {
         });
       }
       await this.#save();
-      const res = spec.config.resources;
       await conn.request(
         'createContainer',
         {
@@ -543,12 +670,7 @@ export class HyperSandbox implements SandboxHandle {
             readonly: spec.config.security?.readonlyRootfs ?? false,
           },
           mounts,
-          resources: {
-            ...(res?.memoryLimitInBytes ? { memoryBytes: res.memoryLimitInBytes } : {}),
-            ...(res?.pidsLimit ? { pidsLimit: res.pidsLimit } : {}),
-            ...(res?.cpuQuota ? { cpuQuota: res.cpuQuota } : {}),
-            ...(res?.cpuPeriod ? { cpuPeriod: res.cpuPeriod } : {}),
-          },
+          resources: agentResources(spec),
           waitMs: 60_000,
         },
         75_000,

@@ -4,7 +4,7 @@
  * background one boot at a time, so refilling never starves the machine. Pooled VMs outlive
  * the daemon like any VM and are re-adopted (or cleaned up) when it starts again.
  */
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock, type Logger } from '../../lib/index.js';
 import { VmSession, type BootParams } from './vm-session.js';
@@ -22,13 +22,41 @@ export interface VmPoolOptions {
   /** Balloon idle pooled VMs down to their free-memory headroom (balloon.ts). */
   readonly balloon?: BalloonPolicy;
   /**
-   * Makes a qcow2 overlay (in the VM's directory) over a small empty ext4 image: each pooled
-   * VM runs one throw-away container from it once
-   * (SCSI hot-add, mount, namespaces, exec, removal) so that, under TCG, the guest code of a
-   * pod start is translated while the VM idles in the pool rather than when a pod waits.
+   * The image pooled VMs prepare a container from (pods of this size used it last), or
+   * undefined. A prepared VM holds that image's container already created in the guest (its
+   * own qcow2 overlay hot-added and mounted, cgroup made, a process waiting inside the
+   * container's namespaces and root), so a pod of that image skips all of it (see
+   * `PreparedContainer`); other pods release it.
    */
-  readonly warmDisk?: (vmDir: string) => Promise<string>;
+  readonly preparedImage?: () => PreparedImage | undefined;
+  /** Makes a container's qcow2 overlay at `file` over the image's read-only disk. */
+  readonly makeOverlay?: (image: string, file: string) => Promise<void>;
 }
+
+/** What a pooled VM prepares a container from. */
+export interface PreparedImage {
+  /** The image's read-only root disk and its file system. */
+  readonly path: string;
+  readonly fsType: string;
+  /** Programs the prepared container reads ahead (the last pod's), and the PATH to find them. */
+  readonly warm: readonly string[];
+  readonly warmPath: string;
+}
+
+/** A container prepared in a pooled VM ahead of its pod (`VmPoolOptions.preparedImage`). */
+export interface PreparedContainer {
+  /** The image's read-only root disk the overlay is backed by. */
+  readonly image: string;
+  /** The container's id in the guest until a pod claims it. */
+  readonly containerId: string;
+  /** The QEMU device of its root disk. */
+  readonly deviceId: string;
+  /** Its qcow2 overlay (in the VM's directory until a pod claims it). */
+  readonly overlay: string;
+}
+
+const preparedId = 'h8s-prepared';
+const preparedFile = 'prepared.json';
 
 export class VmPool {
   readonly #o: VmPoolOptions;
@@ -40,6 +68,7 @@ export class VmPool {
   #failures = 0;
   /** Balloon passes of pooled VMs still running: a VM taken meanwhile waits for its pass. */
   readonly #passes = new Map<VmSession, Promise<void>>();
+  readonly #prepared = new WeakMap<VmSession, PreparedContainer>();
 
   constructor(o: VmPoolOptions) {
     this.#o = o;
@@ -102,7 +131,13 @@ export class VmPool {
         !this.#closed
       ) {
         this.#ready.push(s);
-        this.#o.log.info('Re-adopted pooled VM', { vmId: s.vmId });
+        const pre = await readFile(join(dir, preparedFile), 'utf8').then(
+          (t) => JSON.parse(t) as PreparedContainer,
+          () => undefined,
+        );
+        if (pre && typeof pre.image === 'string' && typeof pre.deviceId === 'string')
+          this.#prepared.set(s, pre);
+        this.#o.log.info('Re-adopted pooled VM', { vmId: s.vmId, prepared: pre?.image });
         continue;
       }
       if (s) await s.destroy().catch(() => {});
@@ -137,8 +172,6 @@ export class VmPool {
           await s.destroy();
           return;
         }
-        this.#ready.push(s);
-        this.#failures = 0;
         s.handlers = {
           onEvent: () => {},
           onViolation: (reason) => {
@@ -147,7 +180,14 @@ export class VmPool {
           },
           onClose: () => this.#discard(s),
         };
-        if (this.#o.warmDisk) await this.#warm(s, this.#o.warmDisk);
+        await this.#prepare(s);
+        if (this.#closed || !s.vm.isAlive() || s.conn.isClosed) {
+          await s.destroy().catch(() => {});
+          if (this.#closed) return;
+          continue;
+        }
+        this.#ready.push(s);
+        this.#failures = 0;
         if (this.#o.balloon) {
           const pass = this.#balloon(s, this.#o.balloon);
           this.#passes.set(s, pass);
@@ -164,61 +204,57 @@ export class VmPool {
     }
   }
 
-  /** Runs a throw-away container once in a pooled VM (see `warmDisk`); failures only cost speed. */
-  async #warm(s: VmSession, makeDisk: (vmDir: string) => Promise<string>): Promise<void> {
-    const id = 'h8s-warm-up';
+  /** Prepares a container of the pool's image in a pooled VM; failures only cost speed. */
+  async #prepare(s: VmSession): Promise<void> {
+    const image = this.#o.preparedImage?.();
+    if (!image || !this.#o.makeOverlay) return;
+    let deviceId = '';
+    const overlay = join(s.vm.dir, 'prepared.qcow2');
     try {
-      const file = await makeDisk(s.vm.dir);
-      const dev = await s.vm.addDisk({ file, format: 'qcow2', readonly: false });
-      try {
-        await s.conn.request(
-          'createContainer',
-          {
-            id,
-            root: { serial: dev.kind === 'disk' ? dev.serial : '', fsType: 'ext4', readonly: false },
-            mounts: [],
-            resources: {},
-            waitMs: 30_000,
-          },
-          40_000,
-        );
-        // The image holds no program: the start fails with exit 127 after the container's
-        // namespaces and mounts were set up, which is all the warm-up needs.
-        await s.conn
-          .request('startContainer', {
-            id,
-            process: {
-              args: ['/h8s-warm-up'],
-              env: [],
-              cwd: '/',
-              user: '',
-              tty: false,
-              stdin: 0,
-              stdout: 0,
-              stderr: 0,
-            },
-          })
-          .catch(() => {});
-        for (let i = 0; i < 50; i++) {
-          const r = await s.conn.request('removeContainer', { id }).then(
-            () => true,
-            () => false,
-          );
-          if (r) break;
-          await this.#clock.sleep(100);
-        }
-      } finally {
-        await s.vm.removeDevice(dev.id);
-      }
+      await this.#o.makeOverlay(image.path, overlay);
+      const dev = await s.vm.addDisk({ file: overlay, format: 'qcow2', readonly: false });
+      deviceId = dev.id;
+      await s.conn.request(
+        'prepareContainer',
+        {
+          id: preparedId,
+          root: { serial: dev.kind === 'disk' ? dev.serial : '', fsType: image.fsType, readonly: false },
+          mounts: [],
+          resources: {},
+          warm: image.warm.slice(0, 8).filter((w) => w.length > 0 && w.length < 512),
+          warmPath: image.warmPath.slice(0, 1000),
+          waitMs: 30_000,
+        },
+        40_000,
+      );
+      const pre: PreparedContainer = { image: image.path, containerId: preparedId, deviceId, overlay };
+      await writeFile(join(s.vm.dir, preparedFile), JSON.stringify(pre));
+      this.#prepared.set(s, pre);
     } catch (err) {
-      this.#o.log.debug('Warm-up of a pooled VM failed', { vmId: s.vmId, err: err as Error });
+      this.#o.log.debug('Cannot prepare a container in a pooled VM', { vmId: s.vmId, err: err as Error });
+      await s.conn.request('removeContainer', { id: preparedId }).catch(() => {});
+      if (deviceId) await s.vm.removeDevice(deviceId).catch(() => {});
+      await rm(overlay, { force: true });
     }
+  }
+
+  /**
+   * The container prepared in a VM this pool handed out (once: the taker owns it), or
+   * undefined.
+   */
+  takePrepared(s: VmSession): PreparedContainer | undefined {
+    const pre = this.#prepared.get(s);
+    this.#prepared.delete(s);
+    if (pre) void rm(join(s.vm.dir, preparedFile), { force: true });
+    return pre;
   }
 
   /** An idle pooled VM gives what it does not use back to the host. */
   async #balloon(s: VmSession, policy: BalloonPolicy): Promise<void> {
     try {
-      await rebalance(s, policy, { reclaim: true });
+      // A prepared container's pages (its root's metadata, the programs read ahead) are page
+      // cache: dropping caches would throw away what the pod start needs.
+      await rebalance(s, policy, { reclaim: !this.#prepared.has(s) });
     } catch (err) {
       this.#o.log.debug('Balloon of a pooled VM failed', { vmId: s.vmId, err: err as Error });
     }
