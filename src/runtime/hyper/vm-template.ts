@@ -222,7 +222,7 @@ export class VmTemplates {
       throw internal(`Template "${name}" records another size or name`);
     const ram = join(dir, 'ram');
     const state = join(dir, 'state');
-    const [rs, ss] = await Promise.all([stat(ram), stat(state)]);
+    const [rs, ss] = await Promise.all([stat(ram), stat(state), stat(join(dir, 'kernel-stub'))]);
     if (rs.size !== size.memoryMiB * 1024 * 1024 || rs.size !== meta.ramBytes)
       throw internal(`Template "${name}": RAM file has ${rs.size} bytes, expected ${meta.ramBytes}`);
     if (ss.size !== meta.stateBytes)
