@@ -236,6 +236,36 @@ try {
     pss.push(Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1]) / 1024);
   }
   const mean = pss.reduce((a, b) => a + b, 0) / pss.length;
+  // Where the first pod's PSS goes (MiB): guest RAM (private = written by this VM, shared =
+  // the template's pages it maps), anonymous memory (TCG buffer, QEMU allocations), heap, files.
+  const first = idle[0];
+  if (first) {
+    const smaps = await readFile(`/proc/${String(first.info()['pid'])}/smaps`, 'utf8');
+    const parts: Record<string, number> = {};
+    let kind = '';
+    for (const line of smaps.split('\n')) {
+      const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (m) {
+        const name = m[1] ?? '';
+        kind = /\/ram$|memfd:ram/.test(name)
+          ? 'guestRam'
+          : name === ''
+            ? 'anon'
+            : name === '[heap]'
+              ? 'heap'
+              : 'files';
+        continue;
+      }
+      const f = /^(Pss|Private_Dirty):\s+(\d+) kB/.exec(line);
+      if (f) {
+        const key = f[1] === 'Pss' ? kind : kind === 'guestRam' ? 'guestRamPrivate' : '';
+        if (key) parts[key] = (parts[key] ?? 0) + Number(f[2]) / 1024;
+      }
+    }
+    for (const k of Object.keys(parts)) parts[k] = Math.round((parts[k] ?? 0) * 10) / 10;
+    out['firstPodPssMiB'] = parts;
+    console.log(`PSS of the first idle pod by mapping (MiB): ${JSON.stringify(parts)}`);
+  }
   out['pssPerIdlePodMiB'] = Math.round(mean * 10) / 10;
   out['podsPerGiB'] = Math.floor(1024 / mean);
   console.log(
