@@ -315,16 +315,19 @@ void pod_init(void) {
   if (run_helper(lo, err, sizeof err) != 0) logk("lo up: %s", err);
 }
 
+/* The agent (single-threaded) steps into the pod's UTS namespace and back: no fork, which
+ * costs tens of milliseconds of a pod start under TCG. */
 static int set_pod_hostname(const char *name, char *err, size_t errlen) {
-  pid_t pid = fork();
-  if (pid < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); return -1; }
-  if (pid == 0) {
-    if (setns(podns_uts, CLONE_NEWUTS) < 0) _exit(1);
-    _exit(sethostname(name, strlen(name)) < 0 ? 2 : 0);
+  static int self_uts = -1;
+  if (self_uts < 0) self_uts = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
+  if (self_uts < 0 || setns(podns_uts, CLONE_NEWUTS) < 0) {
+    snprintf(err, errlen, "cannot enter the pod's UTS namespace: %s", strerror(errno));
+    return -1;
   }
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { snprintf(err, errlen, "cannot set hostname \"%s\"", name); return -1; }
+  int rc = sethostname(name, strlen(name));
+  int e = errno;
+  if (setns(self_uts, CLONE_NEWUTS) < 0) logk("cannot return to the agent's UTS namespace: %s", strerror(errno));
+  if (rc < 0) { snprintf(err, errlen, "cannot set hostname \"%s\": %s", name, strerror(e)); return -1; }
   return 0;
 }
 

@@ -582,4 +582,33 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     for (let i = 1; i < ticks.length; i++)
       assert.ok((ticks[i] as number) <= (ticks[i - 1] as number) + 1, `no gap in ticks: ${ticks.join(',')}`);
   });
+
+  test('after a restart the pool keeps preparing the image last used, and the next pod claims it', async () => {
+    // The pooled VM was re-adopted with its prepared container (prepared.json in its directory)
+    // or, if the restart caught it half-prepared, booted again and prepared from the image
+    // recorded in prepared-image.json.
+    await handler.waitPoolFull(180_000);
+    const dir = join(tmp, 'sb-after');
+    await mkdir(dir);
+    const p = await handler.startSandbox({
+      id: 'r'.repeat(64),
+      config: podConfig('pod-after'),
+      stateDir: dir,
+      events: recorder(),
+    });
+    sandboxes.push(p);
+    await p.createContainer(
+      busyboxContainer(disk, 'after', logs(), { command: ['sh', '-c', 'echo after-ok; exec sleep 1000'] }),
+    );
+    assert.equal(Number((await handler.probe()).details['poolPreparedClaims']), 1);
+    await p.startContainer('after');
+    await waitFor(
+      async () => (await readFile(join(logs(), 'after.log'), 'utf8').catch(() => '')).includes('after-ok'),
+      {
+        timeoutMs: 60_000,
+        description: 'the claimed container to run',
+      },
+    );
+    await p.destroy();
+  });
 });
