@@ -17,10 +17,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import {
+  execFile,
   internal,
   invalid,
   parseJson,
@@ -81,6 +82,17 @@ async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/**
+ * Hashes a template's RAM file, then drops what the read put in the page cache (the holes
+ * read as zero pages, pages no clone maps): otherwise the check alone would keep the whole
+ * guest size resident. Pages clones map stay.
+ */
+async function sha256Ram(path: string): Promise<string> {
+  const digest = await sha256File(path);
+  await execFile(['dd', `if=${path}`, 'iflag=nocache', 'count=0', 'status=none']).catch(() => undefined);
+  return digest;
 }
 
 /**
@@ -227,7 +239,7 @@ export class VmTemplates {
       throw internal(`Template "${name}": RAM file has ${rs.size} bytes, expected ${meta.ramBytes}`);
     if (ss.size !== meta.stateBytes)
       throw internal(`Template "${name}": state file has ${ss.size} bytes, expected ${meta.stateBytes}`);
-    const [rh, sh] = await Promise.all([sha256File(ram), sha256File(state)]);
+    const [rh, sh] = await Promise.all([sha256Ram(ram), sha256File(state)]);
     if (rh !== meta.ramSha256 || sh !== meta.stateSha256)
       throw internal(`Template "${name}": RAM or state does not match its recorded hash`);
     return this.#ref(name, size);
@@ -305,6 +317,18 @@ export class VmTemplates {
         await rm(join(tmp, f), { force: true });
       const ram = join(tmp, 'ram');
       const state = join(tmp, 'state');
+      // The agent zeroed the guest's free memory (channel.c, template_prepare): zero pages
+      // become holes, so the template keeps only what the guest kernel uses.
+      await execFile(['fallocate', '--dig-holes', ram]).catch((err: unknown) =>
+        log.warn('Cannot punch the zero pages out of a VM template', { template: name, err: err as Error }),
+      );
+      // Written back now, so the page cache can drop what no clone maps (sha256Ram).
+      const fh = await open(ram, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       const [rs, ss] = await Promise.all([stat(ram), stat(state)]);
       if (ss.size === 0) throw internal('QEMU wrote an empty template state');
       const meta = {
@@ -313,7 +337,7 @@ export class VmTemplates {
         cpus: size.cpus,
         memoryMiB: size.memoryMiB,
         ramBytes: rs.size,
-        ramSha256: await sha256File(ram),
+        ramSha256: await sha256Ram(ram),
         stateBytes: ss.size,
         stateSha256: await sha256File(state),
         builtAtMs: this.#clock.now(),
