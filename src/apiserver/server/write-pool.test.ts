@@ -37,7 +37,7 @@ describe('write pool', () => {
   const memory = createMemoryLogger('debug');
   let pool: WritePool;
   before(async () => {
-    pool = new WritePool({ size: 1, log: memory.log, requestTimeoutMs: 400 });
+    pool = new WritePool({ size: 1, log: memory.log });
     await pool.ready();
     assert.equal(pool.readyWorkers, 1, 'the worker did not start');
   });
@@ -109,6 +109,31 @@ describe('write pool', () => {
     assert.equal(r.prepared.admissionName, 'web-');
   });
 
+  it('answers every request of a batch that is sent early because of its size', async () => {
+    const big = 'x'.repeat(1536 * 1024);
+    const replies = await Promise.all(
+      [0, 1, 2, 3].map((i) => {
+        const b = {
+          ...pod,
+          metadata: { name: `big${i}`, annotations: { big: i % 2 === 0 ? big : 'small' } },
+        };
+        const r = pool.prepareCreate(input(body(b)));
+        assert.ok(r);
+        return r;
+      }),
+    );
+    replies.forEach((r, i) => {
+      if (i % 2 === 0) {
+        assert.ok(!r.prepared.ok && r.prepared.error instanceof H8sError, `request ${i}`);
+        assert.equal(r.prepared.error.code, 'Invalid');
+        assert.equal(r.prepared.admissionName, `big${i}`);
+      } else {
+        assert.ok(r.prepared.ok, `request ${i}`);
+        assert.equal(r.prepared.name, `big${i}`);
+      }
+    });
+  });
+
   it('fails the requests of a worker that crashes with InternalError and starts another', async () => {
     const before = memory.records.length;
     pool.injectFault(0, 'crash', true);
@@ -130,13 +155,22 @@ describe('write pool', () => {
   });
 
   it('ends a worker that stops answering (InternalError) and starts another', async () => {
-    pool.injectFault(0, 'stall', true);
-    const pending = pool.prepareCreate(input(body(pod)));
-    assert.ok(pending);
-    await assert.rejects(pending, /The write worker stopped: a request took more than 400 ms/);
-    await waitFor(() => pool.readyWorkers === 1, { timeoutMs: 60_000, description: 'a new worker' });
-    const r = await pool.prepareCreate(input(body(pod)));
-    assert.ok(r?.prepared.ok);
+    // Its own pool: the timeout must be short here and generous for the other tests.
+    const p = new WritePool({ size: 1, log: memory.log, requestTimeoutMs: 1500 });
+    try {
+      await p.ready();
+      const warm = await p.prepareCreate(input(body(pod)));
+      assert.ok(warm?.prepared.ok);
+      p.injectFault(0, 'stall', true);
+      const pending = p.prepareCreate(input(body(pod)));
+      assert.ok(pending);
+      await assert.rejects(pending, /The write worker stopped: a request took more than 1500 ms/);
+      await waitFor(() => p.readyWorkers === 1, { timeoutMs: 60_000, description: 'a new worker' });
+      const r = await p.prepareCreate(input(body(pod)));
+      assert.ok(r?.prepared.ok);
+    } finally {
+      await p.stop();
+    }
   });
 
   it('answers undefined (the caller works inline) when no worker is ready', async () => {

@@ -38,12 +38,16 @@ class Slot {
   readonly pending = new Map<number, Pending>();
   /** Requests of this turn of the event loop, sent together (`#flush`). */
   outbox: { readonly req: PrepareCreateRequest; readonly body: Uint8Array }[] = [];
+  outboxBytes = 0;
   isReady = false;
   isGone = false;
   constructor(readonly worker: Worker) {}
 }
 
 const builtIn = new Set<KindDefinition>(allKinds());
+
+/** A batch of bodies this large is sent at once instead of at the end of the event-loop turn. */
+const maxBatchBytes = 4 * 1024 * 1024;
 
 function fromWire(e: WireError): H8sError {
   return new H8sError(e.code, e.message, e.details ? { details: e.details } : {});
@@ -98,9 +102,9 @@ export class WritePool implements CreatePreparer {
   }
 
   /**
-   * Prepares a create on the least busy ready worker; undefined when none is ready. The body
-   * is copied into a buffer of its own and transferred. Rejects with an InternalError when the
-   * worker dies or times out.
+   * Prepares a create on the least busy ready worker; undefined when none is ready. The bodies
+   * of one event-loop turn are copied into one buffer and transferred (a batch is sent early
+   * past `maxBatchBytes`). Rejects with an InternalError when the worker dies or times out.
    */
   prepareCreate(input: CreateInput): Promise<PreparedCreateReply> | undefined {
     let best: Slot | undefined;
@@ -118,16 +122,18 @@ export class WritePool implements CreatePreparer {
       if (slot.pending.size === 1) slot.worker.ref();
       if (slot.outbox.length === 0) setImmediate(() => this.#flush(slot));
       slot.outbox.push({ req, body });
+      slot.outboxBytes += body.length;
+      if (slot.outboxBytes >= maxBatchBytes) this.#flush(slot);
     });
   }
 
   /** Sends the requests of this turn of the event loop in one message with one buffer of bodies. */
   #flush(slot: Slot): void {
     const outbox = slot.outbox;
+    const size = slot.outboxBytes;
     slot.outbox = [];
+    slot.outboxBytes = 0;
     if (outbox.length === 0 || slot.isGone) return;
-    let size = 0;
-    for (const o of outbox) size += o.body.length;
     const bodies = new Uint8Array(size);
     const requests: PrepareCreateRequest[] = [];
     let at = 0;
