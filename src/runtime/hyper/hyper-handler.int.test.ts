@@ -91,6 +91,9 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
       guestBuildId: guest.buildHash,
       poolSize: 1,
       allowDebugAnnotations: true,
+      // The idle balloon is tested here; VMs cloned from a template have none (vm-template.ts).
+      // Templated VMs are tested in vm-template.int.test.ts, the conformance suite and e2e.
+      vmTemplates: false,
     });
 
   before(async () => {
