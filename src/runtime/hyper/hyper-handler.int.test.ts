@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { execFile, isForbidden, isInvalid, nullLogger, waitFor } from '../../lib/index.js';
+import { createMemoryLogger, execFile, isForbidden, isInvalid, waitFor } from '../../lib/index.js';
 import { collectBytes } from '../byte-channel.js';
 import type { ContainerExit, HandlerEvents, SandboxHandle } from '../sandbox-handler.js';
 import type { PodSandboxConfig } from '../runtime-service.js';
@@ -81,10 +81,17 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   const aEvents = recorder();
   const logs = (): string => join(tmp, 'logs');
 
+  // The handlers' log, shown when a pool assertion fails.
+  const memLog = createMemoryLogger('debug');
+  const poolLog = (): string =>
+    memLog.records
+      .filter((r) => /pool|prepar|claim/i.test(r.msg))
+      .map((r) => JSON.stringify(r))
+      .join('\n');
   const newHandler = (): HyperHandler =>
     createHyperHandler({
       root: join(tmp, 'hy'),
-      log: nullLogger,
+      log: memLog.log,
       kernel: guest.kernel,
       initrd: guest.initrd,
       kernelVersion: guest.kernelVersion,
@@ -206,7 +213,11 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
         resources: { memoryLimitInBytes: 48 * 1024 * 1024 },
       }),
     );
-    assert.equal(await claims(), before + 1, 'the container is the one the pooled VM prepared');
+    assert.equal(
+      await claims(),
+      before + 1,
+      `the container is the one the pooled VM prepared; log:\n${poolLog()}`,
+    );
     await p.startContainer('claimed');
     const log = await waitFor(
       async () => {
@@ -603,7 +614,7 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     await p.createContainer(
       busyboxContainer(disk, 'after', logs(), { command: ['sh', '-c', 'echo after-ok; exec sleep 1000'] }),
     );
-    assert.equal(Number((await handler.probe()).details['poolPreparedClaims']), 1);
+    assert.equal(Number((await handler.probe()).details['poolPreparedClaims']), 1, `log:\n${poolLog()}`);
     await p.startContainer('after');
     await waitFor(
       async () => (await readFile(join(logs(), 'after.log'), 'utf8').catch(() => '')).includes('after-ok'),
