@@ -4,11 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isInvalid } from '../../lib/index.js';
+import { isInvalid, nullLogger } from '../../lib/index.js';
 import { qemuArgv, type VmSpec } from './qemu-vm.js';
-import { kernelStub } from './vm-template.js';
+import { kernelStub, VmTemplates } from './vm-template.js';
 
 const spec: VmSpec = {
   vmId: 'v1',
@@ -89,6 +89,31 @@ test('the kernel stub keeps the boot sectors and refuses what is not a bzImage',
     const short = image.subarray(0, 1024);
     await writeFile(join(tmp, 'short'), short);
     await assert.rejects(kernelStub(join(tmp, 'short')), (err: unknown) => isInvalid(err));
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('sizes beyond the template limit boot cold instead of building another template', async () => {
+  const tmp = await mkdtemp('/tmp/h8s-tpl-limit-');
+  try {
+    await mkdir(join(tmp, 'someother-1c256m-tcg-tb16-00000000'));
+    const t = new VmTemplates({
+      root: tmp,
+      buildId: 'b'.repeat(16),
+      qemuBinary: join(tmp, 'no-qemu'),
+      kernel: join(tmp, 'no-kernel'),
+      initrd: join(tmp, 'no-initrd'),
+      kernelArgs: ['h8s.template'],
+      accel: 'tcg',
+      tbSizeMiB: 16,
+      rootPorts: 8,
+      bootTimeoutMs: 1000,
+      log: nullLogger,
+      maxTemplates: 1,
+    });
+    assert.equal(await t.get({ cpus: 1, memoryMiB: 128 }), undefined);
+    assert.deepEqual(await readdir(tmp), ['someother-1c256m-tcg-tb16-00000000'], 'nothing was built');
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

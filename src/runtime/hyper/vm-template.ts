@@ -54,6 +54,11 @@ export interface VmTemplateOptions {
   readonly clock?: Clock;
   /** After a failed build, cold boots are used for this long before the next try. Default 60 s. */
   readonly retryAfterMs?: number;
+  /**
+   * Most templates kept (one per VM size). Sizes beyond it boot cold: pods asking for many
+   * distinct sizes must not make the node build and keep a template for each. Default 4.
+   */
+  readonly maxTemplates?: number;
 }
 
 const TemplateMetaSchema = Type.Object({
@@ -203,6 +208,17 @@ export class VmTemplates {
     } catch (err) {
       this.#o.log.warn('VM template is corrupt; rebuilding it', { template: name, err: err as Error });
       await rm(dir, { recursive: true, force: true });
+    }
+    const others = (await readdir(this.#o.root).catch(() => [] as string[])).filter(
+      (n) => !n.startsWith('.') && n !== name,
+    );
+    if (others.length >= (this.#o.maxTemplates ?? 4)) {
+      this.#o.log.info('No VM template for this size: the template limit is reached', {
+        template: name,
+        templates: others.length,
+      });
+      this.#failedAt.set(name, this.#clock.monotonicMs());
+      return undefined;
     }
     try {
       const t = await this.#build(name, size);
