@@ -30,6 +30,7 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1180,14 +1181,15 @@ static bool unpack_procspec(char *buf, size_t len, procspec *ps) {
  * pod's exec does not wait for the disk. Bounded: a few names, WARM_MAX_BYTES in all. */
 
 static void warm_one(const char *path, size_t *budget) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    /* Symlinks (busybox applets, /usr/bin/env -> ...) are fine to follow inside the root. */
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-  }
+  /* The names come from a pod's command: only regular files of the image, never the kernel's
+   * file systems (/proc/kmsg would block), and O_NONBLOCK so a FIFO cannot hang the open. */
+  if (!strncmp(path, "/proc", 5) || !strncmp(path, "/sys", 4) || !strncmp(path, "/dev", 4)) return;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return;
   struct stat st;
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { close(fd); return; }
+  struct statfs sf;
+  if (fstatfs(fd, &sf) == 0 && (sf.f_type == 0x9fa0 /* proc */ || sf.f_type == 0x62656572 /* sysfs */)) { close(fd); return; }
   static char buf[128 * 1024];
   ssize_t n;
   while (*budget > 0 && (n = read(fd, buf, *budget < sizeof buf ? *budget : sizeof buf)) > 0) *budget -= (size_t)n;
