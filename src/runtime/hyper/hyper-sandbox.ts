@@ -94,6 +94,25 @@ export interface HyperSandboxDeps {
   readonly onClaimed?: () => void;
 }
 
+/** A created (not yet started) container's record in the sandbox state. */
+function newContainerRecord(spec: ContainerSpec, disk: string, overlay: string): ContainerRecord {
+  return {
+    id: spec.id,
+    disk,
+    overlay,
+    volumes: [],
+    logPath: spec.logPath,
+    tty: spec.config.tty ?? false,
+    stdout: 0,
+    stderr: 0,
+    stdin: 0,
+    offsets: {},
+    ended: [],
+    started: false,
+    exitReported: false,
+  };
+}
+
 /** A container's cgroup limits as the guest agent takes them. */
 function agentResources(spec: ContainerSpec): Record<string, number> {
   const res = spec.config.resources;
@@ -225,22 +244,7 @@ export class HyperSandbox implements SandboxHandle {
       () => overlay,
       () => pre.overlay,
     );
-    const record: ContainerRecord = {
-      id: spec.id,
-      disk: pre.deviceId,
-      overlay: file,
-      volumes: [],
-      logPath: spec.logPath,
-      tty: spec.config.tty ?? false,
-      stdout: 0,
-      stderr: 0,
-      stdin: 0,
-      offsets: {},
-      ended: [],
-      started: false,
-      exitReported: false,
-    };
-    this.#state.containers[spec.id] = record;
+    this.#state.containers[spec.id] = newContainerRecord(spec, pre.deviceId, file);
     try {
       await this.#save();
       await conn.request('claimContainer', {
@@ -628,21 +632,7 @@ export class HyperSandbox implements SandboxHandle {
     // The container's writable root: a qcow2 overlay whose backing file is the image's
     // shared read-only disk.
     await this.#d.overlays.create(disk.path, overlay);
-    const record: ContainerRecord = {
-      id: spec.id,
-      disk: '',
-      overlay,
-      volumes: [],
-      logPath: spec.logPath,
-      tty: spec.config.tty ?? false,
-      stdout: 0,
-      stderr: 0,
-      stdin: 0,
-      offsets: {},
-      ended: [],
-      started: false,
-      exitReported: false,
-    };
+    const record = newContainerRecord(spec, '', overlay);
     this.#state.containers[spec.id] = record;
     const vm = this.session.vm;
     try {
