@@ -187,7 +187,10 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   test('the next pooled VM prepares a container of the image last used, and a pod of that image claims it', async () => {
     // Pod "a" used `disk`: the VM the pool booted after it holds a container of that image,
     // created, mounted and waiting in its namespaces.
-    await handler.waitPoolFull(180_000);
+    await waitFor(async () => Number((await handler.probe()).details['poolPrepared']) >= 1, {
+      timeoutMs: 180_000,
+      description: 'a pooled VM with a prepared container',
+    });
     const claims = async (): Promise<number> => Number((await handler.probe()).details['poolPreparedClaims']);
     const before = await claims();
     const dir = join(tmp, 'sb-pre');
@@ -601,7 +604,10 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     // The pooled VM was re-adopted with its prepared container (prepared.json in its directory)
     // or, if the restart caught it half-prepared, booted again and prepared from the image
     // recorded in prepared-image.json.
-    await handler.waitPoolFull(180_000);
+    await waitFor(async () => Number((await handler.probe()).details['poolPrepared']) >= 1, {
+      timeoutMs: 180_000,
+      description: `a pooled VM with a prepared container; log:\n${poolLog()}`,
+    });
     const dir = join(tmp, 'sb-after');
     await mkdir(dir);
     const p = await handler.startSandbox({

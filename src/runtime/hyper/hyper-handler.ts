@@ -261,6 +261,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
     if (cpus !== defaultCpus || memoryMiB !== defaultMemoryMiB) return;
     if (hotImage && JSON.stringify(hotImage) === JSON.stringify(image)) return;
     hotImage = image;
+    void prepared?.then((p) => p.pool.prepareIdle()).catch(() => {});
     const tmp = `${hotImageFile}.tmp`;
     void writeFile(tmp, JSON.stringify(hotImage))
       .then(() => rename(tmp, hotImageFile))
@@ -375,6 +376,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
             ...(o.kernelVersion ? { kernelVersion: o.kernelVersion } : {}),
             poolSize: p.pool.size,
             poolReady: p.pool.readyCount,
+            poolPrepared: p.pool.preparedCount,
             // Pods whose container was the one their pooled VM had prepared (vm-pool.ts).
             poolPreparedClaims: preparedClaims,
             defaultCpus,

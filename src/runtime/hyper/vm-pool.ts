@@ -83,6 +83,11 @@ export class VmPool {
     return this.#ready.length;
   }
 
+  /** Ready VMs that hold a prepared container. */
+  get preparedCount(): number {
+    return this.#ready.filter((s) => this.#prepared.has(s)).length;
+  }
+
   /**
    * Adopts pooled VMs left by an earlier daemon and removes dead or orphaned VM directories.
    * Call once at start-up, before `refill`.
@@ -192,7 +197,7 @@ export class VmPool {
           const pass = this.#balloon(s, this.#o.balloon);
           this.#passes.set(s, pass);
           await pass;
-          this.#passes.delete(s);
+          if (this.#passes.get(s) === pass) this.#passes.delete(s);
         }
       } catch (err) {
         if (this.#closed) return;
@@ -236,6 +241,29 @@ export class VmPool {
       if (deviceId) await s.vm.removeDevice(deviceId).catch(() => {});
       await rm(overlay, { force: true });
     }
+  }
+
+  #preparing: Promise<void> | undefined;
+
+  /**
+   * Prepares the ready VMs that hold no prepared container (call when the pool's image became
+   * known or changed: VMs booted before had nothing to prepare). One at a time, in the
+   * background; a pod taking such a VM waits for its preparation like for a balloon pass.
+   */
+  prepareIdle(): void {
+    if (this.#closed || this.#preparing || !this.#o.preparedImage?.()) return;
+    this.#preparing = (async () => {
+      for (const s of [...this.#ready]) {
+        if (this.#closed) return;
+        if (this.#prepared.has(s) || !this.#ready.includes(s)) continue;
+        const pass = (this.#passes.get(s) ?? Promise.resolve()).then(() => this.#prepare(s));
+        this.#passes.set(s, pass);
+        await pass;
+        if (this.#passes.get(s) === pass) this.#passes.delete(s);
+      }
+    })().finally(() => {
+      this.#preparing = undefined;
+    });
   }
 
   /**
@@ -298,6 +326,7 @@ export class VmPool {
     this.#closed = true;
     this.#abort.abort();
     await this.#filling?.catch(() => {});
+    await this.#preparing?.catch(() => {});
     for (const s of this.#ready) {
       s.conn.close();
       s.vm.detach();
@@ -309,6 +338,7 @@ export class VmPool {
     this.#closed = true;
     this.#abort.abort();
     await this.#filling?.catch(() => {});
+    await this.#preparing?.catch(() => {});
     const all = this.#ready.splice(0);
     await Promise.all(all.map((s) => s.destroy().catch(() => {})));
   }
