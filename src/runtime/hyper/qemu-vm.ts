@@ -32,6 +32,17 @@ import { placeVmInCgroup, removeVmCgroup } from './vm-cgroup.js';
 
 export type Accel = 'kvm' | 'tcg';
 
+/** The machine every VM of a handler shares: binary, guest, kernel flags, accelerator, devices. */
+export interface GuestMachine {
+  readonly qemuBinary: string;
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly kernelArgs: readonly string[];
+  readonly accel: Accel;
+  readonly tbSizeMiB: number;
+  readonly rootPorts: number;
+}
+
 export interface VmSpec {
   readonly vmId: string;
   /** Directory of this VM (sockets, logs, vm.json). Short: unix socket paths are limited to 107 bytes. */

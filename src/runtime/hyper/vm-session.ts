@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Clock, Logger } from '../../lib/index.js';
 import { AgentConnection, type OutputSink } from './agent-connection.js';
 import type { AgentEvent } from './protocol.js';
-import { QemuVm, type Accel, type VmSpec } from './qemu-vm.js';
+import { QemuVm, type GuestMachine, type VmSpec } from './qemu-vm.js';
 import type { VmTemplates } from './vm-template.js';
 
 export interface VmSessionHandlers {
@@ -17,16 +17,9 @@ export interface VmSessionHandlers {
   onClose(): void;
 }
 
-export interface BootParams {
+export interface BootParams extends GuestMachine {
   /** `<handler root>/vms`: one directory per VM. */
   readonly vmsDir: string;
-  readonly qemuBinary: string;
-  readonly kernel: string;
-  readonly initrd: string;
-  readonly kernelArgs: readonly string[];
-  readonly accel: Accel;
-  readonly tbSizeMiB: number;
-  readonly rootPorts: number;
   readonly useCgroup: boolean;
   readonly ramBackend?: 'memfd' | 'anon';
   readonly bootTimeoutMs: number;

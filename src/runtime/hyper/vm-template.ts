@@ -31,27 +31,23 @@ import {
   type Logger,
 } from '../../lib/index.js';
 import { AgentConnection } from './agent-connection.js';
-import { QemuVm, type Accel, type VmCloneRam } from './qemu-vm.js';
+import { QemuVm, type GuestMachine, type VmCloneRam } from './qemu-vm.js';
 
 /** Kernel flag of templated VMs: the agent reads the boot id only after the host's entropy. */
 export const templateKernelFlag = 'h8s.template';
 
-export interface VmTemplateOptions {
+/** What a template is built with: the handler's machine (kernel arguments with `h8s.template`). */
+export interface TemplateMachine extends GuestMachine {
+  readonly bootTimeoutMs: number;
+  readonly log: Logger;
+  readonly clock?: Clock;
+}
+
+export interface VmTemplateOptions extends TemplateMachine {
   /** `<handler root>/templates`. Short: the builder's unix sockets live below it. */
   readonly root: string;
   /** Guest build hash (kernel + initramfs). */
   readonly buildId: string;
-  readonly qemuBinary: string;
-  readonly kernel: string;
-  readonly initrd: string;
-  /** Kernel arguments of templated VMs (with `h8s.template`). */
-  readonly kernelArgs: readonly string[];
-  readonly accel: Accel;
-  readonly tbSizeMiB: number;
-  readonly rootPorts: number;
-  readonly bootTimeoutMs: number;
-  readonly log: Logger;
-  readonly clock?: Clock;
   /** After a failed build, cold boots are used for this long before the next try. Default 60 s. */
   readonly retryAfterMs?: number;
   /**
@@ -422,18 +418,7 @@ export class VmTemplates {
  * builds or settings). Templated VMs boot with `h8s.template` on their kernel command line.
  */
 export async function openVmTemplates(
-  boot: {
-    readonly qemuBinary: string;
-    readonly kernel: string;
-    readonly initrd: string;
-    readonly kernelArgs: readonly string[];
-    readonly accel: Accel;
-    readonly tbSizeMiB: number;
-    readonly rootPorts: number;
-    readonly bootTimeoutMs: number;
-    readonly log: Logger;
-    readonly clock?: Clock;
-  },
+  boot: TemplateMachine,
   o: { root: string; buildId: string; keepSizes: readonly { cpus: number; memoryMiB: number }[] },
 ): Promise<VmTemplates> {
   const t = new VmTemplates({
