@@ -88,6 +88,25 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
       .filter((r) => /pool|prepar|claim/i.test(r.msg))
       .map((r) => JSON.stringify(r))
       .join('\n');
+  const claims = async (): Promise<number> => Number((await handler.probe()).details['poolPreparedClaims']);
+  const waitPrepared = (): Promise<boolean> =>
+    waitFor(async () => Number((await handler.probe()).details['poolPrepared']) >= 1, {
+      timeoutMs: 180_000,
+      description: 'a pooled VM with a prepared container (see the pool log in the next failure)',
+    });
+  /** Starts a pod from the pool (tracked for clean-up). */
+  const startPod = async (name: string, idChar: string, events = recorder()): Promise<SandboxHandle> => {
+    const dir = join(tmp, `sb-${name}`);
+    await mkdir(dir);
+    const sb = await handler.startSandbox({
+      id: idChar.repeat(64),
+      config: podConfig(name, { hostname: name }),
+      stateDir: dir,
+      events,
+    });
+    sandboxes.push(sb);
+    return sb;
+  };
   const newHandler = (): HyperHandler =>
     createHyperHandler({
       root: join(tmp, 'hy'),
@@ -187,22 +206,9 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   test('the next pooled VM prepares a container of the image last used, and a pod of that image claims it', async () => {
     // Pod "a" used `disk`: the VM the pool booted after it holds a container of that image,
     // created, mounted and waiting in its namespaces.
-    await waitFor(async () => Number((await handler.probe()).details['poolPrepared']) >= 1, {
-      timeoutMs: 180_000,
-      description: 'a pooled VM with a prepared container',
-    });
-    const claims = async (): Promise<number> => Number((await handler.probe()).details['poolPreparedClaims']);
+    await waitPrepared();
     const before = await claims();
-    const dir = join(tmp, 'sb-pre');
-    await mkdir(dir);
-    const ev = recorder();
-    const p = await handler.startSandbox({
-      id: 'p'.repeat(64),
-      config: podConfig('pod-pre', { hostname: 'pod-pre' }),
-      stateDir: dir,
-      events: ev,
-    });
-    sandboxes.push(p);
+    const p = await startPod('pod-pre', 'p');
     await p.createContainer(
       busyboxContainer(disk, 'claimed', logs(), {
         command: [
@@ -261,17 +267,8 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
 
   test('a prepared container that does not fit the pod (a tmpfs mount) is released and the container is made normally', async () => {
     await handler.waitPoolFull(180_000);
-    const claims = async (): Promise<number> => Number((await handler.probe()).details['poolPreparedClaims']);
     const before = await claims();
-    const dir = join(tmp, 'sb-unfit');
-    await mkdir(dir);
-    const p = await handler.startSandbox({
-      id: 'u'.repeat(64),
-      config: podConfig('pod-unfit'),
-      stateDir: dir,
-      events: recorder(),
-    });
-    sandboxes.push(p);
+    const p = await startPod('pod-unfit', 'u');
     await p.createContainer(
       busyboxContainer(disk, 'unfit', logs(), {
         command: ['sleep', '1000'],
@@ -604,23 +601,14 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     // The pooled VM was re-adopted with its prepared container (prepared.json in its directory)
     // or, if the restart caught it half-prepared, booted again and prepared from the image
     // recorded in prepared-image.json.
-    await waitFor(async () => Number((await handler.probe()).details['poolPrepared']) >= 1, {
-      timeoutMs: 180_000,
-      description: `a pooled VM with a prepared container; log:\n${poolLog()}`,
+    await waitPrepared().catch((err: Error) => {
+      throw new Error(`${err.message}; log:\n${poolLog()}`);
     });
-    const dir = join(tmp, 'sb-after');
-    await mkdir(dir);
-    const p = await handler.startSandbox({
-      id: 'r'.repeat(64),
-      config: podConfig('pod-after'),
-      stateDir: dir,
-      events: recorder(),
-    });
-    sandboxes.push(p);
+    const p = await startPod('pod-after', 'r');
     await p.createContainer(
       busyboxContainer(disk, 'after', logs(), { command: ['sh', '-c', 'echo after-ok; exec sleep 1000'] }),
     );
-    assert.equal(Number((await handler.probe()).details['poolPreparedClaims']), 1, `log:\n${poolLog()}`);
+    assert.equal(await claims(), 1, `log:\n${poolLog()}`);
     await p.startContainer('after');
     await waitFor(
       async () => (await readFile(join(logs(), 'after.log'), 'utf8').catch(() => '')).includes('after-ok'),
