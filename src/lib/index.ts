@@ -13,3 +13,7 @@ export * from './exec.js';
 export * from './wait.js';
 export * from './backoff.js';
 export * from './parse.js';
+export * from './records.js';
+export * from './atomic-file.js';
+export * from './best-effort.js';
+export * from './wire-error.js';

@@ -1,0 +1,6 @@
+/** Narrowing helpers for values parsed from JSON before a schema types them. */
+
+/** Whether `value` is a plain JSON object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
