@@ -10,7 +10,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { internal, invalid, isProcessAlive, type Logger } from '../lib/index.js';
+import { bestEffort, internal, invalid, isProcessAlive, writeFileAtomic, type Logger } from '../lib/index.js';
+
+/** A temp file of writeFileAtomic older than this in blobs/ was left by a crash. */
+const staleBlobTempMs = 60 * 60_000;
 import { digestHex, sha256Digest } from './digest.js';
 
 export class ContentStore {
@@ -44,6 +47,14 @@ export class ContentStore {
       if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && !isProcessAlive(pid))) {
         await rm(join(this.tmpDir, name), { recursive: true, force: true, maxRetries: 2 });
       }
+    }
+    // `<hex>.<random>.tmp` beside the blobs: a writeBlob cut short by a crash (a live one
+    // takes milliseconds, so an old one has no writer)
+    for (const name of await readdir(this.blobsDir)) {
+      if (!name.endsWith('.tmp')) continue;
+      const path = join(this.blobsDir, name);
+      const st = await bestEffort(this.#log, `inspect the temp file "${path}"`, stat(path));
+      if (st && Date.now() - st.mtimeMs > staleBlobTempMs) await rm(path, { force: true });
     }
   }
 
@@ -93,15 +104,8 @@ export class ContentStore {
     if (expected !== undefined && digest !== expected)
       throw invalid(`Blob content has digest "${digest}", want "${expected}"`);
     if (await this.hasBlob(digest)) return digest;
-    const tmp = this.tempPath('blob');
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.blobPath(digest));
+    // fsynced before the rename (and the directory after it): a record naming it may follow
+    await writeFileAtomic(this.blobPath(digest), bytes, { isDurable: true });
     return digest;
   }
 
@@ -179,7 +183,7 @@ export class ContentStore {
   }
 
   async listBlobs(): Promise<string[]> {
-    const names = await readdir(this.blobsDir).catch(() => [] as string[]);
+    const names = (await bestEffort(this.#log, 'list blobs', readdir(this.blobsDir))) ?? [];
     return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
   }
 
@@ -199,7 +203,8 @@ export class ContentStore {
   /** Removes partial downloads nobody is working on; returns bytes freed. */
   async pruneIngest(): Promise<number> {
     let freed = 0;
-    for (const name of await readdir(this.ingestDir).catch(() => [] as string[])) {
+    for (const name of (await bestEffort(this.#log, 'list partial downloads', readdir(this.ingestDir))) ??
+      []) {
       const digest = `sha256:${name.replace(/\.partial$/, '')}`;
       if (this.#inflight.has(digest)) continue;
       const p = join(this.ingestDir, name);

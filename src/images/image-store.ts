@@ -5,17 +5,21 @@
  * in-process mutex and a lock directory (so `hyperctl` and the daemon may share a root);
  * a lock left by a dead process is broken.
  */
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import {
+  bestEffort,
   internal,
   isProcessAlive,
+  nullLogger,
   parseJson,
   parseWith,
   systemClock,
   timeout,
+  writeFileAtomic,
   type Clock,
+  type Logger,
 } from '../lib/index.js';
 
 const Digest = Type.String({ pattern: '^sha256:[a-f0-9]{64}$' });
@@ -68,14 +72,25 @@ function emptyState(): ImageStoreState {
   return { version: 1, images: {}, holders: {} };
 }
 
+export interface ImageStoreOptions {
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  /** How long to wait for another writer's lock before giving up with Timeout. Default 30 s. */
+  readonly lockTimeoutMs?: number;
+}
+
 export class ImageStore {
   readonly #dir: string;
   readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #lockTimeoutMs: number;
   #chain: Promise<unknown> = Promise.resolve();
 
-  constructor(root: string, clock: Clock = systemClock) {
+  constructor(root: string, options: ImageStoreOptions = {}) {
     this.#dir = join(root, 'state');
-    this.#clock = clock;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.log ?? nullLogger;
+    this.#lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
   }
 
   get #file(): string {
@@ -123,31 +138,19 @@ export class ImageStore {
       }
     };
     const p = this.#chain.then(run, run);
+    // the next update runs after this one whatever its outcome; the caller sees the outcome
     this.#chain = p.catch(() => undefined);
     return p;
   }
 
   async #write(state: ImageStoreState): Promise<void> {
-    const tmp = `${this.#file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(state, null, 1), { mode: 0o600 });
-    const fh = await open(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, this.#file);
-    const dir = await open(this.#dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    // fsynced, renamed, directory fsynced: an acknowledged change survives a power loss
+    await writeFileAtomic(this.#file, JSON.stringify(state, null, 1), { isDurable: true });
   }
 
   async #lock(): Promise<() => Promise<void>> {
     const lockDir = join(this.#dir, 'lock.d');
-    const deadline = this.#clock.monotonicMs() + 30_000;
+    const deadline = this.#clock.monotonicMs() + this.#lockTimeoutMs;
     let wait = 5;
     for (;;) {
       try {
@@ -159,14 +162,21 @@ export class ImageStore {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const holder = Number(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => ''));
+      // no pid file yet: its writer is between mkdir and writing it (or died there)
+      const holder = Number(
+        (await bestEffort(
+          this.#log,
+          'read the image store lock owner',
+          readFile(join(lockDir, 'pid'), 'utf8'),
+        )) ?? '',
+      );
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && !isProcessAlive(holder)) {
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }
       // A writer that died between mkdir and writing its pid leaves a lock without an owner.
       if (!(holder > 0)) {
-        const st = await stat(lockDir).catch(() => undefined);
+        const st = await bestEffort(this.#log, 'read the image store lock age', stat(lockDir));
         if (st && this.#clock.now() - st.mtimeMs > 10_000) {
           await rm(lockDir, { recursive: true, force: true });
           continue;

@@ -215,7 +215,7 @@ class ImageServiceImpl implements LocalImageService {
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
     this.#content = new ContentStore(options.root, options.log);
-    this.#images = new ImageStore(options.root, this.#clock);
+    this.#images = new ImageStore(options.root, { clock: this.#clock, log: options.log });
     const authPath = options.authConfigPath;
     this.registry = new RegistryClient({
       log: options.log,

@@ -15,6 +15,7 @@ import {
   H8sError,
   forbidden,
   invalid,
+  isRecord,
   isUnavailable,
   notFound,
   parseJson,
@@ -447,10 +448,11 @@ export class RegistryClient {
     let detail = '';
     try {
       const body = await readBodyLimited(res.body, maxErrorBodyBytes, 'error body');
-      const j = JSON.parse(body.toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
-      const e = j.errors?.[0];
-      if (e && typeof e.message === 'string')
-        detail = `: ${typeof e.code === 'string' ? e.code + ' ' : ''}${e.message.slice(0, 300)}`;
+      const j: unknown = JSON.parse(body.toString('utf8'));
+      const errors = isRecord(j) ? j['errors'] : undefined;
+      const e: unknown = Array.isArray(errors) ? errors[0] : undefined;
+      if (isRecord(e) && typeof e['message'] === 'string')
+        detail = `: ${typeof e['code'] === 'string' ? e['code'] + ' ' : ''}${e['message'].slice(0, 300)}`;
     } catch {
       // not JSON, or too large: the status says enough
     }
@@ -543,19 +545,18 @@ export class RegistryClient {
     }
     const contentType = (headerValue(res.headers, 'content-type') ?? '').split(';')[0]!.trim();
     let mediaType = contentType;
+    let parsed: unknown;
     try {
-      const j = JSON.parse(bytes.toString('utf8')) as {
-        mediaType?: unknown;
-        manifests?: unknown;
-        schemaVersion?: unknown;
-      };
-      if (typeof j.mediaType === 'string' && j.mediaType !== '') mediaType = j.mediaType;
-      else if (!manifestMediaTypes.includes(mediaType) && !indexMediaTypes.includes(mediaType)) {
-        if (j.schemaVersion === 1) mediaType = mediaTypes.dockerSchema1;
-        else mediaType = Array.isArray(j.manifests) ? mediaTypes.ociIndex : mediaTypes.ociManifest;
-      }
+      parsed = JSON.parse(bytes.toString('utf8'));
     } catch (err) {
       throw invalid(`Cannot ${what}: the manifest is not valid JSON`, { cause: err });
+    }
+    if (!isRecord(parsed)) throw invalid(`Cannot ${what}: the manifest is not a JSON object`);
+    const declared = parsed['mediaType'];
+    if (typeof declared === 'string' && declared !== '') mediaType = declared;
+    else if (!manifestMediaTypes.includes(mediaType) && !indexMediaTypes.includes(mediaType)) {
+      if (parsed['schemaVersion'] === 1) mediaType = mediaTypes.dockerSchema1;
+      else mediaType = Array.isArray(parsed['manifests']) ? mediaTypes.ociIndex : mediaTypes.ociManifest;
     }
     return { bytes, digest, mediaType };
   }
