@@ -38,6 +38,7 @@ import {
 import { parseReference, splitRepoTag, taggedName } from './reference.js';
 import { selectPlatform } from './registry-client.js';
 import { encodeTarHeader, tarPadding, tarTrailer } from './tar-format.js';
+import { createUnpackBudget, type UnpackLimits } from './unpack-budget.js';
 
 const maxJsonBytes = 16 * 1024 * 1024;
 
@@ -45,6 +46,12 @@ export interface LoadDeps {
   readonly content: ContentStore;
   readonly log: Logger;
   readonly signal?: AbortSignal;
+  /**
+   * Bounds what unpacking the tarball may write: its bytes limit is raised to the tarball's own
+   * size when that is larger (a plain tarball never unpacks to more than it weighs; a compressed
+   * one could inflate without end).
+   */
+  readonly limits: UnpackLimits;
   readonly store: (args: {
     id: string;
     manifestDigest: string;
@@ -117,11 +124,16 @@ async function importBlob(content: ContentStore, path: string, digest: string): 
  */
 export async function loadArchive(tarPath: string, deps: LoadDeps): Promise<ImageRecord[]> {
   const { content, log, signal } = deps;
+  let tarBytes: number;
   try {
-    await stat(tarPath);
+    tarBytes = (await stat(tarPath)).size;
   } catch {
     throw invalid(`Cannot load images: file "${tarPath}" does not exist`);
   }
+  const budget = createUnpackBudget(`image archive "${tarPath}"`, {
+    maxBytes: Math.max(deps.limits.maxBytes, tarBytes),
+    maxEntries: deps.limits.maxEntries,
+  });
   const work = content.tempPath('load');
   await mkdir(work, { recursive: true, mode: 0o700 });
   const release = content.lease([]);
@@ -135,6 +147,7 @@ export async function loadArchive(tarPath: string, deps: LoadDeps): Promise<Imag
         log,
         signal,
         what: `image archive "${tarPath}"`,
+        budget,
       });
       await stream.done();
     } catch (err) {

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile, isInvalid, nullLogger } from '../lib/index.js';
-import { buildTar, type TarWriteHeader } from './tar-format.js';
+import { execFile, findH8sError, isInvalid, nullLogger } from '../lib/index.js';
+import { buildTar, encodeTarHeader, type TarWriteHeader } from './tar-format.js';
 import { unpackLayer, type UnpackMode } from './layer-unpacker.js';
+import { createUnpackBudget, unpackBudgetUsed, type UnpackBudget } from './unpack-budget.js';
 
 const tmps: string[] = [];
 after(async () => {
@@ -275,5 +276,101 @@ describe('layer unpacker semantics', { concurrency: 1 }, () => {
       apply(u.root, [d('x'), f('x/a'), f('x/a/b')], 'overlay'),
       (err) => isInvalid(err) && /needs "x\/a" to be a directory/.test((err as Error).message),
     );
+  });
+});
+
+describe('layer unpacker within the limits of an image', { concurrency: 1 }, () => {
+  const MiB = 1024 * 1024;
+  const zeros = (name: string, bytes: number): E => ({
+    header: { name, type: 'file' },
+    data: Buffer.alloc(bytes),
+  });
+  const budgeted = (root: string, entries: E[] | Buffer[], budget: UnpackBudget, what = 'layer "test"') =>
+    unpackLayer(Buffer.isBuffer(entries[0]) ? (entries as Buffer[]) : [buildTar(entries as E[])], root, {
+      mode: 'overlay',
+      log: nullLogger,
+      what,
+      budget,
+    });
+  const tooLarge = (re: RegExp) => (err: unknown) =>
+    findH8sError(err)?.code === 'RequestEntityTooLarge' && re.test((err as Error).message);
+
+  it('refuses a file whose header declares more than the limit before writing any of it', async () => {
+    const t = await fresh();
+    const budget = createUnpackBudget('image "zeros:v1"', { maxBytes: 4 * MiB, maxEntries: 100 });
+    // a header that claims 20 GiB, followed by a few blocks: read only up to the header
+    const head = encodeTarHeader({ name: 'huge', type: 'file', size: 20 * 1024 * MiB });
+    await assert.rejects(
+      budgeted(t.root, [Buffer.concat([head, Buffer.alloc(4096)])], budget),
+      tooLarge(
+        /^Refusing image "zeros:v1": layer "test" takes it past the limit of 4 MiB \(4194304 bytes\) of unpacked files; raise the image service's maxUnpackedBytes/,
+      ),
+    );
+    assert.deepEqual(await listAll(t.root), []);
+    assert.deepEqual(unpackBudgetUsed(budget), { bytes: 0, entries: 0 });
+  });
+
+  it('counts file bytes as the stream is read, across the layers of one image, and gives back a failed layer', async () => {
+    const budget = createUnpackBudget('image "app:v1"', { maxBytes: 5 * MiB, maxEntries: 1000 });
+    const a = await fresh();
+    const stats = await budgeted(
+      a.root,
+      [d('a'), zeros('a/1', 2 * MiB), zeros('a/2', MiB)],
+      budget,
+      'layer "one"',
+    );
+    assert.equal(stats.bytes, 3 * MiB);
+    assert.deepEqual(unpackBudgetUsed(budget), { bytes: 3 * MiB, entries: 3 });
+    // the second layer passes the limit at its second file: refused there, its first file written
+    const b = await fresh();
+    await assert.rejects(
+      budgeted(b.root, [zeros('b1', MiB), zeros('b2', 2 * MiB), zeros('b3', 1)], budget, 'layer "two"'),
+      tooLarge(/layer "two" takes it past the limit of 5 MiB/),
+    );
+    assert.deepEqual(await listAll(b.root), ['b1'], 'it stopped at the file that passed the limit');
+    assert.deepEqual(
+      unpackBudgetUsed(budget),
+      { bytes: 3 * MiB, entries: 3 },
+      'the failed layer gave back its charges',
+    );
+  });
+
+  it('bounds the number of entries (inodes) of an image', async () => {
+    const t = await fresh();
+    const budget = createUnpackBudget('image "many:v1"', { maxBytes: MiB, maxEntries: 50 });
+    await assert.rejects(
+      budgeted(
+        t.root,
+        Array.from({ length: 80 }, (_, i) => f(`e${i}`, '')),
+        budget,
+      ),
+      tooLarge(/past the limit of 50 unpacked entries .*maxUnpackedEntries/),
+    );
+    assert.equal((await readdir(t.root)).length, 50);
+  });
+
+  it('gets nothing big out of a sparse file: GNU sparse entries are refused, PAX ones are not expanded', async () => {
+    const t = await fresh();
+    // what `tar --sparse` makes of a 20 GiB file with 3 bytes of data
+    await execFile(['truncate', '-s', '20G', join(t.dir, 'sparse')]);
+    await execFile([
+      'sh',
+      '-c',
+      'printf abc | dd of="$1" bs=1 seek=1000000 conv=notrunc 2>/dev/null',
+      'sh',
+      join(t.dir, 'sparse'),
+    ]);
+    const budget = createUnpackBudget('image "sparse:v1"', { maxBytes: 4 * MiB, maxEntries: 100 });
+    const gnu = (await execFile(['tar', '--sparse', '-C', t.dir, '-cf', '-', 'sparse'])).stdoutBytes;
+    await assert.rejects(
+      budgeted(t.root, [gnu], budget),
+      (err) => isInvalid(err) && /unsupported type "S"/.test((err as Error).message),
+    );
+    const u = await fresh();
+    const pax = (await execFile(['tar', '--sparse', '--format=posix', '-C', t.dir, '-cf', '-', 'sparse']))
+      .stdoutBytes;
+    const stats = await budgeted(u.root, [pax], budget);
+    assert.ok(stats.bytes < 64 * 1024, `the stored bytes only (${stats.bytes})`);
+    assert.ok(unpackBudgetUsed(budget).bytes < 64 * 1024);
   });
 });

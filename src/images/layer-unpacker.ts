@@ -19,6 +19,10 @@
  * overlayfs. Work that needs a program (mknod, mkfifo, setfattr) is batched per layer and
  * re-validated just before it runs.
  *
+ * Size (the layer may inflate without end): with a `budget`, every entry is charged from its
+ * header before anything of it is written, and the unpack stops with RequestEntityTooLarge once
+ * the image passes its limits (unpack-budget.ts); the caller removes the partial tree.
+ *
  * Speed: metadata calls and small files use synchronous fs calls (microseconds each, no
  * thread-pool round trip per call, which dominated unpacking many small files on a loaded
  * host); the event loop still turns between tar chunks (the pool runs this in a worker
@@ -26,7 +30,7 @@
  * when creation already left it right (owner is ours and no setgid parent, no setuid/setgid/
  * sticky bits, nothing masked by the umask): a small file costs open, write, futimes, close.
  * Nothing is fsynced here: the caller publishes the tree by a rename and syncs the
- * filesystem once (see local-image-service.ts).
+ * filesystem once (see layer-tree-cache.ts).
  */
 import {
   chmodSync,
@@ -52,6 +56,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execFile, invalid, type Logger } from '../lib/index.js';
+import { BudgetAccount, type UnpackBudget } from './unpack-budget.js';
 import {
   readTar,
   type TarEntry,
@@ -71,6 +76,11 @@ export interface UnpackOptions {
   readonly limits?: TarReaderLimits;
   /** Describes the layer in errors, e.g. `layer "sha256:…" of "busybox"`. */
   readonly what?: string;
+  /**
+   * The image's limits on unpacked content (unpack-budget.ts): every entry is charged before
+   * it is written; past a limit the unpack stops with RequestEntityTooLarge.
+   */
+  readonly budget?: UnpackBudget | undefined;
 }
 
 export interface UnpackStats {
@@ -169,6 +179,7 @@ class Unpacker {
   /** Directories (absolute) with the setgid bit: what is created in them takes their group. */
   readonly #sgid = new Set<string>();
   #canChown = true;
+  readonly #account: BudgetAccount | undefined;
   #stats = {
     entries: 0,
     files: 0,
@@ -185,6 +196,7 @@ class Unpacker {
     this.#root = root;
     this.#opts = opts;
     this.#what = opts.what ?? 'layer';
+    this.#account = opts.budget ? new BudgetAccount(opts.budget, this.#what) : undefined;
     this.#dirs.add(root);
     if ((lstatSync(root).mode & sIsgid) !== 0) this.#sgid.add(root);
     // An overlay layer directory starts empty; a merge target may already hold lower layers.
@@ -192,12 +204,21 @@ class Unpacker {
   }
 
   async run(source: TarSource): Promise<UnpackStats> {
-    for await (const entry of readTar(source, this.#opts.limits)) {
-      this.#opts.signal?.throwIfAborted();
-      this.#stats.entries++;
-      await this.#entry(entry);
+    try {
+      for await (const entry of readTar(source, this.#opts.limits)) {
+        this.#opts.signal?.throwIfAborted();
+        // Charged from the header, before anything of the entry is written: a file that would
+        // pass the image's limit is never started.
+        this.#account?.charge(entry.header.size);
+        this.#stats.entries++;
+        await this.#entry(entry);
+      }
+      await this.#finish();
+    } catch (err) {
+      // the caller removes the partial tree: what it held no longer counts
+      this.#account?.refund();
+      throw err;
     }
-    await this.#finish();
     return { ...this.#stats };
   }
 

@@ -9,15 +9,17 @@
  *   <root>/tmp/<pid>-…              work in progress, renamed into place when complete
  *
  * A record is written only after every blob it names is verified and in blobs/, so a crash
- * mid-pull leaves at most unreferenced blobs (collected later), never a half image.
+ * mid-pull leaves at most unreferenced blobs (collected later), never a half image. This file
+ * holds lookup, pull, records, removal and archives; the layer trees are `LayerTreeCache`
+ * (layer-tree-cache.ts) and the disks `RootDiskBuilder` (root-disk-builder.ts). Every unpack of
+ * an image is charged to one budget (unpack-budget.ts) bounded by `maxUnpackedBytes` and
+ * `maxUnpackedEntries`.
  */
-import { readFileSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  bestEffortSync,
   conflict,
-  errorCode,
-  execFile,
   internal,
   invalid,
   notFound,
@@ -40,31 +42,23 @@ import type {
   RootDisk,
 } from './image-service.js';
 import { ImageStore, type ImageStoreState, type StoredImage, type StoredLayer } from './image-store.js';
-import type { DeviceNodePolicy, UnpackMode, UnpackStats } from './layer-unpacker.js';
+import type { DeviceNodePolicy } from './layer-unpacker.js';
+import { LayerTreeCache, type LayerSink } from './layer-tree-cache.js';
 import { ImageConfigSchema, layerCompression, type ImageConfig, type Manifest } from './oci-schemas.js';
 import { parseReference, repositoryName, taggedName, type ImageReference } from './reference.js';
 import { RegistryClient } from './registry-client.js';
-import { closeFd, openForFollow, type UnpackJobSpec } from './unpack-job.js';
-import { sharedUnpackPool, type UnpackJob, type UnpackPool } from './unpack-pool.js';
-
-/** Connects a layer's download to an unpack that reads the file behind it. */
-interface LayerSink {
-  /** `bytes` from the start of the partial file are written. */
-  flushed(bytes: number): void;
-  /** The download restarted from zero or failed: stop; the layer is unpacked from the blob instead. */
-  abandon(): void;
-  /** The download is complete (`bytes` long) and verified. */
-  end(bytes: number): void;
-  /** The layer directory (streamed, or unpacked from the blob after a fallback). */
-  readonly result: Promise<string>;
-}
-
-/** stats.json of an unpacked layer directory. */
-interface LayerMeta extends UnpackStats {
-  /** The boot the tree was written in, and whether it has reached the disk since (syncfs). */
-  readonly bootId?: string;
-  readonly durable?: boolean;
-}
+import { RootDiskBuilder } from './root-disk-builder.js';
+import {
+  chargeUnpacked,
+  createUnpackBudget,
+  defaultMaxUnpackedBytes,
+  defaultMaxUnpackedEntries,
+  formatBytes,
+  unpackLimitError,
+  type UnpackBudget,
+  type UnpackLimits,
+} from './unpack-budget.js';
+import { sharedUnpackPool, type UnpackPool } from './unpack-pool.js';
 
 export interface ImageServiceOptions {
   /** Store root, e.g. `/var/lib/h8s/images`. Created if missing (mode 0700). */
@@ -87,6 +81,16 @@ export interface ImageServiceOptions {
   readonly maxManifestBytes?: number;
   /** Largest image config accepted. Default 8 MiB. */
   readonly maxConfigBytes?: number;
+  /**
+   * Largest unpacked size of an image: the bytes of its regular files summed over its layers
+   * (what `sizeBytes` reports), counted as the layers unpack. An image past it is refused with
+   * RequestEntityTooLarge before the disk fills, and its partial trees are removed. Also bounds
+   * the content of a tarball `loadImage` unpacks (or the tarball's own size when larger).
+   * Default 8 GiB. See docs/images.md, "Limits".
+   */
+  readonly maxUnpackedBytes?: number;
+  /** Most entries (files, directories, links) in an image's layers together. Default 2,000,000. */
+  readonly maxUnpackedEntries?: number;
   /** Attempts per blob download (each resumes where the last stopped). Default 4. */
   readonly blobAttempts?: number;
   /** Free space left in each root disk for the container's writes (sparse, costs no host disk). Default 256 MiB. */
@@ -196,17 +200,12 @@ class ImageServiceImpl implements LocalImageService {
   readonly #clock: Clock;
   readonly #content: ContentStore;
   readonly #images: ImageStore;
+  readonly #trees: LayerTreeCache;
+  readonly #disks: RootDiskBuilder;
   readonly #opts: ImageServiceOptions;
-  readonly #trees = new Map<string, Promise<string>>();
-  readonly #disks = new Map<string, Promise<RootDisk>>();
+  readonly #limits: UnpackLimits;
   readonly #pulls = new Map<string, Promise<ImageRecord>>();
   readonly #pool: UnpackPool;
-  /** This boot's id: unpacked trees of another boot count only once synced. */
-  #bootId = '';
-  /** Layer directories published but not yet known to be on disk. */
-  #notDurable: string[] = [];
-  #syncing: Promise<void> | undefined;
-  #syncTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ImageServiceOptions) {
     this.root = options.root;
@@ -214,8 +213,25 @@ class ImageServiceImpl implements LocalImageService {
     this.#opts = options;
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
+    this.#limits = {
+      maxBytes: options.maxUnpackedBytes ?? defaultMaxUnpackedBytes,
+      maxEntries: options.maxUnpackedEntries ?? defaultMaxUnpackedEntries,
+    };
     this.#content = new ContentStore(options.root, options.log);
     this.#images = new ImageStore(options.root, { clock: this.#clock, log: options.log });
+    const unpackDeps = {
+      content: this.#content,
+      pool: this.#pool,
+      log: options.log,
+      deviceNodes: options.deviceNodes ?? 'skip',
+    } as const;
+    this.#trees = new LayerTreeCache({ ...unpackDeps, dir: join(options.root, 'layers') });
+    this.#disks = new RootDiskBuilder({
+      ...unpackDeps,
+      dir: join(options.root, 'disks'),
+      clock: this.#clock,
+      freeBytes: options.rootDiskFreeBytes ?? 256 * 1024 * 1024,
+    });
     const authPath = options.authConfigPath;
     this.registry = new RegistryClient({
       log: options.log,
@@ -228,27 +244,51 @@ class ImageServiceImpl implements LocalImageService {
     });
   }
 
-  get #layersDir(): string {
-    return join(this.root, 'layers');
-  }
-  get #disksDir(): string {
-    return join(this.root, 'disks');
-  }
-
   async init(): Promise<void> {
     try {
       await mkdir(this.root, { recursive: true, mode: 0o700 });
       await this.#content.init();
       await this.#images.init();
-      await mkdir(this.#layersDir, { recursive: true, mode: 0o700 });
-      await mkdir(this.#disksDir, { recursive: true, mode: 0o700 });
-      this.#bootId = await readFile('/proc/sys/kernel/random/boot_id', 'utf8').then(
-        (t) => t.trim(),
-        () => '',
-      );
+      await this.#trees.init();
+      await this.#disks.init();
     } catch (err) {
       throw internal(`Cannot open the image store at "${this.root}"`, { cause: err });
     }
+  }
+
+  /** A fresh budget for unpacking `ref` (`what` names it in errors). */
+  #budget(ref: string): UnpackBudget {
+    return createUnpackBudget(`image "${ref}"`, this.#limits);
+  }
+
+  /**
+   * Charges the layers already unpacked for overlayfs to `budget`, so that an image is refused
+   * whether its layers are new or shared with another image.
+   */
+  async #chargeCachedLayers(budget: UnpackBudget, layers: readonly StoredLayer[]): Promise<void> {
+    for (const l of layers) {
+      const meta = await this.#trees.meta(l.diffId);
+      if (meta) chargeUnpacked(budget, `layer "${l.digest}"`, meta);
+    }
+  }
+
+  /**
+   * The last word on an image's layer trees: their stats (however and by whomever each was
+   * unpacked) must add up to no more than the limits.
+   */
+  async #checkUnpackedTotal(ref: string, layers: readonly StoredLayer[]): Promise<void> {
+    let bytes = 0;
+    let entries = 0;
+    for (const l of layers) {
+      const meta = await this.#trees.meta(l.diffId);
+      bytes += meta?.bytes ?? 0;
+      entries += meta?.entries ?? 0;
+    }
+    const budget = this.#budget(ref);
+    if (bytes > this.#limits.maxBytes)
+      throw unpackLimitError(budget, `the sum of its layers (${formatBytes(bytes)})`, 'bytes');
+    if (entries > this.#limits.maxEntries)
+      throw unpackLimitError(budget, `the sum of its layers (${entries} entries)`, 'entries');
   }
 
   // ------------------------------------------------------------------ lookup
@@ -310,7 +350,6 @@ class ImageServiceImpl implements LocalImageService {
       .sort((a, b) => (a.storedAt < b.storedAt ? 1 : a.storedAt > b.storedAt ? -1 : 0))
       .map(toRecord);
   }
-
   // ------------------------------------------------------------------ pull
 
   async pullImage(refStr: string, options: PullOptions = {}): Promise<ImageRecord> {
@@ -329,11 +368,8 @@ class ImageServiceImpl implements LocalImageService {
 
   async #pull(ref: ImageReference, refStr: string, options: PullOptions): Promise<ImageRecord> {
     const progress = (p: PullProgress): void => {
-      try {
-        options.onProgress?.(p);
-      } catch {
-        // a broken progress consumer must not break the pull
-      }
+      // a broken progress consumer must not break the pull
+      bestEffortSync(this.#log, 'report pull progress', () => options.onProgress?.(p));
     };
     const signal = options.signal;
     const platform = options.platform ?? this.#opts.defaultPlatform ?? 'linux/amd64';
@@ -389,29 +425,37 @@ class ImageServiceImpl implements LocalImageService {
       await this.#content.writeBlob(cfgBytes, m.config.digest);
 
       const unpack = options.unpack ?? 'none';
+      const layers: StoredLayer[] = m.layers.map((l, i) => ({
+        digest: l.digest,
+        mediaType: l.mediaType,
+        size: l.size,
+        diffId: cfg.rootfs.diff_ids[i]!,
+      }));
+      // Every layer this pull unpacks is charged to one budget; layers already unpacked count too.
+      const budget = unpack === 'layers' ? this.#budget(refStr) : undefined;
+      if (budget) await this.#chargeCachedLayers(budget, layers);
       // Unpacks run in the pool beside the downloads; a download slot is freed as soon as its
       // blob is verified, not when its layer is unpacked.
       const unpacks: Promise<string>[] = [];
       const downloads = mapLimit(m.layers, this.#opts.maxConcurrentDownloads ?? 3, async (layer, i) => {
-        const stored: StoredLayer = {
-          digest: layer.digest,
-          mediaType: layer.mediaType,
-          size: layer.size,
-          diffId: cfg.rootfs.diff_ids[i]!,
-        };
+        const stored = layers[i]!;
         let blobDone!: () => void;
         let blobFailed!: (err: unknown) => void;
         const blobReady = new Promise<void>((resolve, reject) => {
           blobDone = resolve;
           blobFailed = reject;
         });
+        // observed by the layer's unpack when there is one; the pull throws the download's own error
         blobReady.catch(() => undefined);
         let sink: LayerSink | undefined;
         let state: 'present' | 'downloaded';
         try {
           state = await this.#content.ensureBlob(layer.digest, async (partial) => {
             progress({ phase: 'download', digest: layer.digest, currentBytes: 0, totalBytes: layer.size });
-            sink = unpack === 'layers' ? this.#streamLayer(stored, partial, blobReady, signal) : undefined;
+            sink =
+              unpack === 'layers'
+                ? this.#trees.stream(stored, partial, blobReady, { signal, budget })
+                : undefined;
             try {
               await this.registry.fetchBlob(ref, layer, partial, {
                 auth: options.auth,
@@ -442,13 +486,14 @@ class ImageServiceImpl implements LocalImageService {
         } catch (err) {
           blobFailed(err);
           sink?.abandon();
+          // the download's error is the one thrown; the unpack's is only waited for
           if (sink) await sink.result.catch(() => undefined);
           throw err;
         }
         if (state === 'present') progress({ phase: 'exists', digest: layer.digest, totalBytes: layer.size });
         if (unpack === 'layers') {
           progress({ phase: 'unpack', digest: layer.digest });
-          const p = sink ? sink.result : this.#ensureLayerDir(stored, signal);
+          const p = sink ? sink.result : this.#trees.ensure(stored, { signal, budget });
           p.catch(() => undefined); // observed below
           unpacks.push(p);
         }
@@ -460,16 +505,11 @@ class ImageServiceImpl implements LocalImageService {
         await Promise.allSettled(unpacks);
       }
       await Promise.all(unpacks);
+      if (unpack === 'layers') await this.#checkUnpackedTotal(refStr, layers);
 
       // Everything is verified and in blobs/: only now does the image become visible.
       await this.#content.writeBlob(resolved.bytes, resolved.digest);
       if (resolved.index) await this.#content.writeBlob(resolved.index.bytes, resolved.index.digest);
-      const layers: StoredLayer[] = m.layers.map((l, i) => ({
-        digest: l.digest,
-        mediaType: l.mediaType,
-        size: l.size,
-        diffId: cfg.rootfs.diff_ids[i]!,
-      }));
       const repo = repositoryName(ref);
       const record = await this.#storeImage({
         id: m.config.digest,
@@ -507,11 +547,12 @@ class ImageServiceImpl implements LocalImageService {
     }
   }
 
-  /** Uncompressed size of an image: from unpacked layer metadata when known, else the blob sizes. */
-  async #uncompressedSizeEstimate(layers: readonly StoredLayer[]): Promise<number> {
+  /** Uncompressed size of an image: from unpacked layer metadata when known, else the blob sizes. */ async #uncompressedSizeEstimate(
+    layers: readonly StoredLayer[],
+  ): Promise<number> {
     let total = 0;
     for (const l of layers) {
-      const meta = await this.#layerMeta(l.diffId);
+      const meta = await this.#trees.meta(l.diffId);
       total += meta?.bytes ?? (await this.#gzipSize(l)) ?? l.size;
     }
     return total;
@@ -531,17 +572,7 @@ class ImageServiceImpl implements LocalImageService {
         await fh.close();
       }
     } catch {
-      return undefined;
-    }
-  }
-
-  async #layerMeta(diffId: string): Promise<UnpackStats | undefined> {
-    try {
-      return JSON.parse(
-        await readFile(join(this.#layersDir, digestHex(diffId), 'stats.json'), 'utf8'),
-      ) as UnpackStats;
-    } catch {
-      return undefined;
+      return undefined; // unreadable: the blob size is the estimate
     }
   }
 
@@ -613,303 +644,16 @@ class ImageServiceImpl implements LocalImageService {
 
   // ------------------------------------------------------------------ outputs
 
-  /** Unpacks one layer into layers/<diffhex>/fs (overlay format) unless it is there; returns the fs dir. */
-  #ensureLayerDir(layer: StoredLayer, signal?: AbortSignal): Promise<string> {
-    const hex = digestHex(layer.diffId);
-    const pending = this.#trees.get(hex);
-    if (pending) return pending;
-    return this.#track(hex, this.#layerDirFromBlob(layer, signal));
-  }
-
-  #track(hex: string, p: Promise<string>): Promise<string> {
-    this.#trees.set(hex, p);
-    p.then(
-      () => this.#trees.delete(hex),
-      () => this.#trees.delete(hex),
-    );
-    return p;
-  }
-
-  /**
-   * Whether layers/<hex> holds a complete tree that can be trusted: its stats.json is there
-   * and the tree is known to be on disk, or was written during this boot (a tree a crash of
-   * the machine may have cut short is unpacked again).
-   */
-  #layerReady(hex: string): boolean {
-    try {
-      const meta = JSON.parse(readFileSync(join(this.#layersDir, hex, 'stats.json'), 'utf8')) as LayerMeta;
-      if (typeof meta.entries !== 'number') return false;
-      return meta.durable !== false || (this.#bootId !== '' && meta.bootId === this.#bootId);
-    } catch {
-      return false;
-    }
-  }
-
-  /** Unpacks the stored blob into layers/<diffhex>/fs unless it is there already. */
-  async #layerDirFromBlob(layer: StoredLayer, signal?: AbortSignal): Promise<string> {
-    const hex = digestHex(layer.diffId);
-    if (this.#layerReady(hex)) return join(this.#layersDir, hex, 'fs');
-    return this.#buildLayerDir(layer, (dir) => this.#unpackBlob(layer, dir, 'overlay', signal));
-  }
-
-  /**
-   * Builds a layer directory in tmp/ with `fill`, waits for `gate` (the blob's own
-   * verification when the layer was unpacked while downloading), then publishes it by renaming
-   * it into place. Nothing under layers/ is ever half written.
-   */
-  async #buildLayerDir(
-    layer: StoredLayer,
-    fill: (dir: string) => Promise<UnpackStats>,
-    gate?: Promise<void>,
-  ): Promise<string> {
-    const hex = digestHex(layer.diffId);
-    const final = join(this.#layersDir, hex);
-    const tmp = this.#content.tempPath(`layer-${hex.slice(0, 12)}`);
-    await mkdir(join(tmp, 'fs'), { recursive: true, mode: 0o755 });
-    try {
-      const stats = await fill(join(tmp, 'fs'));
-      await gate;
-      const meta: LayerMeta = { ...stats, bootId: this.#bootId, durable: false };
-      await writeFile(join(tmp, 'stats.json'), JSON.stringify(meta));
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await rename(tmp, final);
-          this.#scheduleSync(final);
-          break;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-          if (this.#layerReady(hex)) break; // another process finished the same layer first: use theirs
-          if (attempt > 0) throw err;
-          // a tree from an earlier boot that never reached the disk: replace it
-          await rm(final, { recursive: true, force: true, maxRetries: 2 });
-        }
-      }
-      return join(final, 'fs');
-    } finally {
-      await rm(tmp, { recursive: true, force: true, maxRetries: 2 });
-    }
-  }
-
-  /**
-   * Layer trees are published without syncing each file (that would cost a journal commit per
-   * file); instead one syncfs for the store's filesystem runs in the background after each
-   * batch of publications, and then the trees' stats.json files are marked durable. A tree not
-   * marked durable is trusted only within the boot that wrote it: a process crash keeps the
-   * page cache, and a machine crash changes the boot id.
-   */
-  #scheduleSync(dir: string): void {
-    if (this.#bootId === '') return; // no boot id to tell boots apart: trees count as durable only once marked
-    this.#notDurable.push(dir);
-    // One sync for the layers of a pull: wait a moment for the rest of them (and so that
-    // spawning `sync` does not hold up the pull's last steps).
-    this.#syncTimer ??= setTimeout(() => {
-      this.#syncTimer = undefined;
-      this.#startSync();
-    }, 250);
-    this.#syncTimer.unref();
-  }
-
-  #startSync(): void {
-    if (this.#syncing) return; // the running loop takes what was added meanwhile
-    const p = this.#syncLoop();
-    this.#syncing = p;
-    void p.finally(() => {
-      if (this.#syncing === p) this.#syncing = undefined;
-    });
-  }
-
-  async #syncLoop(): Promise<void> {
-    try {
-      while (this.#notDurable.length > 0) {
-        const batch = this.#notDurable.splice(0);
-        // `sync -f`: syncfs(2) of the filesystem holding the store
-        const r = await execFile(['sync', '-f', this.#layersDir], { check: false, timeoutMs: 30 * 60_000 });
-        if (r.exitCode !== 0) {
-          this.#log.warn('Cannot sync unpacked layers to disk; they will be unpacked again after a reboot', {
-            error: r.stderr.trim().slice(0, 300),
-          });
-          continue;
-        }
-        for (const dir of batch) {
-          try {
-            const meta = JSON.parse(await readFile(join(dir, 'stats.json'), 'utf8')) as LayerMeta;
-            const next = join(dir, 'stats.json.tmp');
-            const fh = await open(next, 'w', 0o600);
-            try {
-              await fh.writeFile(JSON.stringify({ ...meta, durable: true }));
-              await fh.sync();
-            } finally {
-              await fh.close();
-            }
-            await rename(next, join(dir, 'stats.json'));
-          } catch {
-            // removed meanwhile (gc); nothing to mark
-          }
-        }
-      }
-    } catch (err) {
-      this.#log.warn('Cannot sync unpacked layers to disk; they will be unpacked again after a reboot', {
-        error: err,
-      });
-    }
-  }
-
-  async flush(): Promise<void> {
-    if (this.#syncTimer) {
-      clearTimeout(this.#syncTimer);
-      this.#syncTimer = undefined;
-      this.#startSync();
-    }
-    while (this.#syncing) await this.#syncing;
-  }
-
-  /**
-   * Starts unpacking a layer while it downloads (gzip and plain layers): a job in the unpack
-   * pool reads the partial file behind the download. The result is published only after the
-   * uncompressed bytes hash to the config's diffID and the blob itself passed verification; if
-   * the download restarts from zero or the unpack fails for another reason than the layer's
-   * content, the layer is unpacked from the verified blob instead. Undefined when the layer
-   * directory exists, is being built, or the compression cannot be streamed.
-   */
-  #streamLayer(
-    layer: StoredLayer,
-    partialPath: string,
-    blobReady: Promise<void>,
-    signal?: AbortSignal,
-  ): LayerSink | undefined {
-    const compression = layerCompression(layer.mediaType);
-    if (compression !== 'gzip' && compression !== 'none') return undefined;
-    const hex = digestHex(layer.diffId);
-    if (this.#trees.has(hex) || this.#layerReady(hex)) return undefined;
-    const what = `layer "${layer.digest}"`;
-    const spec = (dir: string, source: UnpackJobSpec['source']): UnpackJobSpec => ({
-      source,
-      compression,
-      dir,
-      mode: 'overlay',
-      deviceNodes: this.#opts.deviceNodes ?? 'skip',
-      what,
-    });
-    let job: UnpackJob | undefined;
-    let abandoned = false;
-    let written = 0;
-    let ended = false;
-    let firstBytes!: () => void;
-    let noBytes!: (err: unknown) => void;
-    const haveBytes = new Promise<void>((resolve, reject) => {
-      firstBytes = resolve;
-      noBytes = reject;
-    });
-    haveBytes.catch(() => undefined);
-    const streamed = this.#buildLayerDir(
-      layer,
-      async (dir) => {
-        await haveBytes;
-        let fd: number | undefined;
-        try {
-          fd = openForFollow(partialPath);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          // the download already finished and the file moved into blobs/
-        }
-        if (fd === undefined) {
-          await blobReady;
-          job = this.#pool.run(spec(dir, { kind: 'file', path: this.#content.blobPath(layer.digest) }), {
-            log: this.#log,
-            signal,
-          });
-        } else {
-          const f = fd;
-          job = this.#pool.run(spec(dir, { kind: 'follow', fd: f }), { log: this.#log, signal });
-          job.result.then(
-            () => closeFd(f),
-            () => closeFd(f),
-          );
-          job.available(written, ended);
-        }
-        if (abandoned) job.abort();
-        const r = await job.result;
-        if (r.diffId !== layer.diffId)
-          throw invalid(
-            `${what} does not match the image config: its uncompressed digest is "${r.diffId}", want "${layer.diffId}"`,
-          );
-        return r.stats;
-      },
-      blobReady,
-    );
-    const result = this.#track(
-      hex,
-      streamed.catch(async (err: unknown) => {
-        await blobReady; // a failed download is the error that counts
-        if (!abandoned && errorCode(err) === 'Invalid') throw err; // the same bytes fail the same way
-        this.#log.debug('Unpacking while downloading did not complete; unpacking from the blob', {
-          layer: layer.digest,
-          error: err,
-        });
-        return this.#layerDirFromBlob(layer, signal);
-      }),
-    );
-    return {
-      flushed: (bytes) => {
-        if (abandoned) return;
-        written = bytes;
-        if (job) job.available(bytes);
-        else firstBytes();
-      },
-      abandon: () => {
-        if (abandoned) return;
-        abandoned = true;
-        job?.abort();
-        noBytes(new Error('the download was interrupted'));
-      },
-      end: (bytes) => {
-        if (abandoned) return;
-        written = bytes;
-        ended = true;
-        if (job) job.available(bytes, true);
-        else firstBytes();
-      },
-      result,
-    };
-  }
-
-  /** Streams a layer blob through its decompressor into `dir` (in the unpack pool); verifies the diffID. */
-  async #unpackBlob(
-    layer: StoredLayer,
-    dir: string,
-    mode: UnpackMode,
-    signal?: AbortSignal,
-  ): Promise<UnpackStats> {
-    const compression = layerCompression(layer.mediaType);
-    if (compression === undefined)
-      throw invalid(`Layer "${layer.digest}" has unsupported media type "${layer.mediaType}"`);
-    const what = `layer "${layer.digest}"`;
-    const job = this.#pool.run(
-      {
-        source: { kind: 'file', path: this.#content.blobPath(layer.digest) },
-        compression,
-        dir,
-        mode,
-        deviceNodes: this.#opts.deviceNodes ?? 'skip',
-        what,
-      },
-      { log: this.#log, signal },
-    );
-    const r = await job.result;
-    if (r.diffId !== layer.diffId) {
-      throw invalid(
-        `${what} does not match the image config: its uncompressed digest is "${r.diffId}", want "${layer.diffId}"`,
-      );
-    }
-    return r.stats;
-  }
-
   async ensureLayerTree(ref: string, options: { signal?: AbortSignal } = {}): Promise<LayerTree> {
     const img = await this.#getStored(ref);
     const release = this.#content.lease(img.layers.map((l) => l.digest));
     try {
-      const dirs = await mapLimit(img.layers, 2, (l) => this.#ensureLayerDir(l, options.signal));
+      const budget = this.#budget(ref);
+      await this.#chargeCachedLayers(budget, img.layers);
+      const dirs = await mapLimit(img.layers, 2, (l) =>
+        this.#trees.ensure(l, { signal: options.signal, budget }),
+      );
+      await this.#checkUnpackedTotal(ref, img.layers);
       return { lowerDirs: dirs };
     } catch (err) {
       if (isEnospc(err))
@@ -924,13 +668,8 @@ class ImageServiceImpl implements LocalImageService {
 
   async ensureRootDisk(ref: string, options: { signal?: AbortSignal } = {}): Promise<RootDisk> {
     const img = await this.#getStored(ref);
-    const hex = digestHex(img.chainId);
-    const pending = this.#disks.get(hex);
-    if (pending) return pending;
-    const p = this.#buildRootDisk(img, options.signal);
-    this.#disks.set(hex, p);
     try {
-      return await p;
+      return await this.#disks.ensure(img, { signal: options.signal, budget: this.#budget(ref) });
     } catch (err) {
       if (isEnospc(err))
         throw internal(
@@ -938,94 +677,11 @@ class ImageServiceImpl implements LocalImageService {
           { cause: err },
         );
       throw err;
-    } finally {
-      this.#disks.delete(hex);
     }
   }
 
-  async #buildRootDisk(img: StoredImage, signal?: AbortSignal): Promise<RootDisk> {
-    const path = join(this.#disksDir, `${digestHex(img.chainId)}.ext4`);
-    try {
-      const st = await stat(path);
-      return { path, fsType: 'ext4', sizeBytes: st.size };
-    } catch {
-      // build it
-    }
-    const release = this.#content.lease(img.layers.map((l) => l.digest));
-    const work = this.#content.tempPath(`disk-${digestHex(img.chainId).slice(0, 12)}`);
-    const tree = join(work, 'root');
-    const started = this.#clock.monotonicMs();
-    try {
-      await mkdir(tree, { recursive: true, mode: 0o755 });
-      let blocks = 0;
-      let entries = 0;
-      for (const layer of img.layers) {
-        const s = await this.#unpackBlob(layer, tree, 'merge', signal);
-        blocks += s.blocks4k;
-        entries += s.entries;
-      }
-      const inodes = Math.max(4096, Math.ceil(entries * 1.2) + 1024);
-      const need = blocks * 4096 + inodes * 256;
-      let sizeBytes =
-        Math.ceil(
-          (need * 1.1 + 16 * 1024 * 1024 + (this.#opts.rootDiskFreeBytes ?? 256 * 1024 * 1024)) /
-            (1024 * 1024),
-        ) *
-        1024 *
-        1024;
-      const file = join(work, 'disk.ext4');
-      for (let attempt = 0; ; attempt++) {
-        await rm(file, { force: true });
-        const r = await execFile(
-          [
-            'mkfs.ext4',
-            '-q',
-            '-F',
-            '-t',
-            'ext4',
-            '-b',
-            '4096',
-            '-I',
-            '256',
-            '-N',
-            String(inodes),
-            '-m',
-            '0',
-            // read-only base under a per-container qcow2 overlay: no journal, no resize reservation
-            '-O',
-            '^has_journal,^resize_inode',
-            '-E',
-            'root_owner=0:0',
-            '-L',
-            'h8s-rootfs',
-            '-U',
-            'clear',
-            '-d',
-            tree,
-            file,
-            `${sizeBytes / 1024}k`,
-          ],
-          { timeoutMs: 30 * 60_000, check: false, ...(signal ? { signal } : {}) },
-        );
-        if (r.exitCode === 0) break;
-        if (attempt >= 2 || !/allocate|space|Could not/i.test(r.stderr))
-          throw internal(
-            `Cannot build the root disk of "${img.id}": mkfs.ext4 failed: ${r.stderr.trim().slice(0, 500)}`,
-          );
-        sizeBytes *= 2;
-      }
-      await rename(file, path);
-      this.#log.info('Built root disk', {
-        image: img.id,
-        path,
-        sizeBytes,
-        durationMs: Math.round(this.#clock.monotonicMs() - started),
-      });
-      return { path, fsType: 'ext4', sizeBytes };
-    } finally {
-      release();
-      await rm(work, { recursive: true, force: true, maxRetries: 2 });
-    }
+  async flush(): Promise<void> {
+    await this.#trees.flush();
   }
 
   // ------------------------------------------------------------------ removal and gc
@@ -1126,28 +782,12 @@ class ImageServiceImpl implements LocalImageService {
     for (const d of await this.#content.listBlobs()) {
       if (!blobs.has(d) && !this.#content.isLeased(d)) freed += await this.#content.deleteBlob(d);
     }
-    for (const name of await readdir(this.#layersDir).catch(() => [] as string[])) {
-      if (diffIds.has(name) || this.#trees.has(name)) continue;
-      const meta = await this.#layerMeta(`sha256:${name}`);
-      await rm(join(this.#layersDir, name), { recursive: true, force: true, maxRetries: 2 });
-      freed += meta?.bytes ?? 0;
-    }
-    for (const name of await readdir(this.#disksDir).catch(() => [] as string[])) {
-      const hex = name.replace(/\.ext4$/, '');
-      if (chains.has(hex) || this.#disks.has(hex)) continue;
-      try {
-        const st = await stat(join(this.#disksDir, name));
-        freed += st.blocks * 512;
-      } catch {
-        // gone
-      }
-      await rm(join(this.#disksDir, name), { force: true });
-    }
+    freed += await this.#trees.collect(diffIds);
+    freed += await this.#disks.collect(chains);
     freed += await this.#content.pruneIngest();
     if (freed > 0) this.#log.info('Garbage-collected the image store', { freedBytes: freed });
     return freed;
   }
-
   // ------------------------------------------------------------------ archives
 
   async loadImage(tarPath: string, options: { signal?: AbortSignal } = {}): Promise<readonly ImageRecord[]> {
@@ -1155,6 +795,7 @@ class ImageServiceImpl implements LocalImageService {
     return loadArchive(tarPath, {
       content: this.#content,
       log: this.#log,
+      limits: this.#limits,
       ...(options.signal ? { signal: options.signal } : {}),
       store: (args) => this.storeImagePublic(args),
     });

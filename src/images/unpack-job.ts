@@ -20,6 +20,7 @@ import { invalid, type Logger } from '../lib/index.js';
 import { unpackLayer, type DeviceNodePolicy, type UnpackMode, type UnpackStats } from './layer-unpacker.js';
 import { decompressStream, hashed, openLayerStream, type LayerStream } from './layer-stream.js';
 import type { LayerCompression } from './oci-schemas.js';
+import type { UnpackBudget } from './unpack-budget.js';
 
 /** What to unpack where. Plain data, so it can be posted to a worker. */
 export interface UnpackJobSpec {
@@ -36,6 +37,11 @@ export interface UnpackJobSpec {
   readonly deviceNodes: DeviceNodePolicy;
   /** Describes the layer in errors. */
   readonly what: string;
+  /**
+   * The image's limits on unpacked content; its counters are a SharedArrayBuffer, shared (not
+   * copied) with the worker thread the job runs in.
+   */
+  readonly budget?: UnpackBudget | undefined;
 }
 
 export interface UnpackJobResult {
@@ -198,6 +204,7 @@ export async function runUnpackJob(
       log: options.log,
       signal,
       what: spec.what,
+      budget: spec.budget,
     });
     await stream.done();
     return { stats, diffId: stream.diffId() };

@@ -5,9 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { isInvalid, nullLogger } from '../lib/index.js';
+import { findH8sError, isInvalid, nullLogger } from '../lib/index.js';
 import { sha256Digest } from './digest.js';
 import { layerTar } from './testing/index.js';
+import { createUnpackBudget, unpackBudgetUsed } from './unpack-budget.js';
 import { closeFd, openForFollow, type UnpackJobSpec } from './unpack-job.js';
 import { UnpackPool } from './unpack-pool.js';
 
@@ -81,6 +82,39 @@ for (const size of [2, 0]) {
         log: nullLogger,
       }).result;
       assert.equal(r.diffId, sha256Digest(goodTar));
+    });
+
+    it("charges every job of an image to the image's one budget, whichever thread runs it", async () => {
+      const t = await fresh();
+      const MiB = 1024 * 1024;
+      const budget = createUnpackBudget('image "two-layers:v1"', { maxBytes: 5 * MiB, maxEntries: 100 });
+      const zeros = (name: string) => layerTar([{ path: name, content: Buffer.alloc(3 * MiB) }]);
+      await writeFile(join(t, 'one.gz'), gzipSync(zeros('one')));
+      await writeFile(join(t, 'two.gz'), gzipSync(zeros('two')));
+      await mkdir(join(t, 'out1'));
+      await mkdir(join(t, 'out2'));
+      const run = (n: string) =>
+        pool.run(
+          {
+            ...spec(join(t, `out${n === 'one' ? 1 : 2}`), { kind: 'file', path: join(t, `${n}.gz`) }),
+            budget,
+          },
+          {
+            log: nullLogger,
+          },
+        ).result;
+      await run('one');
+      // the counters are shared with the worker, not copied: this thread sees its charges
+      assert.deepEqual(unpackBudgetUsed(budget), { bytes: 3 * MiB, entries: 1 });
+      await assert.rejects(
+        run('two'),
+        (err) =>
+          findH8sError(err)?.code === 'RequestEntityTooLarge' &&
+          /Refusing image "two-layers:v1": test layer takes it past the limit of 5 MiB/.test(
+            (err as Error).message,
+          ),
+      );
+      assert.deepEqual(unpackBudgetUsed(budget), { bytes: 3 * MiB, entries: 1 });
     });
 
     it('refuses a corrupt gzip stream', async () => {

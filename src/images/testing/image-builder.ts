@@ -2,15 +2,16 @@
  * Builds OCI / Docker images from local files for tests and benchmarks, and pushes them to a
  * registry with our own push code (RegistryClient.pushBlob/pushManifest).
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { execFile, nullLogger } from '../../lib/index.js';
 import type { RegistryAuth } from '../image-service.js';
 import { sha256Digest } from '../digest.js';
 import { mediaTypes } from '../oci-schemas.js';
 import { parseReference } from '../reference.js';
 import { RegistryClient } from '../registry-client.js';
-import { buildTar, type TarEntryType } from '../tar-format.js';
+import { buildTar, encodeTarHeader, tarPadding, tarTrailer, type TarEntryType } from '../tar-format.js';
 
 /** One entry of a layer. Directories need no content; links need `linkname`. */
 export interface FileSpec {
@@ -32,6 +33,8 @@ export interface LayerSpec {
   readonly entries?: readonly FileSpec[];
   /** A ready-made (possibly malicious) uncompressed tar instead of `entries`. */
   readonly rawTar?: Buffer;
+  /** A ready-made gzip layer and the digest of its uncompressed tar (see `zeroFilledLayer`). */
+  readonly gzipped?: { readonly data: Buffer; readonly diffId: string };
   readonly compression?: 'gzip' | 'zstd' | 'none';
   /** Override the layer media type (to test unknown types). */
   readonly mediaType?: string;
@@ -107,6 +110,38 @@ export function layerTar(entries: readonly FileSpec[]): Buffer {
   );
 }
 
+/**
+ * A gzip layer of `files` files of `fileBytes` zero bytes each (`zeros/0`, `zeros/1`, …): a
+ * decompression bomb in miniature (a gzip of zeros is about a thousandth of its size). Streamed,
+ * so a layer that inflates to gigabytes costs no more memory than its gzip.
+ */
+export async function zeroFilledLayer(options: { files: number; fileBytes: number }): Promise<LayerSpec> {
+  const tarHash = createHash('sha256');
+  const gzip = createGzip({ level: 6 });
+  const out: Buffer[] = [];
+  gzip.on('data', (c: Buffer) => out.push(c));
+  const finished = new Promise<void>((resolve, reject) => {
+    gzip.on('end', resolve);
+    gzip.on('error', reject);
+  });
+  const write = async (b: Buffer): Promise<void> => {
+    tarHash.update(b);
+    if (!gzip.write(b)) await new Promise((r) => gzip.once('drain', r));
+  };
+  const chunk = Buffer.alloc(Math.min(options.fileBytes, 1024 * 1024));
+  await write(encodeTarHeader({ name: 'zeros/', type: 'directory', mode: 0o755 }));
+  for (let i = 0; i < options.files; i++) {
+    await write(encodeTarHeader({ name: `zeros/${i}`, type: 'file', mode: 0o644, size: options.fileBytes }));
+    for (let left = options.fileBytes; left > 0; left -= chunk.length)
+      await write(left >= chunk.length ? chunk : chunk.subarray(0, left));
+    await write(tarPadding(options.fileBytes));
+  }
+  await write(tarTrailer());
+  gzip.end();
+  await finished;
+  return { gzipped: { data: Buffer.concat(out), diffId: 'sha256:' + tarHash.digest('hex') } };
+}
+
 async function compress(tar: Buffer, how: 'gzip' | 'zstd' | 'none'): Promise<Buffer> {
   if (how === 'none') return tar;
   if (how === 'gzip') return gzipSync(tar, { level: 6 });
@@ -119,6 +154,18 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
   const docker = spec.format === 'docker';
   const layers: BuiltLayer[] = [];
   for (const l of spec.layers) {
+    if (l.gzipped) {
+      const data = l.gzipped.data;
+      const mediaType = l.mediaType ?? (docker ? mediaTypes.dockerLayerGzip : mediaTypes.ociLayerGzip);
+      layers.push({
+        data,
+        digest: sha256Digest(data),
+        diffId: l.gzipped.diffId,
+        mediaType,
+        size: data.length,
+      });
+      continue;
+    }
     const tar = l.rawTar ?? layerTar(l.entries ?? []);
     const how = l.compression ?? 'gzip';
     const data = await compress(tar, how);
