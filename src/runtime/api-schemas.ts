@@ -229,6 +229,8 @@ export const PullImageRequestSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** PullOptions.unpack: also prepare the root filesystem as part of the pull. */
+    unpack: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('layers'), Type.Literal('disk')])),
   },
   { additionalProperties: false },
 );

@@ -9,7 +9,7 @@ import { stat, unlink } from 'node:fs/promises';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { H8sError, abortReason, describeError, internal, unavailable } from '../lib/index.js';
+import { H8sError, abortReason, describeError, internal, invalid, unavailable } from '../lib/index.js';
 import type {
   ImageRecord,
   ImageService,
@@ -386,7 +386,13 @@ export class RuntimeClient implements NodeRuntime {
         await this.#call('DELETE', `/v1/images/${enc(ref)}${options?.force ? '?force=1' : ''}`);
       },
       loadImage: async (tarPath, options) => {
-        const size = (await stat(tarPath)).size;
+        let size: number;
+        try {
+          size = (await stat(tarPath)).size;
+        } catch (err) {
+          // as the local service says it (the contract's Invalid), not a bare ENOENT
+          throw invalid(`Cannot load images: file "${tarPath}" does not exist`, { cause: err });
+        }
         const res = await this.#send(
           'POST',
           '/v1/images/load',
@@ -420,10 +426,20 @@ export class RuntimeClient implements NodeRuntime {
           throw unavailable('The image tarball from the runtime was cut short', { cause: err });
         }
       },
-      ensureRootDisk: (ref) =>
-        this.#call<RootDisk>('POST', `/v1/images/${enc(ref)}/root-disk`, {}, { timeoutMs: 0 }),
-      ensureLayerTree: (ref) =>
-        this.#call<LayerTree>('POST', `/v1/images/${enc(ref)}/layer-tree`, {}, { timeoutMs: 0 }),
+      ensureRootDisk: (ref, options) =>
+        this.#call<RootDisk>(
+          'POST',
+          `/v1/images/${enc(ref)}/root-disk`,
+          {},
+          { timeoutMs: 0, ...(options?.signal ? { signal: options.signal } : {}) },
+        ),
+      ensureLayerTree: (ref, options) =>
+        this.#call<LayerTree>(
+          'POST',
+          `/v1/images/${enc(ref)}/layer-tree`,
+          {},
+          { timeoutMs: 0, ...(options?.signal ? { signal: options.signal } : {}) },
+        ),
       retain: async (ref, holder) => {
         await this.#call('POST', `/v1/images/${enc(ref)}/retain`, { holder });
       },
@@ -444,6 +460,7 @@ export class RuntimeClient implements NodeRuntime {
           ref,
           ...(options.platform ? { platform: options.platform } : {}),
           ...(options.auth ? { auth: options.auth } : {}),
+          ...(options.unpack ? { unpack: options.unpack } : {}),
         },
       },
       { timeoutMs: 0, ...(options.signal ? { signal: options.signal } : {}) },

@@ -440,6 +440,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
           const image = await rt.images.pullImage(body.ref, {
             ...(body.platform ? { platform: body.platform } : {}),
             ...(body.auth ? { auth: body.auth } : {}),
+            ...(body.unpack ? { unpack: body.unpack } : {}),
             onProgress: (p) => line({ progress: p }),
             signal: ctx.signal,
           });

@@ -23,6 +23,9 @@
  * `pushIndex(name, [imgAmd64, imgArm64])`. Auth: `startTestRegistry({ auth: 'htpasswd' | 'token' })`
  * and pass `{ auth: { username: reg.username, password: reg.password } }` to push and pull.
  *
+ * Contract tests: `runImageServiceConformance(name, open)` runs the ImageService suite against
+ * whatever `open` returns (the local service, the runtime client, a fake).
+ *
  * Needs Debian's docker-registry, busybox-static, apache2-utils (htpasswd), openssl and zstd
  * (all installed by scripts/host-setup.sh).
  */
@@ -30,3 +33,4 @@ export * from './test-registry.js';
 export * from './token-server.js';
 export * from './image-builder.js';
 export * from './registry-proxy.js';
+export * from './image-service-conformance.js';
