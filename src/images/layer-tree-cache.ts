@@ -130,6 +130,14 @@ export class LayerTreeCache {
     return bestEffort(this.#log, `read the stats of layer "${diffId}"`, () => parseLayerMeta(text, path));
   }
 
+  /**
+   * What unpacking the layer counted, when its tree is in the cache and can be used as it is
+   * (`ensure` unpacks it again otherwise: see `#isReady`).
+   */
+  async readyMeta(diffId: string): Promise<LayerMeta | undefined> {
+    return this.#isReady(digestHex(diffId)) ? this.meta(diffId) : undefined;
+  }
+
   /** Unpacks one layer into layers/<diffhex>/fs (overlay format) unless it is there; returns the fs dir. */
   ensure(layer: StoredLayer, options: UnpackStoredLayerOptions = {}): Promise<string> {
     const hex = digestHex(layer.diffId);

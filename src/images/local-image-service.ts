@@ -267,7 +267,8 @@ class ImageServiceImpl implements LocalImageService {
    */
   async #chargeCachedLayers(budget: UnpackBudget, layers: readonly StoredLayer[]): Promise<void> {
     for (const l of layers) {
-      const meta = await this.#trees.meta(l.diffId);
+      // only trees used as they are: one unpacked again is charged as it unpacks
+      const meta = await this.#trees.readyMeta(l.diffId);
       if (meta) chargeUnpacked(budget, `layer "${l.digest}"`, meta);
     }
   }

@@ -125,7 +125,7 @@ function gunzipFile(fd: number, follow: FollowState, signal: AbortSignal, what: 
         const p = new Promise<void>((resolve, reject) =>
           gunzip.write(buf.subarray(0, got), (err) => (err ? reject(err) : resolve())),
         );
-        p.catch(() => undefined);
+        p.catch(() => undefined); // observed when this buffer is read into again, or at the end
         written[k] = p;
         k ^= 1;
         continue;
