@@ -8,8 +8,10 @@
  * single-component names), as Docker does.
  *
  * Error codes: NotFound (unknown image locally or in the registry), Invalid (malformed
- * reference, manifest or layer), Unauthorized/Forbidden (registry auth), ServiceUnavailable
- * (registry unreachable or 5xx), Conflict (rmi of an image in use), InternalError.
+ * reference, manifest or layer), RequestEntityTooLarge (a manifest or config over its limit, an
+ * image whose layers unpack past the service's limits), Unauthorized/Forbidden (registry auth),
+ * ServiceUnavailable (registry unreachable or 5xx), Conflict (rmi of an image in use),
+ * InternalError. The conformance suite is `images/testing/image-service-conformance.ts`.
  */
 
 /** The runnable parts of an image config (OCI image config `config`). */
@@ -105,9 +107,15 @@ export interface ImageService {
   loadImage(tarPath: string, options?: { signal?: AbortSignal }): Promise<readonly ImageRecord[]>;
   /** Writes the given images as one docker-archive tarball (also readable as OCI layout). */
   saveImage(refs: readonly string[], tarPath: string, options?: { signal?: AbortSignal }): Promise<void>;
-  /** The read-only root disk for VM pods, built once per chain ID and cached. */
+  /**
+   * The read-only root disk for VM pods, built once per chain ID and cached.
+   * @throws NotFound; RequestEntityTooLarge when the image unpacks past the service's limits
+   */
   ensureRootDisk(ref: string, options?: { signal?: AbortSignal }): Promise<RootDisk>;
-  /** Unpacked layer directories for overlayfs (runc), cached per chain ID. */
+  /**
+   * Unpacked layer directories for overlayfs (runc), cached per chain ID.
+   * @throws NotFound; RequestEntityTooLarge when the image unpacks past the service's limits
+   */
   ensureLayerTree(ref: string, options?: { signal?: AbortSignal }): Promise<LayerTree>;
   /** Marks an image as used by a sandbox/container so `removeImage` refuses (until released). */
   retain(ref: string, holder: string): Promise<void>;
