@@ -15,6 +15,7 @@
  */
 export * from './api-client.js';
 export * from './discovery-client.js';
+export * from './event-recorder.js';
 export * from './informer.js';
 export * from './kubeconfig.js';
 export * from './object-cache.js';

@@ -150,12 +150,24 @@ export interface Mount {
   readonly hostPath: string;
   readonly readonly?: boolean;
   /**
-   * `bind` (default): a host directory or file. `block`: a block device/image attached to the
-   * pod (virtio-blk for hyper, loop-mounted for runc), formatted with `fsType` on first use.
-   * `tmpfs`: a fresh tmpfs (hostPath ignored).
+   * `bind` (default): a host directory or file (runc only). `block`: a block device/image
+   * attached to the pod (virtio-blk for hyper, loop-mounted for runc), formatted with `fsType`
+   * on first use. `tmpfs`: a fresh tmpfs (hostPath ignored). `files`: a directory the agent
+   * keeps in kubelet's atomic-writer layout (`..data` → a generation); runc binds it, hyper
+   * copies the current generation into the guest and re-copies it on `syncPodFiles` (ADR 0008).
+   * `emptyDir`: a pod-wide directory named `name`, shared by the containers of the sandbox that
+   * mount it, memory-backed with `medium: 'Memory'`, at most `sizeLimitBytes`.
    */
-  readonly type?: 'bind' | 'block' | 'tmpfs';
+  readonly type?: 'bind' | 'block' | 'tmpfs' | 'files' | 'emptyDir';
   readonly fsType?: 'ext4' | 'xfs';
+  /** A path inside the volume to mount instead of its root (relative, no `..`). */
+  readonly subPath?: string;
+  /** `emptyDir`: the volume's name, unique in the pod. */
+  readonly name?: string;
+  /** `emptyDir`: `Memory` for a tmpfs; default the node's disk. */
+  readonly medium?: 'Memory';
+  /** `emptyDir`: the size limit. */
+  readonly sizeLimitBytes?: number;
 }
 
 export interface LinuxContainerResources {
@@ -385,6 +397,13 @@ export interface RuntimeService {
   portForward(podSandboxId: string, port: number): Promise<Duplex>;
 
   containerStats(id: string): Promise<ContainerStats>;
+
+  /**
+   * The agent wrote a new generation of the `files` volume at `hostPath` (ADR 0008): make the
+   * sandbox's containers see it. hyper copies it into the guest and swaps `..data` there; runc
+   * has nothing to do (its bind mount shows the host directory). Idempotent.
+   */
+  syncPodFiles?(podSandboxId: string, hostPath: string): Promise<void>;
 }
 
 /** The whole node runtime: containers and images. */

@@ -44,7 +44,7 @@ import {
   linkSignal,
   type ReconcileResult,
 } from '../../reconcile/index.js';
-import { createEventRecorder, type EventRecorder } from '../event-recorder.js';
+import { createEventRecorder, type EventRecorder } from '../../client/index.js';
 import {
   DependencyGraph,
   foregroundDeletionFinalizer,

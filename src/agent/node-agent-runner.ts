@@ -1,0 +1,239 @@
+/**
+ * The node agent (kubelet): composes the Node's registration and heartbeat, the pods of this
+ * node (an informer on `spec.nodeName`), the pod workers, the runtime relist that notices
+ * containers exiting, probes, and the recovery of what ran before the agent (re)started.
+ *
+ * Recovery (DESIGN.md "Agent"): before acting, the agent waits for its pod informer to sync
+ * and reads every sandbox and container the runtime holds; a pod the API still has is synced
+ * from that state (nothing is duplicated: containers are found by their labels, not
+ * recreated), and a pod the API no longer has is stopped and removed.
+ */
+import { join } from 'node:path';
+import type { KubeObject, Pod } from '../api/index.js';
+import {
+  builtinResources,
+  createEventRecorder,
+  createInformer,
+  type ApiClient,
+  type EventRecorder,
+} from '../client/index.js';
+import { describeError, systemClock, type Clock, type Logger } from '../lib/index.js';
+import { createController, createWorkQueue } from '../reconcile/index.js';
+import type { NodeRuntime } from '../runtime/index.js';
+import { NodeAgent } from './node/node-agent.js';
+import { PodSources } from './pods/pod-sources.js';
+import { PodWorker, noPodNetworking, type PodNetworking } from './pods/pod-worker.js';
+import { RuntimeSnapshotReader } from './pods/runtime-snapshot.js';
+import type { PodRuntimeView } from './pods/runtime-view.js';
+import { PodStatusWriter } from './pods/status-writer.js';
+import { ProbeManager } from './probes/probe-manager.js';
+import { PodVolumes } from './volumes/pod-volumes.js';
+
+export interface AgentConfig {
+  readonly nodeName: string;
+  /** The agent's own state: pods' volumes, logs. */
+  readonly dataDir: string;
+  /** The node's InternalIP addresses. */
+  readonly addresses: readonly string[];
+  /** Port of the streaming endpoint, reported in the Node's daemonEndpoints. */
+  readonly streamingPort: number;
+  readonly kubeletVersion: string;
+  readonly maxPods?: number;
+  /** Concurrent pod syncs; default 8. */
+  readonly podWorkers?: number;
+  /** How often the runtime is relisted for exits; default 1 s (kubelet's PLEG period). */
+  readonly relistMs?: number;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface AgentDeps {
+  readonly client: ApiClient;
+  readonly runtime: NodeRuntime;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  readonly network?: PodNetworking;
+  readonly config: AgentConfig;
+}
+
+export interface Agent {
+  /** Runs until `signal` aborts; pods keep running in the runtime after it stops. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+type PodObject = Pod & KubeObject;
+
+function signature(view: PodRuntimeView): string {
+  return [
+    ...view.sandboxes.map((s) => `s:${s.id}:${s.phase}`),
+    ...view.containers.map((c) => `c:${c.id}:${c.state.phase}`),
+  ].join(',');
+}
+
+export function createAgent(deps: AgentDeps): Agent {
+  const { client, runtime, config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log.child({ component: 'agent', node: config.nodeName });
+  const events: EventRecorder = createEventRecorder({
+    client,
+    component: 'kubelet',
+    host: config.nodeName,
+    log,
+    clock,
+  });
+  const snapshot = new RuntimeSnapshotReader(runtime);
+  const sources = new PodSources({ client, clock });
+  const status = new PodStatusWriter({ client, log });
+  const queue = createWorkQueue<string>({ clock, backoffInitialMs: 1_000, backoffMaxMs: 60_000 });
+  const probes = new ProbeManager({
+    runtime,
+    clock,
+    log,
+    events: {
+      unhealthy: (pod, container, message) =>
+        events.warning(
+          {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            namespace: pod.metadata?.namespace ?? 'default',
+            name: pod.metadata?.name ?? '',
+            uid: pod.metadata?.uid ?? '',
+            fieldPath: `spec.containers{${container}}`,
+          },
+          'Unhealthy',
+          message,
+        ),
+    },
+    onChange: (uid) => queue.add(uid),
+  });
+  const nodeAgent = new NodeAgent({
+    client,
+    runtime,
+    clock,
+    log,
+    nodeName: config.nodeName,
+    addresses: config.addresses,
+    streamingPort: config.streamingPort,
+    dataDir: config.dataDir,
+    kubeletVersion: config.kubeletVersion,
+    ...(config.maxPods === undefined ? {} : { maxPods: config.maxPods }),
+    ...(config.labels ? { labels: config.labels } : {}),
+  });
+  const nodeAllocatable: Record<string, string> = {};
+  const volumes = new PodVolumes({
+    podsDir: join(config.dataDir, 'pods'),
+    log,
+    now: () => clock.now(),
+    sources: {
+      findConfigMap: (ns, n) => sources.findConfigMap(ns, n),
+      findSecret: (ns, n) => sources.findSecret(ns, n),
+      requestToken: (pod, audience, seconds) => sources.requestToken(pod, audience, seconds),
+      nodeAllocatable,
+    },
+  });
+  const worker = new PodWorker({
+    runtime,
+    snapshot,
+    client,
+    events,
+    sources,
+    volumes,
+    network: deps.network ?? noPodNetworking,
+    probes,
+    status,
+    clock,
+    log,
+    nodeName: config.nodeName,
+    hostIPs: config.addresses,
+    nodeAllocatable,
+    logsDir: join(config.dataDir, 'logs'),
+  });
+
+  const informer = createInformer<PodObject>({
+    client,
+    resource: builtinResources.pods,
+    fieldSelector: `spec.nodeName=${config.nodeName}`,
+    log,
+    clock,
+  });
+  informer.addIndexer('uid', (p) => [p.metadata.uid ?? '']);
+  const podOf = (uid: string): PodObject | undefined => informer.cache.listByIndex('uid', uid)[0];
+  informer.addEventHandler({
+    onAdd: (p) => queue.add(p.metadata.uid ?? ''),
+    onUpdate: (_o, p) => queue.add(p.metadata.uid ?? ''),
+    onDelete: (p) => queue.add(p.metadata.uid ?? ''),
+  });
+
+  const controller = createController<string>({
+    name: 'pod-workers',
+    queue,
+    workers: config.podWorkers ?? 8,
+    log,
+    reconcile: async (uid, signal) => {
+      // A pod the API no longer has (deleted with --force, or while the agent was away) is
+      // stopped and removed from what the runtime's labels say.
+      const result = await worker.sync(uid, podOf(uid), signal);
+      if (result.isDone) return undefined;
+      return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
+    },
+  });
+
+  /** The runtime relist (kubelet's PLEG): a changed pod is synced at once. */
+  async function relist(signal: AbortSignal): Promise<void> {
+    const seen = new Map<string, string>();
+    const periodMs = config.relistMs ?? 1_000;
+    while (!signal.aborted) {
+      try {
+        const pods = await snapshot.read();
+        for (const [uid, view] of pods) {
+          const sig = signature(view);
+          if (seen.get(uid) !== sig) {
+            seen.set(uid, sig);
+            queue.add(uid);
+          }
+          // A pod only the runtime knows (deleted while the agent was away): clean it up.
+          if (informer.hasSynced() && informer.cache.listByIndex('uid', uid).length === 0) queue.add(uid);
+        }
+        for (const uid of seen.keys()) if (!pods.has(uid)) seen.delete(uid);
+      } catch (err) {
+        log.warn('Cannot relist the runtime', { error: describeError(err) });
+      }
+      try {
+        await clock.sleep(periodMs, signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  return {
+    async run(signal) {
+      // Registration retries until the API answers: an agent may start before its server.
+      for (;;) {
+        try {
+          await nodeAgent.register();
+          break;
+        } catch (err) {
+          log.warn('Cannot register node; retrying', { error: describeError(err) });
+          try {
+            await clock.sleep(2_000, signal);
+          } catch {
+            return;
+          }
+        }
+      }
+      const alloc = nodeAgent.node?.status?.allocatable ?? {};
+      for (const [k, v] of Object.entries(alloc)) nodeAllocatable[k] = String(v);
+      const tasks: Promise<void>[] = [nodeAgent.run(signal), informer.run(signal)];
+      try {
+        await informer.waitForSync(signal);
+      } catch {
+        await Promise.all(tasks);
+        return;
+      }
+      log.info('Pod informer synced; starting pod workers', { pods: informer.cache.list().length });
+      tasks.push(controller.run(signal), relist(signal));
+      await Promise.all(tasks);
+      probes.stopAll();
+    },
+  };
+}
