@@ -9,6 +9,7 @@ import {
   createGarbageCollector,
   type GarbageCollectorOptions,
 } from './garbage-collector/garbage-collector.js';
+import { createEndpointsController } from './endpoints/endpoints-controller.js';
 import {
   createNamespaceController,
   type NamespaceControllerOptions,
@@ -50,6 +51,7 @@ export interface ControllerTuning {
 const registry: Readonly<Record<string, ControllerEntry>> = {
   'garbage-collector': { create: (d, t) => createGarbageCollector({ ...t.garbageCollector, ...d }) },
   namespace: { create: (d, t) => createNamespaceController({ ...t.namespace, ...d }) },
+  endpoints: { create: (d) => createEndpointsController(d) },
 };
 
 /** Names of the controllers `startControllers` can run. */

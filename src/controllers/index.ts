@@ -28,3 +28,10 @@ export {
   type NamespaceController,
   type NamespaceControllerOptions,
 } from './namespace/namespace-controller.js';
+export {
+  createEndpointsController,
+  managedByLabel,
+  managedByValue,
+  serviceNameLabel,
+  type EndpointsControllerOptions,
+} from './endpoints/endpoints-controller.js';

@@ -9,8 +9,12 @@ import { serviceLinkEnv } from './service-env.js';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 function sources(over: Partial<EnvSources> = {}): EnvSources {
-  const cms: Record<string, ConfigMap> = { app: { metadata: { name: 'app' }, data: { MODE: 'fast', 'bad=key': 'x' } } };
-  const secrets: Record<string, Secret> = { db: { metadata: { name: 'db' }, data: { PASSWORD: b64('s3cret') } } };
+  const cms: Record<string, ConfigMap> = {
+    app: { metadata: { name: 'app' }, data: { MODE: 'fast', 'bad=key': 'x' } },
+  };
+  const secrets: Record<string, Secret> = {
+    db: { metadata: { name: 'db' }, data: { PASSWORD: b64('s3cret') } },
+  };
   return {
     findConfigMap: (_ns, n) => Promise.resolve(cms[n]),
     findSecret: (_ns, n) => Promise.resolve(secrets[n]),
@@ -31,7 +35,8 @@ describe('container env', () => {
       pod,
       {
         name: 'c',
-        envFrom: [{ configMapRef: { name: 'app' } }, { prefix: 'DB_', secretRef: { name: 'db' } }],
+        // The API's static type wrongly asks for `key` on envFrom refs (schema is right).
+        envFrom: [{ configMapRef: { name: 'app' } }, { prefix: 'DB_', secretRef: { name: 'db' } }] as never,
         env: [
           { name: 'URL', value: 'http://$(KUBERNETES_SERVICE_HOST)/$(MODE)/$(NOPE)/$$(MODE)' },
           { name: 'MODE', value: 'slow' },
@@ -61,14 +66,20 @@ describe('container env', () => {
   });
 
   it('fails with NotFound naming a missing ConfigMap or key that is not optional', async () => {
-    const c = { name: 'c', env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'app', key: 'missing' } } }] };
+    const c = {
+      name: 'c',
+      env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'app', key: 'missing' } } }],
+    };
     await assert.rejects(containerEnv(pod, c, sources(), { podIPs: [], hostIPs: [] }), (e: unknown) => {
       assert.ok(isNotFound(e));
       assert.match(String(e), /couldn't find key missing in ConfigMap shop\/app/);
       return true;
     });
-    const d = { name: 'c', envFrom: [{ secretRef: { name: 'nope' } }] };
-    await assert.rejects(containerEnv(pod, d, sources(), { podIPs: [], hostIPs: [] }), /secret "nope" not found/);
+    const d = { name: 'c', envFrom: [{ secretRef: { name: 'nope' } }] as never };
+    await assert.rejects(
+      containerEnv(pod, d, sources(), { podIPs: [], hostIPs: [] }),
+      /secret "nope" not found/,
+    );
   });
 
   it('exposes CPU in millicores with a divisor and rounds up', () => {
@@ -87,7 +98,10 @@ describe('container env', () => {
 
   it('builds service link variables as kubelet does', () => {
     const env = serviceLinkEnv([
-      { metadata: { name: 'redis-primary' }, spec: { clusterIP: '10.0.0.11', ports: [{ name: 'redis', port: 6379, protocol: 'TCP' }] } },
+      {
+        metadata: { name: 'redis-primary' },
+        spec: { clusterIP: '10.0.0.11', ports: [{ name: 'redis', port: 6379, protocol: 'TCP' }] },
+      },
       { metadata: { name: 'headless' }, spec: { clusterIP: 'None', ports: [{ port: 80 }] } },
     ]);
     const map = Object.fromEntries(env.map((e) => [e.key, e.value]));
@@ -96,6 +110,9 @@ describe('container env', () => {
     assert.equal(map['REDIS_PRIMARY_SERVICE_PORT_REDIS'], '6379');
     assert.equal(map['REDIS_PRIMARY_PORT'], 'tcp://10.0.0.11:6379');
     assert.equal(map['REDIS_PRIMARY_PORT_6379_TCP_ADDR'], '10.0.0.11');
-    assert.equal(Object.keys(map).some((k) => k.startsWith('HEADLESS')), false);
+    assert.equal(
+      Object.keys(map).some((k) => k.startsWith('HEADLESS')),
+      false,
+    );
   });
 });

@@ -17,10 +17,21 @@ function podOf(spec: NonNullable<Pod['spec']>): Pod {
   return { metadata: { name: 'p', namespace: 'default', uid: 'u1' }, spec };
 }
 
-const app = (name: string, extra: Partial<Container> = {}): Container => ({ name, image: 'busybox', ...extra });
+const app = (name: string, extra: Partial<Container> = {}): Container => ({
+  name,
+  image: 'busybox',
+  ...extra,
+});
 
 let seq = 0;
-function c(pod: Pod, name: string, kind: ContainerKind, state: ContainerPhase, attempt = 0, sandboxId = 's1'): ContainerView {
+function c(
+  pod: Pod,
+  name: string,
+  kind: ContainerKind,
+  state: ContainerPhase,
+  attempt = 0,
+  sandboxId = 's1',
+): ContainerView {
   const list = kind === 'init' ? pod.spec?.initContainers : pod.spec?.containers;
   const spec = (list ?? []).find((x) => x.name === name) ?? app(name);
   return {
@@ -38,18 +49,39 @@ function c(pod: Pod, name: string, kind: ContainerKind, state: ContainerPhase, a
 }
 
 const running: ContainerPhase = { phase: 'running', startedAtNs: 1 };
-const exited = (exitCode: number): ContainerPhase => ({ phase: 'exited', exitCode, reason: '', message: '', startedAtNs: 1, finishedAtNs: 2 });
-const sandbox = (id = 's1', attempt = 0, phase: 'ready' | 'notReady' = 'ready') => ({ id, attempt, phase, createdAt: attempt, handler: 'runc' });
+const exited = (exitCode: number): ContainerPhase => ({
+  phase: 'exited',
+  exitCode,
+  reason: '',
+  message: '',
+  startedAtNs: 1,
+  finishedAtNs: 2,
+});
+const sandbox = (id = 's1', attempt = 0, phase: 'ready' | 'notReady' = 'ready') => ({
+  id,
+  attempt,
+  phase,
+  createdAt: attempt,
+  handler: 'runc',
+});
 
 describe('computePodActions', () => {
   it('creates a sandbox for a new pod', () => {
-    const a = computePodActions(podOf({ containers: [app('a')] }), { sandboxes: [], containers: [] }, facts());
+    const a = computePodActions(
+      podOf({ containers: [app('a')] }),
+      { sandboxes: [], containers: [] },
+      facts(),
+    );
     assert.deepEqual(a.createSandbox, { attempt: 0 });
     assert.equal(a.killPod, false);
   });
 
   it('starts the app containers once there is a sandbox and no init containers', () => {
-    const a = computePodActions(podOf({ containers: [app('a'), app('b')] }), { sandboxes: [sandbox()], containers: [] }, facts());
+    const a = computePodActions(
+      podOf({ containers: [app('a'), app('b')] }),
+      { sandboxes: [sandbox()], containers: [] },
+      facts(),
+    );
     assert.deepEqual(a.start, [
       { name: 'a', kind: 'app' },
       { name: 'b', kind: 'app' },
@@ -65,7 +97,10 @@ describe('computePodActions', () => {
     assert.deepEqual(computePodActions(pod, view, facts()).start, []);
     view = { sandboxes: [sandbox()], containers: [c(pod, 'i1', 'init', exited(0))] };
     assert.deepEqual(computePodActions(pod, view, facts()).start, [{ name: 'i2', kind: 'init' }]);
-    view = { sandboxes: [sandbox()], containers: [c(pod, 'i1', 'init', exited(0)), c(pod, 'i2', 'init', exited(0))] };
+    view = {
+      sandboxes: [sandbox()],
+      containers: [c(pod, 'i1', 'init', exited(0)), c(pod, 'i2', 'init', exited(0))],
+    };
     const a = computePodActions(pod, view, facts());
     assert.deepEqual(a.start, [{ name: 'a', kind: 'app' }]);
     assert.equal(a.isInitialized, true);
@@ -87,16 +122,25 @@ describe('computePodActions', () => {
     let view: PodRuntimeView = { sandboxes: [sandbox()], containers: [c(pod, 'side', 'init', running)] };
     assert.deepEqual(computePodActions(pod, view, facts()).start, [{ name: 'a', kind: 'app' }]);
     assert.deepEqual(computePodActions(pod, view, facts({ isStarted: () => false })).start, []);
-    view = { sandboxes: [sandbox()], containers: [c(pod, 'side', 'init', exited(0)), c(pod, 'a', 'app', running)] };
+    view = {
+      sandboxes: [sandbox()],
+      containers: [c(pod, 'side', 'init', exited(0)), c(pod, 'a', 'app', running)],
+    };
     assert.deepEqual(computePodActions(pod, view, facts()).start, [{ name: 'side', kind: 'init' }]);
   });
 
   it('restarts by restartPolicy, after the back-off', () => {
-    const view = (pod: Pod, code: number) => ({ sandboxes: [sandbox()], containers: [c(pod, 'a', 'app', exited(code))] });
+    const view = (pod: Pod, code: number) => ({
+      sandboxes: [sandbox()],
+      containers: [c(pod, 'a', 'app', exited(code))],
+    });
     const always = podOf({ containers: [app('a')] });
     assert.deepEqual(computePodActions(always, view(always, 0), facts()).start, [{ name: 'a', kind: 'app' }]);
     const onFailure = podOf({ restartPolicy: 'OnFailure', containers: [app('a'), app('b')] });
-    const v = { sandboxes: [sandbox()], containers: [c(onFailure, 'a', 'app', exited(0)), c(onFailure, 'b', 'app', exited(2))] };
+    const v = {
+      sandboxes: [sandbox()],
+      containers: [c(onFailure, 'a', 'app', exited(0)), c(onFailure, 'b', 'app', exited(2))],
+    };
     assert.deepEqual(computePodActions(onFailure, v, facts()).start, [{ name: 'b', kind: 'app' }]);
     const backingOff = computePodActions(always, view(always, 1), facts({ restartDelayMs: () => 7_000 }));
     assert.deepEqual(backingOff.start, []);
@@ -106,12 +150,17 @@ describe('computePodActions', () => {
   it('kills a container whose liveness probe failed or whose spec changed', () => {
     const pod = podOf({ containers: [app('a')] });
     const live = c(pod, 'a', 'app', running);
-    const a = computePodActions(pod, { sandboxes: [sandbox()], containers: [live] }, facts({ isLivenessFailed: () => true }));
+    const a = computePodActions(
+      pod,
+      { sandboxes: [sandbox()], containers: [live] },
+      facts({ isLivenessFailed: () => true }),
+    );
     assert.equal(a.kill[0]?.id, live.id);
     assert.match(a.kill[0]?.message ?? '', /failed liveness probe/);
     const changed = podOf({ containers: [app('a', { image: 'busybox:2' })] });
     assert.match(
-      computePodActions(changed, { sandboxes: [sandbox()], containers: [live] }, facts()).kill[0]?.message ?? '',
+      computePodActions(changed, { sandboxes: [sandbox()], containers: [live] }, facts()).kill[0]?.message ??
+        '',
       /definition changed/,
     );
   });
@@ -132,7 +181,11 @@ describe('computePodActions', () => {
   it('restarts everything in a new sandbox (containers of an older sandbox do not count)', () => {
     const pod = podOf({ containers: [app('a')] });
     const old = c(pod, 'a', 'app', exited(0), 0, 's0');
-    const a = computePodActions(pod, { sandboxes: [sandbox('s1', 1), sandbox('s0', 0, 'notReady')], containers: [old] }, facts());
+    const a = computePodActions(
+      pod,
+      { sandboxes: [sandbox('s1', 1), sandbox('s0', 0, 'notReady')], containers: [old] },
+      facts(),
+    );
     assert.deepEqual(a.start, [{ name: 'a', kind: 'app' }]);
   });
 });

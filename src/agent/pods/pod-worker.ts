@@ -30,7 +30,7 @@ import {
 import type { ImageRecord, NodeRuntime, RuntimeHandlerName, SandboxNetwork } from '../../runtime/index.js';
 import type { ProbeManager } from '../probes/probe-manager.js';
 import { runProbeAction } from '../probes/probe-runner.js';
-import type { PodVolumes} from '../volumes/pod-volumes.js';
+import type { PodVolumes } from '../volumes/pod-volumes.js';
 import { VolumeSetupError, checkVolumesAllowed } from '../volumes/pod-volumes.js';
 import { containerEnv, type PodAddresses } from './container-env.js';
 import { expandVars } from './expand-vars.js';
