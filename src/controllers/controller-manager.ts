@@ -10,6 +10,7 @@ import {
   type GarbageCollectorOptions,
 } from './garbage-collector/garbage-collector.js';
 import { createEndpointsController } from './endpoints/endpoints-controller.js';
+import { createServiceAccountController } from './service-account/service-account-controller.js';
 import {
   createNamespaceController,
   type NamespaceControllerOptions,
@@ -52,6 +53,7 @@ const registry: Readonly<Record<string, ControllerEntry>> = {
   'garbage-collector': { create: (d, t) => createGarbageCollector({ ...t.garbageCollector, ...d }) },
   namespace: { create: (d, t) => createNamespaceController({ ...t.namespace, ...d }) },
   endpoints: { create: (d) => createEndpointsController(d) },
+  serviceaccount: { create: (d) => createServiceAccountController(d) },
 };
 
 /** Names of the controllers `startControllers` can run. */

@@ -35,3 +35,7 @@ export {
   serviceNameLabel,
   type EndpointsControllerOptions,
 } from './endpoints/endpoints-controller.js';
+export {
+  createServiceAccountController,
+  type ServiceAccountControllerOptions,
+} from './service-account/service-account-controller.js';
