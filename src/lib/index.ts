@@ -17,3 +17,4 @@ export * from './records.js';
 export * from './atomic-file.js';
 export * from './best-effort.js';
 export * from './wire-error.js';
+export * from './metrics.js';
