@@ -13,6 +13,7 @@ import { startTestServer, type TestServer } from '../client/testing/test-server.
 import { createMemoryLogger, waitFor } from '../lib/index.js';
 import { startTestRuntime, type TestRuntime } from '../runtime/testing/test-runtime.js';
 import { createAgent } from './index.js';
+import { ImageGc } from './node/image-gc.js';
 
 let server: TestServer;
 let runtime: TestRuntime;
@@ -271,5 +272,55 @@ describe('agent (runc)', () => {
       timeoutMs: 60_000,
       description: 'pod deleted',
     });
+  });
+
+  it('image garbage collection removes unused images when the disk is past its threshold, and only then', async () => {
+    const gcLog = createMemoryLogger('debug').log;
+    let usedPercent = 50;
+    const gc = new ImageGc({
+      runtime: runtime.client,
+      clock: {
+        now: () => Date.now(),
+        monotonicMs: () => performance.now(),
+        setTimeout: (fn, ms) => {
+          const t = setTimeout(fn, ms);
+          return { cancel: () => clearTimeout(t) };
+        },
+        sleep: () => Promise.resolve(),
+      },
+      log: gcLog,
+      minAgeMs: 0,
+      diskUsage: () => Promise.resolve({ usedBytes: usedPercent, totalBytes: 100 }),
+    });
+    assert.deepEqual(await gc.collect(), [], 'below the threshold nothing goes');
+    // A container still using the image keeps it.
+    await pods().create(
+      pod('keeper', {
+        runtimeClassName: 'runc',
+        containers: [
+          {
+            name: 'c',
+            image: runtime.busyboxRef,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sleep', '3600'],
+          },
+        ],
+      }),
+    );
+    await waitForPod('keeper', (p) => p.status?.phase === 'Running', 'keeper Running');
+    usedPercent = 95;
+    assert.deepEqual(await gc.collect(), [], 'an image in use is kept');
+    await pods().delete('keeper');
+    await waitFor(async () => (await pods().find('keeper')) === undefined, {
+      timeoutMs: 60_000,
+      description: 'keeper deleted',
+    });
+    await waitFor(async () => (await runtime.client.listContainers()).length === 0, {
+      timeoutMs: 30_000,
+      description: 'containers removed',
+    });
+    const removed = await gc.collect();
+    assert.equal(removed.length, 1);
+    assert.equal(await runtime.client.images.findImage(runtime.busyboxRef), undefined);
   });
 });

@@ -20,6 +20,7 @@ import {
 import { describeError, systemClock, type Clock, type Logger } from '../lib/index.js';
 import { createController, createWorkQueue } from '../reconcile/index.js';
 import type { NodeRuntime } from '../runtime/index.js';
+import { ImageGc } from './node/image-gc.js';
 import { NodeAgent } from './node/node-agent.js';
 import { PodSources } from './pods/pod-sources.js';
 import { PodWorker, noPodNetworking, type PodNetworking } from './pods/pod-worker.js';
@@ -43,6 +44,12 @@ export interface AgentConfig {
   readonly podWorkers?: number;
   /** How often the runtime is relisted for exits; default 1 s (kubelet's PLEG period). */
   readonly relistMs?: number;
+  /** Image garbage collection: period (default 5 min) and disk thresholds (85 / 80 %). */
+  readonly imageGc?: {
+    readonly periodMs?: number;
+    readonly highPercent?: number;
+    readonly lowPercent?: number;
+  };
   readonly labels?: Readonly<Record<string, string>>;
 }
 
@@ -205,6 +212,28 @@ export function createAgent(deps: AgentDeps): Agent {
     }
   }
 
+  const imageGc = new ImageGc({
+    runtime,
+    clock,
+    log,
+    ...(config.imageGc?.highPercent === undefined ? {} : { highPercent: config.imageGc.highPercent }),
+    ...(config.imageGc?.lowPercent === undefined ? {} : { lowPercent: config.imageGc.lowPercent }),
+  });
+  async function collectImages(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await clock.sleep(config.imageGc?.periodMs ?? 300_000, signal);
+      } catch {
+        return;
+      }
+      try {
+        await imageGc.collect();
+      } catch (err) {
+        log.warn('Image garbage collection failed', { error: describeError(err) });
+      }
+    }
+  }
+
   return {
     async run(signal) {
       // Registration retries until the API answers: an agent may start before its server.
@@ -231,7 +260,7 @@ export function createAgent(deps: AgentDeps): Agent {
         return;
       }
       log.info('Pod informer synced; starting pod workers', { pods: informer.cache.list().length });
-      tasks.push(controller.run(signal), relist(signal));
+      tasks.push(controller.run(signal), relist(signal), collectImages(signal));
       await Promise.all(tasks);
       probes.stopAll();
     },
