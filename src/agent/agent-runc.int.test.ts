@@ -19,7 +19,7 @@ let server: TestServer;
 let runtime: TestRuntime;
 let client: ApiClient;
 let dataDir: string;
-const stop = new AbortController();
+let stop = new AbortController();
 let running: Promise<void>;
 const { log, records } = createMemoryLogger('debug');
 const nodeName = 'node-a';
@@ -44,6 +44,11 @@ before(async () => {
       .catch(() => undefined);
   }
   dataDir = await mkdtemp(join(tmpdir(), 'h8s-agent-test-'));
+  startAgent();
+});
+
+function startAgent(): void {
+  stop = new AbortController();
   const agent = createAgent({
     client,
     runtime: runtime.client,
@@ -58,7 +63,7 @@ before(async () => {
     },
   });
   running = agent.run(stop.signal);
-});
+}
 
 after(async () => {
   stop.abort();
@@ -121,10 +126,15 @@ async function waitForPod(
 
 describe('agent (runc)', () => {
   it('registers its Node with capacity, addresses and a Ready condition, and renews its Lease', async () => {
-    await waitFor(async () => (await client.resource(builtinResources.nodes).find(nodeName)) !== undefined, {
-      timeoutMs: 30_000,
-      description: 'the Node',
-    });
+    // The Node is created first and its status written right after: wait for the status.
+    await waitFor(
+      async () => {
+        const n = (await client.resource(builtinResources.nodes).find(nodeName)) as
+          (KubeObject & { status?: { conditions?: unknown[] } }) | undefined;
+        return (n?.status?.conditions?.length ?? 0) > 0;
+      },
+      { timeoutMs: 30_000, description: 'the Node with its status' },
+    );
     const node = (await client.resource(builtinResources.nodes).get(nodeName)) as KubeObject & {
       status?: {
         capacity?: Record<string, string>;
@@ -322,5 +332,54 @@ describe('agent (runc)', () => {
     const removed = await gc.collect();
     assert.equal(removed.length, 1);
     assert.equal(await runtime.client.images.findImage(runtime.busyboxRef), undefined);
+  });
+
+  it('after an agent restart, a running pod keeps its container, and a pod deleted meanwhile is cleaned up', async () => {
+    for (const name of ['stays', 'goes']) {
+      await pods().create(
+        pod(name, {
+          runtimeClassName: 'runc',
+          containers: [
+            {
+              name: 'c',
+              image: runtime.busyboxRef,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['sleep', '3600'],
+            },
+          ],
+        }),
+      );
+    }
+    const before = await waitForPod('stays', (p) => p.status?.phase === 'Running', 'stays Running');
+    await waitForPod('goes', (p) => p.status?.phase === 'Running', 'goes Running');
+    stop.abort();
+    await running;
+    // While the agent is away: one pod is deleted for good (as a user's --force would).
+    await pods().delete('goes', { gracePeriodSeconds: 0 });
+    await waitFor(async () => (await pods().find('goes')) === undefined, {
+      timeoutMs: 30_000,
+      description: 'goes gone from the API',
+    });
+    startAgent();
+    await waitFor(async () => (await runtime.client.listPodSandbox()).length === 1, {
+      timeoutMs: 60_000,
+      description: 'the deleted pod cleaned up',
+    });
+    const after = await waitForPod(
+      'stays',
+      (p) => p.status?.phase === 'Running',
+      'stays Running after restart',
+    );
+    assert.equal(
+      after.status?.containerStatuses?.[0]?.containerID,
+      before.status?.containerStatuses?.[0]?.containerID,
+    );
+    assert.equal(after.status?.containerStatuses?.[0]?.restartCount, 0);
+    assert.equal((await runtime.client.listContainers()).length, 1, 'no duplicate container');
+    await pods().delete('stays');
+    await waitFor(async () => (await pods().find('stays')) === undefined, {
+      timeoutMs: 60_000,
+      description: 'stays deleted',
+    });
   });
 });
