@@ -7,7 +7,7 @@ const svc = (spec: NonNullable<Service['spec']>): Service => ({
   metadata: { name: 'web', namespace: 'shop' },
   spec,
 });
-const slice = (endpoints: Slice['endpoints'], port = 8080): Slice => ({
+const slice = (endpoints: NonNullable<Slice['endpoints']>, port = 8080): Slice => ({
   metadata: { namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } },
   addressType: 'IPv4',
   ports: [{ name: 'http', port, protocol: 'TCP' }],
