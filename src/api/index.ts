@@ -112,7 +112,7 @@ export { namespaceKind, type Namespace } from './core/v1/namespace.js';
 export { configMapKind, type ConfigMap } from './core/v1/config-map.js';
 export { secretKind, type Secret } from './core/v1/secret.js';
 export { networkKind, type Network } from './core/v1/network.js';
-export { podKind, type Pod } from './core/v1/pod.js';
+export { podKind, podNeedsHostAccess, type Pod } from './core/v1/pod.js';
 export type { PodSpec, PodTemplateSpec } from './core/v1/pod-spec.js';
 export { podQosClass, podSummaryCells, type PodCondition, type PodStatus } from './core/v1/pod-status.js';
 export {
@@ -146,6 +146,12 @@ export { jobKind, JOB_CONTROLLER_UID_LABEL, JOB_NAME_LABEL, type Job } from './b
 export { leaseKind, type Lease } from './coordination/v1/lease.js';
 export { endpointSliceKind, type EndpointSlice } from './discovery/v1/endpoint-slice.js';
 export { runtimeClassKind, type RuntimeClass } from './node/v1/runtime-class.js';
+export {
+  priorityClassKind,
+  highestUserDefinablePriority,
+  systemPriorityClasses,
+  type PriorityClass,
+} from './scheduling/v1/priority-class.js';
 export {
   storageClassKind,
   DEFAULT_STORAGE_CLASS_ANNOTATION,

@@ -28,6 +28,7 @@ import { clusterRoleBindingKind } from './rbac/v1/cluster-role-binding.js';
 import { clusterRoleKind } from './rbac/v1/cluster-role.js';
 import { roleBindingKind } from './rbac/v1/role-binding.js';
 import { roleKind } from './rbac/v1/role.js';
+import { priorityClassKind } from './scheduling/v1/priority-class.js';
 import { storageClassKind } from './storage/v1/storage-class.js';
 
 const kinds: readonly KindDefinition[] = Object.freeze([
@@ -57,6 +58,8 @@ const kinds: readonly KindDefinition[] = Object.freeze([
   endpointSliceKind,
   // node.k8s.io/v1
   runtimeClassKind,
+  // scheduling.k8s.io/v1
+  priorityClassKind,
   // storage.k8s.io/v1
   storageClassKind,
   // rbac.authorization.k8s.io/v1

@@ -99,5 +99,6 @@ export const builtinResources = Object.freeze({
   leases: ref('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   endpointSlices: ref('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice', true),
   runtimeClasses: ref('node.k8s.io', 'v1', 'runtimeclasses', 'RuntimeClass', false),
+  priorityClasses: ref('scheduling.k8s.io', 'v1', 'priorityclasses', 'PriorityClass', false),
   storageClasses: ref('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', false),
 });

@@ -4,7 +4,13 @@
  * which mounts, which user and capabilities, which labels lead back to the pod.
  */
 import { createHash } from 'node:crypto';
-import { parseQuantity, type Container, type Pod, type RuntimeClass } from '../../api/index.js';
+import {
+  parseQuantity,
+  podNeedsHostAccess,
+  type Container,
+  type Pod,
+  type RuntimeClass,
+} from '../../api/index.js';
 import { forbidden, invalid } from '../../lib/index.js';
 import type {
   ContainerConfig,
@@ -27,13 +33,8 @@ import {
 } from './runtime-view.js';
 
 /** Whether the pod needs host access only runc gives. */
-export function needsHostAccess(pod: Pod): boolean {
-  const spec = pod.spec;
-  if (spec?.hostNetwork || spec?.hostPID || spec?.hostIPC) return true;
-  return [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])].some(
-    (c) => c.securityContext?.privileged === true,
-  );
-}
+/** Privileged or host namespaces: the pod must run on runc. */
+export const needsHostAccess = podNeedsHostAccess;
 
 /**
  * The runtime handler for `pod`: its RuntimeClass's handler, else `runc` for pods needing host

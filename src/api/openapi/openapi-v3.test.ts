@@ -28,6 +28,7 @@ describe('OpenAPI v3', () => {
       'apis/coordination.k8s.io/v1',
       'apis/discovery.k8s.io/v1',
       'apis/node.k8s.io/v1',
+      'apis/scheduling.k8s.io/v1',
       'apis/storage.k8s.io/v1',
       'apis/rbac.authorization.k8s.io/v1',
     ]);

@@ -167,6 +167,14 @@ export const sampleManifests: Readonly<Record<string, Record<string, unknown>>> 
     endpoints: [{ addresses: ['10.0.0.5'], conditions: { ready: true } }],
     ports: [{ name: 'http', port: 8080 }],
   },
+  PriorityClass: {
+    apiVersion: 'scheduling.k8s.io/v1',
+    kind: 'PriorityClass',
+    metadata: { name: 'high-priority' },
+    value: 1000000,
+    globalDefault: false,
+    description: 'For the SIP proxy, which must not be preempted by batch work.',
+  },
   RuntimeClass: {
     apiVersion: 'node.k8s.io/v1',
     kind: 'RuntimeClass',

@@ -28,6 +28,19 @@ export const PodSchema = topLevelSchema(
 
 export type Pod = Static<typeof PodSchema>;
 
+/**
+ * Whether the pod needs the host's kernel: privileged containers or host namespaces. Such pods
+ * run on `runc`; a VM (`hyper`) cannot give them what they ask. The agent and the scheduler
+ * both choose the runtime handler by it.
+ */
+export function podNeedsHostAccess(pod: Pod): boolean {
+  const spec = pod.spec;
+  if (spec?.hostNetwork || spec?.hostPID || spec?.hostIPC) return true;
+  return [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])].some(
+    (c) => c.securityContext?.privileged === true,
+  );
+}
+
 function podOf(obj: KubeObject): Pod {
   return obj as unknown as Pod;
 }
