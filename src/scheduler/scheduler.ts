@@ -112,12 +112,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const stats: SchedulerStats = { scheduled: 0, unschedulable: 0, bindErrors: 0, preemptions: 0 };
 
   const priorityClasses = new Map<string, PriorityClass>();
+  // The Priority admission plugin resolves spec.priority from the class; the class wins here
+  // too, so pods admitted before their class existed still get its priority.
   const priorityOf = (pod: Pod): number => {
-    if (pod.spec?.priority !== undefined) return pod.spec.priority;
     const pcName = pod.spec?.priorityClassName;
-    if (pcName) return priorityClasses.get(pcName)?.value ?? 0;
-    for (const pc of priorityClasses.values()) if (pc.globalDefault) return pc.value ?? 0;
-    return 0;
+    const byClass = pcName ? priorityClasses.get(pcName)?.value : undefined;
+    return byClass ?? pod.spec?.priority ?? 0;
   };
   const cache = new SchedulerCache(priorityOf);
   const queue = new SchedulingQueue({
