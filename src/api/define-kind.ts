@@ -4,7 +4,7 @@
  * with `apiVersion`, `kind` and `metadata`.
  */
 import { Type, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
-import type { StatusCause } from '../lib/index.js';
+import { isRecord, type StatusCause } from '../lib/index.js';
 import type {
   KindContext,
   KindDefinition,
@@ -163,15 +163,13 @@ export function topLevelSchema<P extends TProperties>(
 
 /** A read-only view of a nested record field, or undefined (for objects that passed the schema). */
 export function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 /** The record at `obj[key]`, created when absent (for defaulting in place). */
 export function ensureRecord(obj: Record<string, unknown>, key: string): Record<string, unknown> {
   const cur = obj[key];
-  if (typeof cur === 'object' && cur !== null && !Array.isArray(cur)) return cur as Record<string, unknown>;
+  if (isRecord(cur)) return cur;
   const fresh: Record<string, unknown> = {};
   obj[key] = fresh;
   return fresh;

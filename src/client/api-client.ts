@@ -8,6 +8,7 @@ import {
   createRateLimitedLogger,
   internal,
   isNotFound,
+  isRecord,
   nullLogger,
   type Clock,
   type Logger,
@@ -140,10 +141,6 @@ const patchContentTypes: Readonly<Record<PatchType, string>> = {
   strategic: 'application/strategic-merge-patch+json',
   apply: 'application/apply-patch+yaml',
 };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function writeQuery(o: WriteOptions | undefined): Record<string, QueryValue> {
   return {

@@ -10,6 +10,7 @@ import {
   describeError,
   findH8sError,
   internal,
+  isRecord,
   systemClock,
   type Clock,
   type H8sError,
@@ -67,10 +68,6 @@ export interface DiscoveryClientOptions {
   readonly ttlMs?: number | undefined;
   /** A cache miss in `findResourceFor` refreshes at most this often; default 1 s. */
   readonly minRefreshIntervalMs?: number | undefined;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function strings(v: unknown): string[] {

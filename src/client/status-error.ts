@@ -2,7 +2,7 @@
  * Turning a Kubernetes Status back into an H8sError: the only place in h8s that does this
  * (STYLE.md, "Errors"). The apiserver's endpoints do the opposite.
  */
-import { H8sError, type ErrorCode, type ErrorDetails, type StatusCause } from '../lib/index.js';
+import { H8sError, isRecord, type ErrorCode, type ErrorDetails, type StatusCause } from '../lib/index.js';
 
 const knownCodes: ReadonlySet<string> = new Set<ErrorCode>([
   'NotFound',
@@ -64,10 +64,6 @@ export function codeForHttpStatus(httpStatus: number): ErrorCode {
     default:
       return httpStatus >= 500 ? 'InternalError' : 'BadRequest';
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function str(v: unknown): string | undefined {

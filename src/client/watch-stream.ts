@@ -6,7 +6,15 @@
  * compacted revision). A silent connection is cut after `idleTimeoutMs` with Timeout. The line
  * length is bounded so a broken server cannot make the client buffer without limit.
  */
-import { abortReason, internal, systemClock, timeout, unavailable, type Clock } from '../lib/index.js';
+import {
+  abortReason,
+  internal,
+  isRecord,
+  systemClock,
+  timeout,
+  unavailable,
+  type Clock,
+} from '../lib/index.js';
 import type { KubeObject } from '../api/index.js';
 import type { HttpStream } from './http-transport.js';
 import { errorFromStatus } from './status-error.js';
@@ -27,10 +35,6 @@ export interface WatchStreamOptions {
 
 const defaultMaxLineBytes = 32 * 1024 * 1024;
 const highWaterBytes = 8 * 1024 * 1024;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Validates one decoded event; undefined for lines to skip. */
 export function decodeWatchEvent(

@@ -3,7 +3,7 @@
  * `PatchOptions`, `DeleteOptions` decoding). Bad values are 400 BadRequest naming the
  * parameter and what it accepts.
  */
-import { badRequest } from '../../lib/index.js';
+import { badRequest, isRecord } from '../../lib/index.js';
 import type {
   DeleteOptions,
   FieldValidation,
@@ -143,10 +143,6 @@ function policy(raw: unknown): PropagationPolicy | undefined {
   throw badRequest(
     `propagationPolicy: Unsupported value: ${JSON.stringify(raw)}: supported values: "Background", "Foreground", "Orphan"`,
   );
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -8,14 +8,11 @@
  * `i:3` (item of a list that has no usable key). A node is a *member* when the path itself is
  * in the set; FieldsV1 marks a member that also has children with `".": {}`.
  */
+import { isRecord } from '../../lib/index.js';
 import type { SchemaNode } from '../schema/schema-node.js';
 import { jsonEqual } from './json-patch.js';
 
 type JsonMap = Record<string, unknown>;
-
-function isMap(v: unknown): v is JsonMap {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** A trie of path elements; see the module comment. */
 export class FieldSet {
@@ -24,14 +21,14 @@ export class FieldSet {
 
   static fromFieldsV1(raw: unknown): FieldSet {
     const set = new FieldSet();
-    if (!isMap(raw)) return set;
+    if (!isRecord(raw)) return set;
     for (const [k, v] of Object.entries(raw)) {
       if (k === '.') {
         set.member = true;
         continue;
       }
       const child = FieldSet.fromFieldsV1(v);
-      if (!isMap(v) || Object.keys(v).length === 0) child.member = true;
+      if (!isRecord(v) || Object.keys(v).length === 0) child.member = true;
       set.children.set(k, child);
     }
     return set;
@@ -163,7 +160,7 @@ export function pathToString(path: readonly string[]): string {
 
 /** Path element of a list item, or `i:<index>` when the list has no usable key. */
 export function listItemElement(list: SchemaNode | undefined, item: unknown, index: number): string {
-  if (list?.listType === 'map' && list.listMapKeys.length > 0 && isMap(item)) {
+  if (list?.listType === 'map' && list.listMapKeys.length > 0 && isRecord(item)) {
     const keys: JsonMap = {};
     for (const k of list.sortedListMapKeys) {
       if (item[k] === undefined) return `i:${index}`;
@@ -207,7 +204,7 @@ function flatten(node: SchemaNode | undefined, value: unknown, path: string[], o
     });
     return;
   }
-  if (isMap(value) && node && (node.shape === 'struct' || node.shape === 'map') && !node.isAtomicMap) {
+  if (isRecord(value) && node && (node.shape === 'struct' || node.shape === 'map') && !node.isAtomicMap) {
     for (const [k, v] of Object.entries(value)) {
       flatten(node.child(k), v, [...path, `f:${k}`], out);
     }
@@ -241,7 +238,7 @@ function walkFieldsV1(node: SchemaNode | undefined, value: unknown, out: JsonMap
     });
     return;
   }
-  if (!isMap(value)) return;
+  if (!isRecord(value)) return;
   for (const key in value) {
     const v = value[key];
     const childNode = node?.child(key);
@@ -305,7 +302,7 @@ export function removeItems(node: SchemaNode | undefined, value: unknown, set: F
     }
     return;
   }
-  if (!isMap(value)) return;
+  if (!isRecord(value)) return;
   for (const [pe, child] of set.children) {
     if (!pe.startsWith('f:')) continue;
     const key = pe.slice(2);
@@ -321,7 +318,7 @@ export function removeItems(node: SchemaNode | undefined, value: unknown, set: F
  */
 export function mergeForApply(node: SchemaNode | undefined, live: unknown, config: unknown): unknown {
   if (config === undefined) return structuredClone(live);
-  if (isMap(config) && isMap(live) && node && !isAtomic(node, config)) {
+  if (isRecord(config) && isRecord(live) && node && !isAtomic(node, config)) {
     const out: JsonMap = structuredClone(live);
     for (const [k, v] of Object.entries(config)) out[k] = mergeForApply(node.child(k), out[k], v);
     return out;

@@ -5,7 +5,7 @@
  * Errors: a patch document that is not a list of operations is BadRequest (400); an operation
  * that cannot apply (missing path, failed `test`) is Invalid (422), as upstream answers.
  */
-import { badRequest, invalid } from '../../lib/index.js';
+import { badRequest, invalid, isRecord } from '../../lib/index.js';
 
 /** Upstream caps the operations of one JSON patch (`maxJSONPatchOperations`). */
 export const maxJsonPatchOperations = 10_000;
@@ -81,10 +81,6 @@ function clone<T>(v: T): T {
   return v === undefined ? v : (structuredClone(v) as T);
 }
 
-function isContainer(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function arrayIndex(token: string, length: number, forAdd: boolean, pointer: string): number {
   if (forAdd && token === '-') return length;
   if (!/^(0|[1-9]\d*)$/.test(token)) {
@@ -102,7 +98,7 @@ function parentOf(doc: Json, tokens: string[], pointer: string): { parent: Json;
   for (let i = 0; i < tokens.length - 1; i++) {
     const t = tokens[i] as string;
     if (Array.isArray(cur)) cur = cur[arrayIndex(t, cur.length, false, pointer)];
-    else if (isContainer(cur) && Object.prototype.hasOwnProperty.call(cur, t)) cur = cur[t];
+    else if (isRecord(cur) && Object.prototype.hasOwnProperty.call(cur, t)) cur = cur[t];
     else throw invalid(`Cannot apply the JSON patch: path "${pointer}" does not exist`);
   }
   return { parent: cur, last: tokens[tokens.length - 1] as string };
@@ -112,7 +108,7 @@ function getAt(doc: Json, pointer: string): Json {
   let cur = doc;
   for (const t of parsePointer(pointer)) {
     if (Array.isArray(cur)) cur = cur[arrayIndex(t, cur.length, false, pointer)];
-    else if (isContainer(cur) && Object.prototype.hasOwnProperty.call(cur, t)) cur = cur[t];
+    else if (isRecord(cur) && Object.prototype.hasOwnProperty.call(cur, t)) cur = cur[t];
     else throw invalid(`Cannot apply the JSON patch: path "${pointer}" does not exist`);
   }
   return cur;
@@ -123,7 +119,7 @@ function addAt(doc: Json, pointer: string, value: Json): Json {
   if (tokens.length === 0) return value;
   const { parent, last } = parentOf(doc, tokens, pointer);
   if (Array.isArray(parent)) parent.splice(arrayIndex(last, parent.length, true, pointer), 0, value);
-  else if (isContainer(parent)) parent[last] = value;
+  else if (isRecord(parent)) parent[last] = value;
   else throw invalid(`Cannot apply the JSON patch: the parent of "${pointer}" is not an object or array`);
   return doc;
 }
@@ -133,7 +129,7 @@ function removeAt(doc: Json, pointer: string): Json {
   if (tokens.length === 0) throw invalid('Cannot apply the JSON patch: cannot remove the whole document');
   const { parent, last } = parentOf(doc, tokens, pointer);
   if (Array.isArray(parent)) parent.splice(arrayIndex(last, parent.length, false, pointer), 1);
-  else if (isContainer(parent) && Object.prototype.hasOwnProperty.call(parent, last)) delete parent[last];
+  else if (isRecord(parent) && Object.prototype.hasOwnProperty.call(parent, last)) delete parent[last];
   else throw invalid(`Cannot apply the JSON patch: path "${pointer}" does not exist`);
   return doc;
 }
@@ -143,7 +139,7 @@ function replaceAt(doc: Json, pointer: string, value: Json): Json {
   if (tokens.length === 0) return value;
   const { parent, last } = parentOf(doc, tokens, pointer);
   if (Array.isArray(parent)) parent[arrayIndex(last, parent.length, false, pointer)] = value;
-  else if (isContainer(parent) && Object.prototype.hasOwnProperty.call(parent, last)) parent[last] = value;
+  else if (isRecord(parent) && Object.prototype.hasOwnProperty.call(parent, last)) parent[last] = value;
   else throw invalid(`Cannot apply the JSON patch: path "${pointer}" does not exist`);
   return doc;
 }

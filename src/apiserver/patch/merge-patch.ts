@@ -3,10 +3,7 @@
  * `annotate`, `patch --type merge` and client-side apply of kinds unknown to kubectl send.
  * Objects merge recursively, `null` deletes a key, anything else (lists included) replaces.
  */
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { isRecord } from '../../lib/index.js';
 
 /** Returns `target` merged with `patch`; neither input is modified and nothing is shared. */
 export function applyMergePatch(target: unknown, patch: unknown): unknown {
@@ -14,8 +11,8 @@ export function applyMergePatch(target: unknown, patch: unknown): unknown {
 }
 
 function mergeInto(target: unknown, patch: unknown): unknown {
-  if (!isPlainObject(patch)) return structuredClone(patch);
-  const out: Record<string, unknown> = isPlainObject(target) ? target : {};
+  if (!isRecord(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> = isRecord(target) ? target : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
     else out[key] = mergeInto(out[key], value);

@@ -14,7 +14,7 @@
  *
  * Errors are BadRequest (a malformed directive or an element without its merge key).
  */
-import { badRequest } from '../../lib/index.js';
+import { badRequest, isRecord } from '../../lib/index.js';
 import type { SchemaNode } from '../schema/schema-node.js';
 import { jsonEqual } from './json-patch.js';
 
@@ -25,18 +25,14 @@ const retainKeysDirective = '$retainKeys';
 const setElementOrderPrefix = '$setElementOrder/';
 const deleteFromPrimitiveListPrefix = '$deleteFromPrimitiveList/';
 
-function isMap(v: unknown): v is JsonMap {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
  * Applies a strategic merge `patch` to `original` as described by `schema` (the kind's root
  * node). Inputs are not modified.
  * @throws BadRequest when the patch is not a JSON object or a directive is malformed.
  */
 export function applyStrategicMergePatch(original: unknown, patch: unknown, schema: SchemaNode): unknown {
-  if (!isMap(patch)) throw badRequest('The strategic merge patch must be a JSON object');
-  const base = isMap(original) ? (structuredClone(original) as JsonMap) : {};
+  if (!isRecord(patch)) throw badRequest('The strategic merge patch must be a JSON object');
+  const base = isRecord(original) ? (structuredClone(original) as JsonMap) : {};
   return mergeMap(base, structuredClone(patch) as JsonMap, schema);
 }
 
@@ -110,7 +106,7 @@ function mergeMap(original: JsonMap, patch: JsonMap, schema: SchemaNode | undefi
       continue;
     }
     const current = original[key];
-    if (isMap(current) && isMap(patchValue)) {
+    if (isRecord(current) && isRecord(patchValue)) {
       if (fieldSchema?.patchStrategies.includes('replace')) {
         original[key] = cleanNew(patchValue, fieldSchema);
       } else {
@@ -133,11 +129,11 @@ function mergeMap(original: JsonMap, patch: JsonMap, schema: SchemaNode | undefi
 
 /** A patch value for a field the original lacks: strip directives and nulls by merging into empty. */
 function cleanNew(value: unknown, schema: SchemaNode | undefined): unknown {
-  if (isMap(value)) return mergeMap({}, value, schema);
+  if (isRecord(value)) return mergeMap({}, value, schema);
   if (Array.isArray(value)) {
     if (schema?.patchStrategies.includes('merge')) return mergeSlice([], value, schema, schema.patchMergeKey);
     const items = schema?.shape === 'list' ? schema.items() : undefined;
-    return value.map((v) => (isMap(v) ? mergeMap({}, v, items) : v));
+    return value.map((v) => (isRecord(v) ? mergeMap({}, v, items) : v));
   }
   return value;
 }
@@ -149,7 +145,7 @@ function mergeSlice(
   mergeKey: string | undefined,
 ): unknown[] {
   if (original.length === 0 && patch.length === 0) return original;
-  const elementsAreMaps = [...original, ...patch].some(isMap);
+  const elementsAreMaps = [...original, ...patch].some(isRecord);
   let merged: unknown[];
   let effectivePatch = patch;
   let effectiveOriginal = original;
@@ -164,12 +160,12 @@ function mergeSlice(
     [effectiveOriginal, effectivePatch] = withSpecialElements(original.slice(), patch, mergeKey);
     merged = effectiveOriginal.slice();
     for (const element of effectivePatch) {
-      if (!isMap(element))
+      if (!isRecord(element))
         throw badRequest(`Cannot merge a non-object element into a list merged by "${mergeKey}"`);
       if (!Object.prototype.hasOwnProperty.call(element, mergeKey)) {
         throw badRequest(`The strategic merge patch has a list element without its merge key "${mergeKey}"`);
       }
-      const at = merged.findIndex((m) => isMap(m) && jsonEqual(m[mergeKey], element[mergeKey]));
+      const at = merged.findIndex((m) => isRecord(m) && jsonEqual(m[mergeKey], element[mergeKey]));
       if (at >= 0) merged[at] = mergeMap(merged[at] as JsonMap, element, items);
       else merged.push(mergeMap({}, element, items));
     }
@@ -187,7 +183,7 @@ function withSpecialElements(
   const plain: unknown[] = [];
   let replace = false;
   for (const v of patch) {
-    if (!isMap(v) || !Object.prototype.hasOwnProperty.call(v, directiveMarker)) {
+    if (!isRecord(v) || !Object.prototype.hasOwnProperty.call(v, directiveMarker)) {
       plain.push(v);
       continue;
     }
@@ -198,7 +194,7 @@ function withSpecialElements(
           `The strategic merge patch deletes a list element without its merge key "${mergeKey}"`,
         );
       }
-      original = original.filter((o) => !(isMap(o) && jsonEqual(o[mergeKey], v[mergeKey])));
+      original = original.filter((o) => !(isRecord(o) && jsonEqual(o[mergeKey], v[mergeKey])));
     } else if (directive === 'replace') {
       replace = true;
     } else if (directive === 'merge') {
@@ -222,9 +218,9 @@ function deleteFromSlice(current: unknown[], toDelete: unknown[]): unknown[] {
 }
 
 function indexIn(list: readonly unknown[], item: unknown, mergeKey: string | undefined): number {
-  if (mergeKey !== undefined && isMap(item)) {
+  if (mergeKey !== undefined && isRecord(item)) {
     const key = item[mergeKey];
-    return list.findIndex((x) => isMap(x) && jsonEqual(x[mergeKey], key));
+    return list.findIndex((x) => isRecord(x) && jsonEqual(x[mergeKey], key));
   }
   return list.findIndex((x) => jsonEqual(x, item));
 }
@@ -242,7 +238,7 @@ function partition(
 }
 
 function sortByOrder(items: unknown[], order: readonly unknown[], mergeKey: string | undefined): unknown[] {
-  const toDelete = items.filter((i) => isMap(i) && i[directiveMarker] === 'delete');
+  const toDelete = items.filter((i) => isRecord(i) && i[directiveMarker] === 'delete');
   const keep = items.filter((i) => !toDelete.includes(i));
   const indexed = keep.map((item, pos) => ({ item, pos, at: indexIn(order, item, mergeKey) }));
   indexed.sort((a, b) => (a.at >= 0 && b.at >= 0 ? a.at - b.at : a.pos - b.pos));

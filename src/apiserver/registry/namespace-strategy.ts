@@ -5,13 +5,14 @@
  * `namespaces/{name}/finalize`, and only then is the namespace itself removed.
  */
 import type { KubeObject } from '../../api/index.js';
+import { isRecord } from '../../lib/index.js';
 import type { KindStrategy } from './kind-strategy.js';
 
 export const namespaceFinalizer = 'kubernetes';
 
 function record(obj: Record<string, unknown>, key: string): Record<string, unknown> {
   const v = obj[key];
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  if (isRecord(v)) return v;
   const fresh: Record<string, unknown> = {};
   obj[key] = fresh;
   return fresh;

@@ -4,12 +4,13 @@
  * with grace 0 once its containers stopped); an unscheduled or finished pod goes at once.
  */
 import type { KubeObject } from '../../api/index.js';
+import { isRecord } from '../../lib/index.js';
 import type { KindStrategy } from './kind-strategy.js';
 
 const defaultGraceSeconds = 30;
 
 function record(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  return isRecord(v) ? v : {};
 }
 
 export const podStrategy: KindStrategy = {

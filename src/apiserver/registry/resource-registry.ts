@@ -23,11 +23,13 @@ import {
 import {
   alreadyExists,
   badRequest,
+  bestEffort,
   conflict,
   expired,
   forbidden,
   invalid,
   isGone,
+  isRecord,
   matchesSchema,
   notFound,
   schemaCauses,
@@ -156,10 +158,6 @@ const maxWriteAttempts = 64;
 const maxGenerateNameAttempts = 8;
 
 const gcFinalizers = { orphan: 'orphan', foreground: 'foregroundDeletion' } as const;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Everything but metadata and status, for generation tracking. */
 function specPart(obj: KubeObject): Record<string, unknown> {
@@ -493,7 +491,12 @@ export class ResourceRegistry {
             { cause: err },
           );
         }
-        const compacted = await this.#deps.store.compactedRevision().catch(() => 0);
+        const compacted =
+          (await bestEffort(
+            this.#log,
+            'read the compacted revision',
+            this.#deps.store.compactedRevision(),
+          )) ?? 0;
         throw expired(`too old resource version: ${revision ?? 0} (${compacted})`, { cause: err });
       }
       throw err;
@@ -621,7 +624,8 @@ export class ResourceRegistry {
     } catch (err) {
       if (options.signal.aborted) return;
       if (isGone(err)) {
-        const compacted = await store.compactedRevision().catch(() => 0);
+        const compacted =
+          (await bestEffort(this.#log, 'read the compacted revision', store.compactedRevision())) ?? 0;
         yield {
           type: 'ERROR',
           object: {

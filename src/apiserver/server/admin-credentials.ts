@@ -8,11 +8,12 @@
  * is missing or they disagree, a new token is issued and the old one stops working.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import type { Logger } from '../../lib/index.js';
+import { writeFileAtomic, type Logger } from '../../lib/index.js';
 import { sha256 } from '../filters/authentication.js';
+import { readTextIfExists } from './data-files.js';
 
 export interface AdminCredentials {
   readonly tokenSha256: Buffer;
@@ -59,21 +60,10 @@ export function tokenFromKubeconfig(text: string): string | undefined {
   }
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
+/** Writes a file only the server may read; durable, since a lost token locks the admin out. */
 async function writeSecret(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
+  await writeFileAtomic(path, text, { mode: 0o600, isDurable: true });
 }
 
 /** The https URL clients use for a bind address (wildcards become loopback). */
@@ -93,8 +83,8 @@ export async function ensureAdminCredentials(
 ): Promise<AdminCredentials> {
   const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
   const digestPath = join(dataDir, 'server', 'cred', 'admin-token.sha256');
-  const storedHex = (await readIfExists(digestPath))?.trim();
-  const existing = await readIfExists(kubeconfigPath);
+  const storedHex = (await readTextIfExists(digestPath))?.trim();
+  const existing = await readTextIfExists(kubeconfigPath);
   let token = existing ? tokenFromKubeconfig(existing) : undefined;
   if (token !== undefined && storedHex !== undefined && /^[0-9a-f]{64}$/.test(storedHex)) {
     if (!timingSafeEqual(sha256(token), Buffer.from(storedHex, 'hex'))) token = undefined;

@@ -7,11 +7,12 @@
  * expires within 30 days, was not signed by the CA, or lacks a required name.
  */
 import { X509Certificate, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
-import { internal, type Clock, type Logger } from '../../lib/index.js';
+import { internal, writeFileAtomic, type Clock, type Logger } from '../../lib/index.js';
+import { readTextIfExists } from './data-files.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -55,20 +56,13 @@ async function importKeyPem(pem: string): Promise<CryptoKey> {
   return webcrypto.subtle.importKey('pkcs8', der, algorithm, true, ['sign']);
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
+/**
+ * Replaces `path` durably (a CA lost to a power cut would orphan every kubeconfig) with
+ * exactly `mode`: the mode given at creation is narrowed by the umask.
+ */
 async function writeAtomic(path: string, text: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text, { mode });
-  await chmod(tmp, mode);
-  await rename(tmp, path);
+  await writeFileAtomic(path, text, { mode, isDurable: true });
+  await chmod(path, mode);
 }
 
 function covers(cert: X509Certificate, names: CertificateNames): boolean {
@@ -110,8 +104,8 @@ export async function ensureServingCertificates(
   const keyPath = join(dir, 'serving.key');
   const now = deps.clock.now();
 
-  let caCertPem = await readIfExists(caCertPath);
-  let caKeyPem = await readIfExists(caKeyPath);
+  let caCertPem = await readTextIfExists(caCertPath);
+  let caKeyPem = await readTextIfExists(caKeyPath);
   let caKey: CryptoKey;
   let caCert: x509.X509Certificate;
   if (caCertPem && caKeyPem) {
@@ -149,8 +143,8 @@ export async function ensureServingCertificates(
     deps.log.info('Created the server CA', { path: caCertPath });
   }
 
-  const certPem = await readIfExists(certPath);
-  const keyPem = await readIfExists(keyPath);
+  const certPem = await readTextIfExists(certPath);
+  const keyPem = await readTextIfExists(keyPath);
   if (certPem && keyPem) {
     try {
       const cert = new X509Certificate(certPem);

@@ -12,9 +12,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { allKinds, type KindDefinition } from '../../api/index.js';
-import { describeError, H8sError, internal, type Logger } from '../../lib/index.js';
+import { describeError, errorFromWire, internal, type Logger } from '../../lib/index.js';
 import type { CreatePreparer, PreparedCreateReply } from '../endpoints/resource-handler.js';
-import type { PrepareCreateRequest, WireError, WorkerReply, WorkerRequest } from './write-worker-protocol.js';
+import type { PrepareCreateRequest, WorkerReply, WorkerRequest } from './write-worker-protocol.js';
 
 export interface WritePoolOptions {
   /** Worker threads (at least 1). */
@@ -48,10 +48,6 @@ const builtIn = new Set<KindDefinition>(allKinds());
 
 /** A batch of bodies this large is sent at once instead of at the end of the event-loop turn. */
 const maxBatchBytes = 4 * 1024 * 1024;
-
-function fromWire(e: WireError): H8sError {
-  return new H8sError(e.code, e.message, e.details ? { details: e.details } : {});
-}
 
 function startWorker(): Worker {
   const self = import.meta.url;
@@ -215,7 +211,7 @@ export class WritePool implements CreatePreparer {
                     ok: false,
                     stage: one.stage,
                     admissionName: one.admissionName,
-                    error: fromWire(one.error),
+                    error: errorFromWire(one.error) ?? internal('The write worker sent a malformed error'),
                   },
                 },
           );

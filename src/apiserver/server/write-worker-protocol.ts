@@ -1,8 +1,9 @@
 /**
  * Messages between the API server and its write workers (`write-pool.ts`, `write-worker.ts`).
- * Everything here crosses a thread boundary: plain data, byte arrays and serialised errors.
+ * Everything here crosses a thread boundary: plain data, byte arrays and errors in wire form
+ * (`errorToWire`/`errorFromWire`).
  */
-import type { ErrorCode, ErrorDetails } from '../../lib/index.js';
+import type { WireError } from '../../lib/index.js';
 import type { FieldValidation } from '../registry/operation-options.js';
 
 /** The create of one JSON request body. */
@@ -40,12 +41,6 @@ export interface PrepareCreatesRequest {
 }
 
 export type WorkerRequest = PrepareCreatesRequest | TestHookRequest;
-
-export interface WireError {
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly details?: ErrorDetails;
-}
 
 export type PreparedReply =
   | {

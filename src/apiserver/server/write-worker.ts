@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { allKinds } from '../../api/index.js';
-import { findH8sError, internal, nullLogger, systemClock, type Clock } from '../../lib/index.js';
+import { errorToWire, internal, nullLogger, systemClock, type Clock } from '../../lib/index.js';
 import type { KeyValueStore } from '../../storage/index.js';
 import { decodeJsonBody } from '../endpoints/request-body.js';
 import { randomNameSuffix } from '../registry/api-registry.js';
@@ -13,7 +13,6 @@ import { ResourceRegistry } from '../registry/resource-registry.js';
 import type {
   PrepareCreateRequest,
   PreparedReply,
-  WireError,
   WorkerReply,
   WorkerRequest,
 } from './write-worker-protocol.js';
@@ -45,12 +44,6 @@ for (const def of allKinds()) {
       admitNamespace: () => Promise.reject(internal('A write worker does not admit')),
     }),
   );
-}
-
-function toWire(err: unknown): WireError {
-  const h = findH8sError(err);
-  if (h) return { code: h.code, message: h.message, details: h.details };
-  return { code: 'InternalError', message: err instanceof Error ? err.message : String(err) };
 }
 
 /** A test hook waiting for the next request. */
@@ -104,7 +97,7 @@ function prepare(req: PrepareCreateRequest, body: Buffer): { reply: ReplyWithout
   const warnings: string[] = [];
   const reg = registries.get(req.kind);
   if (!reg) {
-    const error = toWire(internal(`A write worker does not serve kind ${req.kind}`));
+    const error = errorToWire(internal(`A write worker does not serve kind ${req.kind}`));
     return { reply: { id: req.id, warnings, ok: false, stage: 'decode', admissionName: '', error } };
   }
   current.nowMs = req.nowMs;
@@ -115,7 +108,7 @@ function prepare(req: PrepareCreateRequest, body: Buffer): { reply: ReplyWithout
     ({ value, duplicates } = decodeJsonBody(body));
   } catch (err) {
     return {
-      reply: { id: req.id, warnings, ok: false, stage: 'decode', admissionName: '', error: toWire(err) },
+      reply: { id: req.id, warnings, ok: false, stage: 'decode', admissionName: '', error: errorToWire(err) },
     };
   }
   const p = reg.prepareCreate(req.namespace, value, {
@@ -146,7 +139,7 @@ function prepare(req: PrepareCreateRequest, body: Buffer): { reply: ReplyWithout
       ok: false,
       stage: p.stage,
       admissionName: p.admissionName,
-      error: toWire(p.error),
+      error: errorToWire(p.error),
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { isUnavailable, nullLogger, waitFor } from '../../lib/index.js';
+import { bestEffort, createLogger, isUnavailable, nullLogger, waitFor } from '../../lib/index.js';
 import { type KeyValueStore, openKeyValueStore, type WatchEvent } from '../index.js';
 import { type EtcdCluster, startEtcd } from '../testing/etcd-harness.js';
 import { WatchReader } from '../testing/key-value-store-conformance.js';
@@ -62,7 +62,9 @@ describe('etcd cluster', () => {
         if (item.value.type !== 'progress') (collected[i] as WatchEvent[]).push(item.value);
       }
     });
-    void readers.map((p) => p.catch(() => {}));
+    // The readers end with an error when their member is killed; say so in the test's output.
+    const readerLog = createLogger({ level: 'debug', sink: (r) => t.diagnostic(JSON.stringify(r)) });
+    for (const p of readers) void bestEffort(readerLog, 'read a watch until the test ends', p);
 
     await waitFor(() => acked.size >= 100, { timeoutMs: 30_000, description: '100 writes before the kill' });
     const leader = await cluster.leader();

@@ -21,7 +21,8 @@ import {
   statSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { describeError, H8sError, internal, unavailable } from '../../lib/index.js';
+import { describeError, H8sError, internal } from '../../lib/index.js';
+import { sqliteFailure } from './sqlite-failure.js';
 import { applySchema, schemaVersion } from './sqlite-schema.js';
 
 export type StartupCheck = 'quick' | 'full' | 'off';
@@ -185,32 +186,6 @@ function readSchemaVersion(db: Database.Database, path: string): number {
 /** Turns an SQLite error at open into an error naming the file and what to do. */
 export function explainOpenError(path: string, err: unknown): Error {
   if (err instanceof H8sError) return err;
-  const code = (err as { code?: unknown }).code;
-  switch (code) {
-    case 'SQLITE_BUSY':
-    case 'SQLITE_LOCKED':
-    case 'SQLITE_IOERR_LOCK':
-      return unavailable(`Cannot open store "${path}": the database is in use by another process`, {
-        cause: err,
-      });
-    case 'SQLITE_CORRUPT':
-      return internal(
-        `Cannot open store "${path}": the database is corrupt or truncated (${describeError(err)}); ` +
-          'the file was left untouched: restore it from a backup',
-        { cause: err },
-      );
-    case 'SQLITE_NOTADB':
-      return internal(`Cannot open store "${path}": the file is not an SQLite database`, { cause: err });
-    case 'SQLITE_CANTOPEN':
-    case 'SQLITE_PERM':
-    case 'SQLITE_READONLY':
-      return internal(
-        `Cannot open store "${path}": ${describeError(err)} (check the path and its permissions)`,
-        {
-          cause: err,
-        },
-      );
-    default:
-      return internal(`Cannot open store "${path}": ${describeError(err)}`, { cause: err });
-  }
+  const failure = sqliteFailure('open', path, (err as { code?: unknown }).code, describeError(err));
+  return new H8sError(failure.code, failure.message, { cause: err });
 }

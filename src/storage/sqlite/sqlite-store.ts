@@ -25,8 +25,10 @@ import { isAbsolute } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
   badRequest,
+  bestEffort,
   type Clock,
   describeError,
+  errorFromWire,
   H8sError,
   internal,
   type Logger,
@@ -70,8 +72,8 @@ import {
   explainOpenError,
   type StartupCheck,
 } from './sqlite-file.js';
+import { sqliteFailure } from './sqlite-failure.js';
 import type {
-  WireError,
   WireKeyValue,
   WireOp,
   WireOutcome,
@@ -168,7 +170,7 @@ export async function openSqliteStore(
     } catch (err) {
       throw explainOpenError(path, err);
     }
-    writer = await WriterThread.start({ path, synchronous: options.synchronous });
+    writer = await WriterThread.start({ path, synchronous: options.synchronous }, deps.log);
     try {
       // The writer switched the file to WAL; this connection only ever reads.
       db.pragma('query_only = ON');
@@ -203,16 +205,18 @@ class WriterThread {
   /** Called once when the thread fails or exits unasked (not after `stop`). */
   onFailure: ((err: Error) => void) | undefined;
   #isStopping = false;
+  readonly #log: Logger;
 
-  private constructor(worker: Worker) {
+  private constructor(worker: Worker, log: Logger) {
     this.#worker = worker;
+    this.#log = log;
     this.#exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   }
 
   /** Starts the thread and waits until its connection is open. */
-  static async start(init: WriterInit): Promise<WriterThread> {
+  static async start(init: WriterInit, log: Logger): Promise<WriterThread> {
     const worker = startWorker(init);
-    const thread = new WriterThread(worker);
+    const thread = new WriterThread(worker, log);
     let first: WriterReply;
     try {
       first = await new Promise<WriterReply>((resolve, reject) => {
@@ -225,8 +229,9 @@ class WriterThread {
     }
     if (first.type !== 'ready') {
       await worker.terminate();
-      const e = first.type === 'failed' ? first.error : { message: 'unexpected first message' };
-      throw explainOpenError(init.path, fromWire(e));
+      throw first.type === 'failed'
+        ? fromWire(first.error)
+        : internal(`Cannot open store "${init.path}": the writer thread sent an unexpected first message`);
     }
     worker.unref(); // referenced only while it owes an answer
     return thread;
@@ -274,7 +279,7 @@ class WriterThread {
   async stop(): Promise<void> {
     this.#isStopping = true;
     if (!this.#failure) {
-      await this.request({ type: 'close' }).catch(() => undefined);
+      await bestEffort(this.#log, 'close the SQLite writer connection', this.request({ type: 'close' }));
     }
     await this.#worker.terminate();
     await this.#exited;
@@ -292,8 +297,9 @@ function startWorker(init: WriterInit): Worker {
   return new Worker(boot, { eval: true, workerData: init });
 }
 
-function fromWire(e: WireError): Error {
-  return Object.assign(new Error(e.message), e.code !== undefined ? { code: e.code } : {});
+/** The error the writer thread sent (already classified there). */
+function fromWire(e: unknown): H8sError {
+  return errorFromWire(e) ?? internal('The SQLite writer thread sent a malformed error');
 }
 
 /** A buffer (not a plain Uint8Array, which is what crosses threads) over the same bytes. */
@@ -524,7 +530,7 @@ export class SqliteStore implements KeyValueStore {
       else this.#flush();
     }
     await this.#scheduler.stop();
-    await this.#compaction?.catch(() => {});
+    await this.#compaction; // never rejects: #startPhysicalCompaction logs its failure
     for (const w of this.#revisionWaiters) w.resolve();
     this.#revisionWaiters = [];
     await this.#writer.stop();
@@ -651,13 +657,17 @@ export class SqliteStore implements KeyValueStore {
     return new Promise<void>((resolve) => this.#revisionWaiters.push({ revision, resolve }));
   }
 
-  #writeError(err: unknown): Error {
-    if (err instanceof H8sError) return err;
-    const code = (err as { code?: unknown }).code;
-    const what = `Cannot write to store "${this.#options.path}"`;
-    if (code === 'SQLITE_FULL') return unavailable(`${what}: the disk is full`, { cause: err });
-    this.#log.error('Store write failed', { path: this.#options.path, error: describeError(err) });
-    return internal(`${what}: ${describeError(err)}`, { cause: err });
+  #writeError(err: unknown): H8sError {
+    let e: H8sError;
+    if (err instanceof H8sError) e = err;
+    else {
+      const failure = sqliteFailure('write', this.#options.path, undefined, describeError(err));
+      e = new H8sError(failure.code, failure.message, { cause: err });
+    }
+    if (e.code === 'InternalError') {
+      this.#log.error('Store write failed', { path: this.#options.path, error: describeError(e) });
+    }
+    return e;
   }
 
   // ---- reads --------------------------------------------------------------------------

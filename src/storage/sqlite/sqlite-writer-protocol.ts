@@ -3,7 +3,10 @@
  * (`sqlite-writer.ts`). Types only: the writer thread loads nothing but better-sqlite3.
  *
  * Every request carries an id; the writer answers each one, in order, with the same id.
+ * Errors travel as H8sErrors in wire form (`errorFromWire`), classified by the writer, which
+ * alone knows the driver's code (`sqlite-failure.ts`).
  */
+import type { WireError } from '../../lib/index.js';
 
 /** A write as the writer applies it: compare-and-swap against the state so far. */
 export type WireOp =
@@ -26,7 +29,7 @@ export interface WireKeyValue {
 /**
  * The outcome of one write. Success: its revision, its createRevision and (update, delete) the
  * state it replaced. Failure: why, and the key's state when it exists. `error`: the write
- * could not be applied at all (SQLite error); `code` is SQLite's (e.g. SQLITE_FULL).
+ * could not be applied at all (an SQLite error, e.g. ServiceUnavailable for SQLITE_FULL).
  */
 export type WireOutcome =
   | {
@@ -42,11 +45,6 @@ export type WireOutcome =
       readonly current?: WireKeyValue;
     }
   | { readonly error: WireError };
-
-export interface WireError {
-  readonly message: string;
-  readonly code?: string;
-}
 
 export interface WriterInit {
   readonly path: string;

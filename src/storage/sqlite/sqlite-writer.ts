@@ -10,12 +10,14 @@
  * in batch order. A batch that fails as a whole (e.g. the disk is full) is retried one write at
  * a time, so only the writes that fail are reported as errors.
  *
- * It imports nothing but better-sqlite3 (it starts in a fresh thread; see the protocol).
+ * It imports nothing but better-sqlite3 and the error classifier, which itself imports nothing
+ * (it starts in a fresh thread; see the protocol).
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { WireError } from '../../lib/index.js';
+import { sqliteFailure, type SqliteAction } from './sqlite-failure.js';
 import type {
-  WireError,
   WireKeyValue,
   WireOp,
   WireOutcome,
@@ -36,10 +38,15 @@ const emptyValue = new Uint8Array(0);
 const port = parentPort;
 if (!port) throw new Error('sqlite-writer must run in a worker thread');
 
-function wireError(err: unknown): WireError {
-  const code = (err as { code?: unknown }).code;
-  const message = err instanceof Error ? err.message : String(err);
-  return typeof code === 'string' ? { message, code } : { message };
+/** The wire form of a driver error while opening the store or writing to it. */
+function wireError(err: unknown, action: SqliteAction = 'write'): WireError {
+  const path = (workerData as WriterInit).path;
+  return sqliteFailure(
+    action,
+    path,
+    (err as { code?: unknown }).code,
+    err instanceof Error ? err.message : String(err),
+  );
 }
 
 function reply(r: WriterReply): void {
@@ -196,13 +203,13 @@ try {
   writer = new Writer(workerData as WriterInit);
   reply({ id: 0, type: 'ready', revision: writer.revision });
 } catch (err) {
-  reply({ id: 0, type: 'failed', error: wireError(err) });
+  reply({ id: 0, type: 'failed', error: wireError(err, 'open') });
 }
 
 port.on('message', (m: WriterRequest) => {
   const w = writer;
   if (!w) {
-    reply({ id: m.id, type: 'error', error: { message: 'the writer thread did not start' } });
+    reply({ id: m.id, type: 'error', error: wireError(new Error('the writer thread did not start')) });
     return;
   }
   try {

@@ -9,7 +9,7 @@
  * `hot <revision>` (update of /crash/hot acknowledged). It also compacts now and then so that a
  * kill can land in the middle of a compaction.
  */
-import { nullLogger } from '../../lib/index.js';
+import { bestEffort, createLogger, nullLogger, textLineSink } from '../../lib/index.js';
 import { openKeyValueStore } from '../index.js';
 
 const [url, concurrencyArg, runId] = process.argv.slice(2);
@@ -18,6 +18,11 @@ if (!url || !concurrencyArg || !runId) {
   process.exit(2);
 }
 const store = await openKeyValueStore(url, { log: nullLogger });
+/** Compactions cut short by the kill or by a busy store are expected; stderr keeps a trace. */
+const stepLog = createLogger({
+  level: 'debug',
+  sink: textLineSink((line) => process.stderr.write(line + '\n')),
+});
 const out = (line: string): void => {
   process.stdout.write(line + '\n');
 };
@@ -48,7 +53,7 @@ async function writer(w: number): Promise<never> {
     }
     if (w === 0 && n % 200 === 199) {
       const cur = await store.currentRevision();
-      void store.compact(Math.max(0, cur - 300)).catch(() => {});
+      void bestEffort(stepLog, 'compact the store', store.compact(Math.max(0, cur - 300)));
     }
   }
 }

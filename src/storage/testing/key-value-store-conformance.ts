@@ -11,7 +11,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { errorCode, isGone, type ErrorCode } from '../../lib/index.js';
+import {
+  bestEffort,
+  createLogger,
+  errorCode,
+  isGone,
+  textLineSink,
+  type ErrorCode,
+} from '../../lib/index.js';
 import type {
   KeyValue,
   KeyValueStore,
@@ -28,6 +35,11 @@ export interface OpenedStore {
 }
 
 const encoder = new TextEncoder();
+/** Where clean-up failures go: the test's stderr, so they are seen. */
+const cleanupLog = createLogger({
+  level: 'debug',
+  sink: textLineSink((line) => process.stderr.write(line + '\n')),
+});
 const bytes = (s: string): Uint8Array => encoder.encode(s);
 const text = (v: Uint8Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
@@ -119,7 +131,7 @@ export function runKeyValueStoreConformance(name: string, open: () => Promise<Op
     });
 
     afterEach(async () => {
-      for (const r of readers.splice(0)) await r.close().catch(() => {});
+      for (const r of readers.splice(0)) await bestEffort(cleanupLog, 'close a watch reader', r.close());
       await opened?.cleanup();
       opened = undefined;
     });
