@@ -115,13 +115,10 @@ export { networkKind, type Network } from './core/v1/network.js';
 export { podKind, podNeedsHostAccess, type Pod } from './core/v1/pod.js';
 export type { PodSpec, PodTemplateSpec } from './core/v1/pod-spec.js';
 export { podQosClass, podSummaryCells, type PodCondition, type PodStatus } from './core/v1/pod-status.js';
-export {
-  defaultPullPolicy,
-  type Container,
-  type ContainerPort,
-  type ContainerStatus,
-  type Probe,
-} from './core/v1/container.js';
+export { defaultPullPolicy, type Container, type ContainerPort } from './core/v1/container.js';
+export type { ContainerStatus } from './core/v1/container-status.js';
+export type { Probe } from './core/v1/probe.js';
+export type { SecurityContext } from './core/v1/security-context.js';
 export type { Volume } from './core/v1/volume.js';
 export type { Affinity, Toleration, NodeSelectorTerm } from './core/v1/scheduling-constraints.js';
 export {

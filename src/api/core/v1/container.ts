@@ -1,14 +1,14 @@
 /**
  * Container (and EphemeralContainer): schema, upstream defaults (`SetDefaults_Container`,
- * probes, ports) and validation (`validateContainers`), shared by Pod and every pod template.
+ * ports, env, resources) and validation (`validateContainers`), shared by Pod and every pod
+ * template. Probes and lifecycle hooks are in `probe.ts`, the security context in
+ * `security-context.ts`, the status the agent reports in `container-status.ts`.
  */
-import type { Static, TSchema } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import type { StatusCause } from '../../../lib/index.js';
 import {
   bool,
   int32,
-  int64,
-  intOrString,
   list,
   mapOf,
   object,
@@ -16,12 +16,10 @@ import {
   str,
   stringEnum,
   stringList,
-  time,
 } from '../../schema/fields.js';
 import { findQuantity, QUANTITY_INVALID_MESSAGE } from '../../resource/quantity.js';
 import {
   checkIntRange,
-  checkNonNegative,
   checkSupported,
   duplicateCause,
   forbiddenCause,
@@ -38,6 +36,15 @@ import {
   checkQualifiedName,
 } from '../../validation/names.js';
 import { parseIp, IP_INVALID_MESSAGE } from '../../validation/ip-address.js';
+import {
+  applyHandlerDefaults,
+  applyProbeDefaults,
+  LifecycleSchema,
+  ProbeSchema,
+  validateHandler,
+  validateProbe,
+} from './probe.js';
+import { SecurityContextSchema, validateSecurityContext } from './security-context.js';
 
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
 const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
@@ -170,204 +177,6 @@ export const ResourceRequirementsSchema = object(
       'Claims lists the names of resources, defined in spec.resourceClaims, that are used by this container.',
       { listType: 'map', mapKeys: ['name'] },
     ),
-  },
-);
-
-export const ExecActionSchema = object(
-  'io.k8s.api.core.v1.ExecAction',
-  'ExecAction describes a "run in container" action.',
-  {
-    command: stringList(
-      "Command is the command line to execute inside the container. The command is simply exec'd, it is not run inside a shell.",
-      {
-        'x-kubernetes-list-type': 'atomic',
-      },
-    ),
-  },
-);
-
-export const HTTPGetActionSchema = object(
-  'io.k8s.api.core.v1.HTTPGetAction',
-  'HTTPGetAction describes an action based on HTTP Get requests.',
-  {
-    path: str('Path to access on the HTTP server.'),
-    port: intOrString(
-      'Name or number of the port to access on the container. Number must be in the range 1 to 65535. Name must be an IANA_SVC_NAME.',
-    ),
-    host: str('Host name to connect to, defaults to the pod IP.'),
-    scheme: stringEnum('Scheme to use for connecting to the host. Defaults to HTTP.', ['HTTP', 'HTTPS']),
-    httpHeaders: list(
-      object(
-        'io.k8s.api.core.v1.HTTPHeader',
-        'HTTPHeader describes a custom header to be used in HTTP probes',
-        {
-          name: str('The header field name.'),
-          value: str('The header field value'),
-        },
-        { required: ['name', 'value'] },
-      ),
-      'Custom headers to set in the request. HTTP allows repeated headers.',
-      { listType: 'atomic' },
-    ),
-  },
-  { required: ['port'] },
-);
-
-export const TCPSocketActionSchema = object(
-  'io.k8s.api.core.v1.TCPSocketAction',
-  'TCPSocketAction describes an action based on opening a socket',
-  {
-    port: intOrString(
-      'Number or name of the port to access on the container. Number must be in the range 1 to 65535. Name must be an IANA_SVC_NAME.',
-    ),
-    host: str('Optional: Host name to connect to, defaults to the pod IP.'),
-  },
-  { required: ['port'] },
-);
-
-export const GRPCActionSchema = object(
-  'io.k8s.api.core.v1.GRPCAction',
-  'GRPCAction specifies an action involving a GRPC service.',
-  {
-    port: int32('Port number of the gRPC service. Number must be in the range 1 to 65535.'),
-    service: str(
-      'Service is the name of the service to place in the gRPC HealthCheckRequest. If this is not specified, the default behavior is defined by gRPC.',
-    ),
-  },
-  { required: ['port'] },
-);
-
-export const ProbeSchema = object(
-  'io.k8s.api.core.v1.Probe',
-  'Probe describes a health check to be performed against a container to determine whether it is alive or ready to receive traffic.',
-  {
-    exec: ExecActionSchema,
-    httpGet: HTTPGetActionSchema,
-    tcpSocket: TCPSocketActionSchema,
-    grpc: GRPCActionSchema,
-    initialDelaySeconds: int32(
-      'Number of seconds after the container has started before liveness probes are initiated.',
-    ),
-    timeoutSeconds: int32(
-      'Number of seconds after which the probe times out. Defaults to 1 second. Minimum value is 1.',
-    ),
-    periodSeconds: int32(
-      'How often (in seconds) to perform the probe. Default to 10 seconds. Minimum value is 1.',
-    ),
-    successThreshold: int32(
-      'Minimum consecutive successes for the probe to be considered successful after having failed. Defaults to 1. Must be 1 for liveness and startup. Minimum value is 1.',
-    ),
-    failureThreshold: int32(
-      'Minimum consecutive failures for the probe to be considered failed after having succeeded. Defaults to 3. Minimum value is 1.',
-    ),
-    terminationGracePeriodSeconds: int64(
-      'Optional duration in seconds the pod needs to terminate gracefully upon probe failure.',
-    ),
-  },
-);
-
-export const LifecycleHandlerSchema = object(
-  'io.k8s.api.core.v1.LifecycleHandler',
-  'LifecycleHandler defines a specific action that should be taken in a lifecycle hook. One and only one of the fields, except TCPSocket must be specified.',
-  {
-    exec: ExecActionSchema,
-    httpGet: HTTPGetActionSchema,
-    tcpSocket: TCPSocketActionSchema,
-    sleep: object(
-      'io.k8s.api.core.v1.SleepAction',
-      'SleepAction describes a "sleep" action.',
-      {
-        seconds: int64('Seconds is the number of seconds to sleep.'),
-      },
-      { required: ['seconds'] },
-    ),
-  },
-);
-
-export const LifecycleSchema = object(
-  'io.k8s.api.core.v1.Lifecycle',
-  'Lifecycle describes actions that the management system should take in response to container lifecycle events.',
-  {
-    postStart: LifecycleHandlerSchema,
-    preStop: LifecycleHandlerSchema,
-    stopSignal: str('StopSignal defines which signal will be sent to a container when it is being stopped.'),
-  },
-);
-
-export const SELinuxOptionsSchema = object(
-  'io.k8s.api.core.v1.SELinuxOptions',
-  'SELinuxOptions are the labels to be applied to the container',
-  {
-    user: str('User is a SELinux user label that applies to the container.'),
-    role: str('Role is a SELinux role label that applies to the container.'),
-    type: str('Type is a SELinux type label that applies to the container.'),
-    level: str('Level is SELinux level label that applies to the container.'),
-  },
-);
-
-export const WindowsSecurityContextOptionsSchema = object(
-  'io.k8s.api.core.v1.WindowsSecurityContextOptions',
-  'WindowsSecurityContextOptions contain Windows-specific options and credentials.',
-  {
-    gmsaCredentialSpecName: str('GMSACredentialSpecName is the name of the GMSA credential spec to use.'),
-    gmsaCredentialSpec: str(
-      'GMSACredentialSpec is where the GMSA admission webhook inlines the contents of the GMSA credential spec.',
-    ),
-    runAsUserName: str('The UserName in Windows to run the entrypoint of the container process.'),
-    hostProcess: bool("HostProcess determines if a container should be run as a 'Host Process' container."),
-  },
-);
-
-const profile = (name: string, what: string) =>
-  object(
-    name,
-    `${what} profile settings.`,
-    {
-      type: str(`type indicates which kind of ${what} profile will be applied.`),
-      localhostProfile: str('localhostProfile indicates a profile loaded on the node that should be used.'),
-    },
-    {
-      required: ['type'],
-      extra: {
-        'x-kubernetes-unions': [
-          { discriminator: 'type', 'fields-to-discriminateBy': { localhostProfile: 'LocalhostProfile' } },
-        ],
-      },
-    },
-  );
-
-export const SeccompProfileSchema = profile('io.k8s.api.core.v1.SeccompProfile', 'seccomp');
-export const AppArmorProfileSchema = profile('io.k8s.api.core.v1.AppArmorProfile', 'AppArmor');
-
-export const SecurityContextSchema = object(
-  'io.k8s.api.core.v1.SecurityContext',
-  'SecurityContext holds security configuration that will be applied to a container.',
-  {
-    capabilities: object(
-      'io.k8s.api.core.v1.Capabilities',
-      'Adds and removes POSIX capabilities from running containers.',
-      {
-        add: stringList('Added capabilities', { 'x-kubernetes-list-type': 'atomic' }),
-        drop: stringList('Removed capabilities', { 'x-kubernetes-list-type': 'atomic' }),
-      },
-    ),
-    privileged: bool(
-      'Run container in privileged mode. Processes in privileged containers are essentially equivalent to root on the host. Defaults to false.',
-    ),
-    seLinuxOptions: SELinuxOptionsSchema,
-    windowsOptions: WindowsSecurityContextOptionsSchema,
-    runAsUser: int64('The UID to run the entrypoint of the container process.'),
-    runAsGroup: int64('The GID to run the entrypoint of the container process.'),
-    runAsNonRoot: bool('Indicates that the container must run as a non-root user.'),
-    readOnlyRootFilesystem: bool('Whether this container has a read-only root filesystem. Default is false.'),
-    allowPrivilegeEscalation: bool(
-      'AllowPrivilegeEscalation controls whether a process can gain more privileges than its parent process.',
-    ),
-    procMount: str(
-      'procMount denotes the type of proc mount to use for the containers. The default value is Default.',
-    ),
-    seccompProfile: SeccompProfileSchema,
-    appArmorProfile: AppArmorProfileSchema,
   },
 );
 
@@ -531,105 +340,8 @@ export const EphemeralContainerSchema = object(
 
 export type Container = Static<typeof ContainerSchema>;
 export type EphemeralContainer = Static<typeof EphemeralContainerSchema>;
-export type Probe = Static<typeof ProbeSchema>;
 export type ContainerPort = Static<typeof ContainerPortSchema>;
 export type ResourceRequirements = Static<typeof ResourceRequirementsSchema>;
-
-/** Container state schemas (used by ContainerStatus). */
-export const ContainerStateSchema = object(
-  'io.k8s.api.core.v1.ContainerState',
-  'ContainerState holds a possible state of container. Only one of its members may be specified. If none of them is specified, the default one is ContainerStateWaiting.',
-  {
-    waiting: object(
-      'io.k8s.api.core.v1.ContainerStateWaiting',
-      'ContainerStateWaiting is a waiting state of a container.',
-      {
-        reason: str('(brief) reason the container is not yet running.'),
-        message: str('Message regarding why the container is not yet running.'),
-      },
-    ),
-    running: object(
-      'io.k8s.api.core.v1.ContainerStateRunning',
-      'ContainerStateRunning is a running state of a container.',
-      {
-        startedAt: time('Time at which the container was last (re-)started'),
-      },
-    ),
-    terminated: object(
-      'io.k8s.api.core.v1.ContainerStateTerminated',
-      'ContainerStateTerminated is a terminated state of a container.',
-      {
-        exitCode: int32('Exit status from the last termination of the container'),
-        signal: int32('Signal from the last termination of the container'),
-        reason: str('(brief) reason from the last termination of the container'),
-        message: str('Message regarding the last termination of the container'),
-        startedAt: time('Time at which previous execution of the container started'),
-        finishedAt: time('Time at which the container last terminated'),
-        containerID: str("Container's ID in the format '<type>://<container_id>'"),
-      },
-      { required: ['exitCode'] },
-    ),
-  },
-);
-
-export const ContainerStatusSchema = object(
-  'io.k8s.api.core.v1.ContainerStatus',
-  'ContainerStatus contains details for the current status of this container.',
-  {
-    name: str('Name is a DNS_LABEL representing the unique name of the container.'),
-    state: ContainerStateSchema,
-    lastState: ContainerStateSchema,
-    ready: bool('Ready specifies whether the container is currently passing its readiness check.'),
-    restartCount: int32('RestartCount holds the number of times the container has been restarted.'),
-    image: str('Image is the name of container image that the container is running.'),
-    imageID: str("ImageID is the image ID of the container's image."),
-    containerID: str("ContainerID is the ID of the container in the format '<type>://<container_id>'."),
-    started: bool(
-      'Started indicates whether the container has finished its postStart lifecycle hook and passed its startup probe.',
-    ),
-    allocatedResources: ResourceListSchema,
-    resources: ResourceRequirementsSchema,
-    volumeMounts: list(
-      object(
-        'io.k8s.api.core.v1.VolumeMountStatus',
-        'VolumeMountStatus shows status of volume mounts.',
-        {
-          name: str('Name corresponds to the name of the original VolumeMount.'),
-          mountPath: str('MountPath corresponds to the original VolumeMount.'),
-          readOnly: bool('ReadOnly corresponds to the original VolumeMount.'),
-          recursiveReadOnly: str(
-            'RecursiveReadOnly must be set to Disabled, Enabled, or unspecified (for non-readonly mounts).',
-          ),
-        },
-        { required: ['name', 'mountPath'] },
-      ),
-      'Status of volume mounts.',
-      { mergeKey: 'mountPath', listType: 'map', mapKeys: ['mountPath'] },
-    ),
-    user: object('io.k8s.api.core.v1.ContainerUser', 'ContainerUser represents user identity information', {
-      linux: object(
-        'io.k8s.api.core.v1.LinuxContainerUser',
-        'LinuxContainerUser represents user identity information in Linux containers',
-        {
-          uid: int64('UID is the primary uid initially attached to the first process in the container'),
-          gid: int64('GID is the primary gid initially attached to the first process in the container'),
-          supplementalGroups: int64List(
-            'SupplementalGroups are the supplemental groups initially attached to the first process in the container',
-          ),
-        },
-        { required: ['uid', 'gid'] },
-      ),
-    }),
-    stopSignal: str('StopSignal reports the effective stop signal for this container'),
-  },
-  { required: ['name', 'ready', 'restartCount', 'image', 'imageID'] },
-);
-
-function int64List(description: string): TSchema {
-  return list(int64('A group id.'), description, { listType: 'atomic' });
-}
-
-export type ContainerStatus = Static<typeof ContainerStatusSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Defaults
@@ -642,26 +354,6 @@ export function defaultPullPolicy(image: string | undefined): 'Always' | 'IfNotP
   const tagSep = image.indexOf(':', lastSlash + 1);
   if (tagSep < 0) return 'Always';
   return image.slice(tagSep + 1) === 'latest' ? 'Always' : 'IfNotPresent';
-}
-
-function defaultProbe(probe: Probe | undefined): void {
-  if (!probe) return;
-  probe.timeoutSeconds ??= 1;
-  probe.periodSeconds ??= 10;
-  probe.successThreshold ??= 1;
-  probe.failureThreshold ??= 3;
-  if (probe.httpGet) {
-    probe.httpGet.path ??= '/';
-    probe.httpGet.scheme ??= 'HTTP';
-  }
-  if (probe.grpc) probe.grpc.service ??= '';
-}
-
-function defaultHandler(h: Static<typeof LifecycleHandlerSchema> | undefined): void {
-  if (h?.httpGet) {
-    h.httpGet.path ??= '/';
-    h.httpGet.scheme ??= 'HTTP';
-  }
 }
 
 /**
@@ -684,11 +376,11 @@ export function applyContainerDefaults(c: Container | EphemeralContainer, hostNe
   for (const e of c.env ?? []) {
     if (e.valueFrom?.fieldRef) e.valueFrom.fieldRef.apiVersion ??= 'v1';
   }
-  defaultProbe(c.livenessProbe);
-  defaultProbe(c.readinessProbe);
-  defaultProbe(c.startupProbe);
-  defaultHandler(c.lifecycle?.postStart);
-  defaultHandler(c.lifecycle?.preStop);
+  applyProbeDefaults(c.livenessProbe);
+  applyProbeDefaults(c.readinessProbe);
+  applyProbeDefaults(c.startupProbe);
+  applyHandlerDefaults(c.lifecycle?.postStart);
+  applyHandlerDefaults(c.lifecycle?.preStop);
   // Requests default to limits for every resource that has a limit but no request.
   const limits = c.resources?.limits;
   if (limits && Object.keys(limits).length > 0) {
@@ -863,91 +555,6 @@ export function validateResources(
   }
 }
 
-function validatePortRef(causes: StatusCause[], port: number | string | undefined, path: string): void {
-  if (port === undefined) {
-    causes.push(requiredCause(path));
-    return;
-  }
-  if (typeof port === 'number') {
-    if (!Number.isInteger(port) || port < 1 || port > 65535)
-      causes.push(invalidCause(path, port, 'must be between 1 and 65535, inclusive'));
-  } else {
-    for (const msg of checkPortName(port)) causes.push(invalidCause(path, port, msg));
-  }
-}
-
-function validateHandler(
-  causes: StatusCause[],
-  h: Static<typeof LifecycleHandlerSchema> | Probe,
-  path: string,
-): void {
-  const kinds: string[] = [];
-  if (h.exec) {
-    kinds.push('exec');
-    if (!h.exec.command || h.exec.command.length === 0) causes.push(requiredCause(`${path}.exec.command`));
-  }
-  if (h.httpGet) {
-    kinds.push('httpGet');
-    validatePortRef(causes, h.httpGet.port, `${path}.httpGet.port`);
-    checkSupported(causes, `${path}.httpGet.scheme`, h.httpGet.scheme, ['HTTP', 'HTTPS']);
-    (h.httpGet.httpHeaders ?? []).forEach((hd, i) => {
-      if (!hd.name || !/^[-A-Za-z0-9!#$%&'*+.^_`|~]+$/.test(hd.name)) {
-        causes.push(
-          invalidCause(
-            `${path}.httpGet.httpHeaders[${i}].name`,
-            hd.name ?? '',
-            "a valid HTTP header must consist of alphanumeric characters or '-'",
-          ),
-        );
-      }
-    });
-  }
-  if (h.tcpSocket) {
-    kinds.push('tcpSocket');
-    validatePortRef(causes, h.tcpSocket.port, `${path}.tcpSocket.port`);
-  }
-  if ('grpc' in h && h.grpc) {
-    kinds.push('grpc');
-    validatePortRef(causes, h.grpc.port, `${path}.grpc.port`);
-  }
-  if ('sleep' in h && h.sleep) {
-    kinds.push('sleep');
-    if (h.sleep.seconds === undefined || h.sleep.seconds < 0)
-      causes.push(invalidCause(`${path}.sleep.seconds`, h.sleep.seconds ?? 0, 'must be non-negative'));
-  }
-  if (kinds.length === 0) causes.push(requiredCause(path, 'must specify a handler type'));
-  else if (kinds.length > 1)
-    causes.push(forbiddenCause(`${path}.${kinds[1]}`, 'may not specify more than 1 handler type'));
-}
-
-function validateProbe(
-  causes: StatusCause[],
-  probe: Probe | undefined,
-  path: string,
-  mustSucceedOnce: boolean,
-): void {
-  if (!probe) return;
-  validateHandler(causes, probe, path);
-  checkNonNegative(causes, `${path}.initialDelaySeconds`, probe.initialDelaySeconds);
-  for (const f of ['timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold'] as const) {
-    const v = probe[f];
-    if (v !== undefined && v < 1)
-      causes.push(invalidCause(`${path}.${f}`, v, 'must be greater than or equal to 1'));
-  }
-  if (mustSucceedOnce && probe.successThreshold !== undefined && probe.successThreshold !== 1) {
-    causes.push(invalidCause(`${path}.successThreshold`, probe.successThreshold, 'must be 1'));
-  }
-  if (probe.terminationGracePeriodSeconds !== undefined && probe.terminationGracePeriodSeconds <= 0) {
-    causes.push(
-      invalidCause(
-        `${path}.terminationGracePeriodSeconds`,
-        probe.terminationGracePeriodSeconds,
-        'must be greater than 0',
-      ),
-    );
-  }
-}
-
 export interface ContainerValidationContext {
   /** Volume names of the pod (mounts must name one). */
   readonly volumeNames: ReadonlySet<string>;
@@ -1106,78 +713,13 @@ export function validateContainerList(
       if (c.lifecycle?.postStart) validateHandler(causes, c.lifecycle.postStart, `${p}.lifecycle.postStart`);
       if (c.lifecycle?.preStop) validateHandler(causes, c.lifecycle.preStop, `${p}.lifecycle.preStop`);
     }
-    const sc = c.securityContext;
-    if (sc) {
-      if (sc.runAsUser !== undefined && (sc.runAsUser < 0 || sc.runAsUser > 2147483647)) {
-        causes.push(
-          invalidCause(
-            `${p}.securityContext.runAsUser`,
-            sc.runAsUser,
-            'must be between 0 and 2147483647, inclusive',
-          ),
-        );
-      }
-      if (sc.runAsGroup !== undefined && (sc.runAsGroup < 0 || sc.runAsGroup > 2147483647)) {
-        causes.push(
-          invalidCause(
-            `${p}.securityContext.runAsGroup`,
-            sc.runAsGroup,
-            'must be between 0 and 2147483647, inclusive',
-          ),
-        );
-      }
-      if (sc.allowPrivilegeEscalation === false && sc.privileged === true) {
-        causes.push(
-          invalidCause(
-            `${p}.securityContext`,
-            sc,
-            'cannot set `allowPrivilegeEscalation` to false and `privileged` to true',
-          ),
-        );
-      }
-      checkSupported(causes, `${p}.securityContext.procMount`, sc.procMount, ['Default', 'Unmasked']);
-      if (sc.seccompProfile)
-        validateProfile(causes, sc.seccompProfile, `${p}.securityContext.seccompProfile`, [
-          'RuntimeDefault',
-          'Unconfined',
-          'Localhost',
-        ]);
-      if (sc.appArmorProfile)
-        validateProfile(causes, sc.appArmorProfile, `${p}.securityContext.appArmorProfile`, [
-          'RuntimeDefault',
-          'Unconfined',
-          'Localhost',
-        ]);
-    }
+    if (c.securityContext) validateSecurityContext(causes, c.securityContext, `${p}.securityContext`);
     if (c.stdinOnce && !c.stdin)
       causes.push(invalidCause(`${p}.stdinOnce`, true, '`stdinOnce` requires `stdin` to be true'));
     if (c.workingDir !== undefined && c.workingDir !== '' && c.workingDir.length > 4096) {
       causes.push(invalidCause(`${p}.workingDir`, c.workingDir, 'must be no more than 4096 characters'));
     }
   });
-}
-
-export function validateProfile(
-  causes: StatusCause[],
-  prof: { type?: string; localhostProfile?: string },
-  path: string,
-  types: readonly string[],
-): void {
-  if (!prof.type) {
-    causes.push(requiredCause(`${path}.type`));
-    return;
-  }
-  checkSupported(causes, `${path}.type`, prof.type, types);
-  if (prof.type === 'Localhost' && !prof.localhostProfile)
-    causes.push(requiredCause(`${path}.localhostProfile`, 'must be set when seccomp type is Localhost'));
-  if (prof.type !== 'Localhost' && prof.localhostProfile)
-    causes.push(
-      invalidCause(
-        `${path}.localhostProfile`,
-        prof.localhostProfile,
-        'can only be set when seccomp type is Localhost',
-      ),
-    );
 }
 
 /** Names used by downward-API volume items (resourceFieldRef needs a container name there). */

@@ -30,19 +30,21 @@ import {
 import { parseIp, IP_INVALID_MESSAGE } from '../../validation/ip-address.js';
 import { checkDns1123Label, checkDns1123Subdomain, checkQualifiedName } from '../../validation/names.js';
 import {
-  AppArmorProfileSchema,
   applyContainerDefaults,
   ContainerSchema,
   EphemeralContainerSchema,
   ResourceRequirementsSchema,
-  SELinuxOptionsSchema,
-  SeccompProfileSchema,
   validateContainerList,
-  validateProfile,
   validateResources,
-  WindowsSecurityContextOptionsSchema,
   type ContainerValidationContext,
 } from './container.js';
+import {
+  AppArmorProfileSchema,
+  SELinuxOptionsSchema,
+  SeccompProfileSchema,
+  validateProfile,
+  WindowsSecurityContextOptionsSchema,
+} from './security-context.js';
 import { LocalObjectReferenceSchema } from './object-reference.js';
 import {
   AffinitySchema,

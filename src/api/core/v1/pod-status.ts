@@ -6,7 +6,8 @@ import type { Static } from '@sinclair/typebox';
 import { findQuantity } from '../../resource/quantity.js';
 import { int64, list, mapOf, object, quantity, str, time } from '../../schema/fields.js';
 import { formatAge } from '../../table/format-age.js';
-import { ContainerStatusSchema, type Container, type ContainerStatus } from './container.js';
+import type { Container } from './container.js';
+import { ContainerStatusSchema, type ContainerStatus } from './container-status.js';
 import type { PodSpec } from './pod-spec.js';
 
 export const PodConditionSchema = object(
