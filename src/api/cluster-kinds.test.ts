@@ -7,7 +7,7 @@ import { storageClassKind } from './storage/v1/storage-class.js';
 import { runtimeClassKind } from './node/v1/runtime-class.js';
 import { endpointSliceKind } from './discovery/v1/endpoint-slice.js';
 import { leaseKind } from './coordination/v1/lease.js';
-import { admit, causeLines } from './testing/admission-pipeline.js';
+import { admit, causeLines } from './testing/admission.js';
 import { sampleManifests } from './testing/sample-manifests.js';
 
 const NOW = Date.UTC(2024, 0, 3);

@@ -6,11 +6,14 @@
  * The front door exports:
  * - the kind registry (`allKinds`, `findKindByResource`, `findKindByApiVersionKind`,
  *   `findKindByShortName`, `findKindsByName`) and the `KindDefinition` contract;
+ * - the pure write pipeline every write runs (`admitObject` = `decodeForAdmission` then
+ *   `completeAdmission`: decode, unknown fields, schema, system metadata, defaults, validation);
  * - common metadata rules (`validateObjectMeta`, `validateObjectMetaUpdate`), field causes and
  *   `invalidObjectError` (upstream-worded 422s);
  * - label selectors (`parseLabelSelector`, `labelSelectorFromObject`, `matchesLabelSelector`,
  *   `labelSelectorToString`) and field selectors (`parseFieldSelector`, `matchesFieldSelector`);
- * - strict field validation helpers (`findUnknownFields`, `pruneUnknownFields`, `dropNullFields`);
+ * - the schema walker (`schemaNodeFor`: structs, maps, lists and their merge keys) and strict
+ *   field validation (`pruneUnknownFields`, `dropNullFields`);
  * - quantities (`parseQuantity`, `quantityMilliValue`, ...) and `formatAge`;
  * - OpenAPI v3 documents (`buildOpenApiV3Index`, `buildOpenApiV3Document`) and the v2 document
  *   in JSON and gnostic protobuf (`buildOpenApiV2`);
@@ -23,6 +26,22 @@
  * closed except real maps, with upstream's list-merge extensions.
  */
 export type * from './kind-definition.js';
+
+// The pure write pipeline (decode, system metadata, defaults, validation).
+export {
+  admitObject,
+  checkObjectFields,
+  completeAdmission,
+  decodeForAdmission,
+  type AdmitObjectOptions,
+  type Completion,
+  type CreateCompletion,
+  type DecodeOptions,
+  type FieldCheckOptions,
+  type FieldValidation,
+  type UpdateCompletion,
+} from './admission/admit-object.js';
+export { formatTime } from './meta/v1/time.js';
 
 export {
   allKinds,
@@ -94,7 +113,8 @@ export {
   type ParsedIp,
 } from './validation/ip-address.js';
 export { deepEqual } from './validation/deep-equal.js';
-export { dropNullFields, findUnknownFields, pruneUnknownFields } from './schema/unknown-fields.js';
+export { dropNullFields, pruneUnknownFields } from './schema/unknown-fields.js';
+export { schemaNodeFor, SchemaNode, type ListType, type SchemaShape } from './schema/schema-node.js';
 
 // Quantities and table helpers.
 export {

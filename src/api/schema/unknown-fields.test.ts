@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { podKind } from '../core/v1/pod.js';
-import { dropNullFields, findUnknownFields, pruneUnknownFields } from './unknown-fields.js';
+import { schemaNodeFor } from './schema-node.js';
+import { dropNullFields, pruneUnknownFields } from './unknown-fields.js';
 
 describe('unknown fields', () => {
   const pod = () => ({
@@ -16,20 +17,31 @@ describe('unknown fields', () => {
       extra: true,
     },
   });
+  const node = schemaNodeFor(podKind.schema);
 
-  it('finds undeclared fields with kubectl paths and leaves maps alone', () => {
-    assert.deepEqual(findUnknownFields(podKind.schema, pod()), [
+  it('prunes undeclared fields in place, reports them with kubectl paths and leaves maps alone', () => {
+    const p = pod();
+    assert.deepEqual(pruneUnknownFields(node, p), [
       'metadata.bogus',
       'spec.containers[0].imagePullPolicyy',
       'spec.extra',
     ]);
+    assert.deepEqual(pruneUnknownFields(node, p), []);
+    assert.equal((p.spec as Record<string, unknown>)['extra'], undefined);
+    assert.deepEqual(p.metadata.labels, { anything: 'goes' });
+    assert.deepEqual(p.spec.nodeSelector, { 'any/key': 'v' });
   });
 
-  it('prunes undeclared fields in place', () => {
-    const p = pod();
-    assert.equal(pruneUnknownFields(podKind.schema, p).length, 3);
-    assert.deepEqual(findUnknownFields(podKind.schema, p), []);
-    assert.equal((p.spec as Record<string, unknown>)['extra'], undefined);
+  it('drops null fields on the way without reporting them, as Go decoding does', () => {
+    const p = { ...pod(), metadata: { name: 'web', creationTimestamp: null, labels: { a: null } } };
+    assert.deepEqual(pruneUnknownFields(node, p).includes('metadata.creationTimestamp'), false);
+    assert.deepEqual(p.metadata, { name: 'web', labels: {} });
+  });
+
+  it('reports at most the given number of fields but prunes them all', () => {
+    const p = { ...pod(), spec: { ...pod().spec, x1: 1, x2: 2, x3: 3 } };
+    assert.equal(pruneUnknownFields(node, p, 2).length, 2);
+    assert.deepEqual(pruneUnknownFields(node, p), []);
   });
 
   it('drops nulls as Go decoding does', () => {

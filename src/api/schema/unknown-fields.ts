@@ -1,77 +1,70 @@
 /**
- * Strict field validation support: finding (and for `fieldValidation=Warn|Ignore`, dropping)
- * fields an object schema does not declare, and dropping JSON `null`s the way Go's decoder
- * treats them (as absent) before the schema check.
+ * Unknown-field detection for field validation (`fieldValidation=Strict|Warn|Ignore`), and the
+ * null handling of Go's JSON decoder.
+ *
+ * Upstream decodes into typed structs, which silently drops fields the type does not know;
+ * strict decoding reports them first. We do the same in one walk beside the kind's schema
+ * (`schema-node.ts`): every field the schema does not know is removed from the object (always)
+ * and its path is returned (for the 400 in Strict mode and the Warning headers in Warn mode).
  */
-import type { TSchema } from '@sinclair/typebox';
+import type { SchemaNode } from './schema-node.js';
 
-interface SchemaNode {
-  readonly type?: string;
-  readonly properties?: Readonly<Record<string, SchemaNode>>;
-  readonly additionalProperties?: boolean | SchemaNode;
-  readonly items?: SchemaNode;
-  readonly anyOf?: readonly SchemaNode[];
+/** Paths are rendered as upstream does: `spec.containers[0].foo`. */
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
 }
 
-function childPath(parent: string, key: string): string {
-  return parent === '' ? key : `${parent}.${key}`;
+/**
+ * Removes, in place, every field of `value` its schema does not know, and returns their paths
+ * (at most `maxReported`; pruning continues past it). Object properties that are `null` are
+ * removed too, without a report, as Go's decoder treats them as absent.
+ */
+export function pruneUnknownFields(node: SchemaNode, value: unknown, maxReported = 100): string[] {
+  const found: string[] = [];
+  walk(node, value, '', found, maxReported);
+  return found;
 }
 
-function walk(
-  schema: SchemaNode,
-  value: unknown,
-  path: string,
-  prune: boolean,
-  out: string[],
-  max: number,
-): void {
-  if (out.length >= max || value === null || typeof value !== 'object') return;
-  if (Array.isArray(value)) {
-    if (schema.items)
-      value.forEach((v, i) => walk(schema.items as SchemaNode, v, `${path}[${i}]`, prune, out, max));
-    return;
-  }
-  if (schema.type !== 'object') return;
-  const rec = value as Record<string, unknown>;
-  const props = schema.properties ?? {};
-  const extra = schema.additionalProperties;
-  for (const key of Object.keys(rec)) {
-    const sub = Object.prototype.hasOwnProperty.call(props, key) ? props[key] : undefined;
-    if (sub) {
-      walk(sub, rec[key], childPath(path, key), prune, out, max);
-    } else if (extra === true || extra === undefined) {
-      // JSON Schema: without additionalProperties false, undeclared fields are allowed.
-      continue;
-    } else if (typeof extra === 'object') {
-      walk(extra, rec[key], `${path}[${key}]`, prune, out, max);
-    } else {
-      out.push(childPath(path, key));
-      if (prune) delete rec[key];
-      if (out.length >= max) return;
+function walk(node: SchemaNode, value: unknown, path: string, found: string[], max: number): void {
+  if (value === null || typeof value !== 'object') return;
+  switch (node.shape) {
+    case 'any':
+    case 'scalar':
+      dropNullFields(value);
+      return;
+    case 'list': {
+      if (!Array.isArray(value)) return;
+      const items = node.items();
+      for (let i = 0; i < value.length; i++) walk(items, value[i], `${path}[${i}]`, found, max);
+      return;
+    }
+    case 'map':
+    case 'struct': {
+      if (Array.isArray(value)) return;
+      const obj = value as Record<string, unknown>;
+      for (const key of Object.keys(obj)) {
+        // Go's decoder reads a JSON null as "absent": drop it (clients send creationTimestamp: null).
+        if (obj[key] === null) {
+          delete obj[key];
+          continue;
+        }
+        const child = node.child(key);
+        if (!child) {
+          if (found.length < max) found.push(join(path, key));
+          delete obj[key];
+          continue;
+        }
+        walk(child, obj[key], join(path, key), found, max);
+      }
+      return;
     }
   }
 }
 
 /**
- * The paths of fields `value` carries that `schema` does not declare, in kubectl's notation
- * (`spec.containers[0].imagePullPolicyy`), at most `max` of them.
- */
-export function findUnknownFields(schema: TSchema, value: unknown, max = 100): string[] {
-  const out: string[] = [];
-  walk(schema as SchemaNode, value, '', false, out, max);
-  return out;
-}
-
-/** Removes undeclared fields from `value` in place; returns their paths (for warnings). */
-export function pruneUnknownFields(schema: TSchema, value: unknown): string[] {
-  const out: string[] = [];
-  walk(schema as SchemaNode, value, '', true, out, Number.MAX_SAFE_INTEGER);
-  return out;
-}
-
-/**
  * Removes object properties whose value is `null`, recursively and in place, as Go's JSON
- * decoder treats them (kubectl 1.20 sends `"creationTimestamp": null`). Array elements are left.
+ * decoder treats them (kubectl 1.20 sends `"creationTimestamp": null`). Array elements are
+ * left, as upstream leaves them.
  */
 export function dropNullFields(value: unknown): void {
   if (value === null || typeof value !== 'object') return;

@@ -4,7 +4,7 @@
  * Run: `npx tsx src/api/testing/admission.bench.ts [Kind ...]`. Not a test; reads the clock.
  */
 import { allKinds } from '../kinds.js';
-import { admit } from './admission-pipeline.js';
+import { admit } from './admission.js';
 import { sampleManifests } from './sample-manifests.js';
 
 const ITERATIONS = 20_000;

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../kind-definition.js';
-import { admit, causeLines } from '../../testing/admission-pipeline.js';
+import { admit, causeLines } from '../../testing/admission.js';
 import { sampleManifests } from '../../testing/sample-manifests.js';
 import { daemonSetKind, type DaemonSet } from './daemon-set.js';
 

@@ -1,18 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { admit, causeLines } from '../../testing/admission-pipeline.js';
+import { admit, admitWithStatus, causeLines } from '../../testing/admission.js';
 import { sampleManifests } from '../../testing/sample-manifests.js';
 import type { KubeObject } from '../../kind-definition.js';
 import { nodeKind, type Node } from './node.js';
 
 describe('Node', () => {
   it('defaults allocatable to capacity', () => {
-    const n = admit(nodeKind, sampleManifests['Node']).object as unknown as Node;
+    const n = admitWithStatus(nodeKind, sampleManifests['Node']).object as unknown as Node;
     assert.deepEqual(n.status?.allocatable, { cpu: '2', memory: '4Gi', pods: '110' });
   });
 
   it('prints STATUS, ROLES and VERSION as kubectl does', () => {
-    const obj = admit(nodeKind, sampleManifests['Node'], { nowMs: Date.UTC(2024, 0, 1) })
+    const obj = admitWithStatus(nodeKind, sampleManifests['Node'], { nowMs: Date.UTC(2024, 0, 1) })
       .object as KubeObject;
     const n = obj as unknown as Node;
     n.metadata = {

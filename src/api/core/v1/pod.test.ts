@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { admit, causeLines } from '../../testing/admission-pipeline.js';
+import { admit, causeLines } from '../../testing/admission.js';
 import type { KubeObject } from '../../kind-definition.js';
 import { podKind, type Pod } from './pod.js';
 
@@ -92,7 +92,7 @@ describe('Pod validation', () => {
   it('reports a missing image with the upstream path and reason', () => {
     const r = admit(podKind, pod({ containers: [{ name: 'web' }] }));
     assert.deepEqual(causeLines(r), ['spec.containers[0].image: Required value']);
-    assert.equal(r.causes[0]?.reason, 'FieldValueRequired');
+    assert.equal(r.error?.details.causes?.[0]?.reason, 'FieldValueRequired');
   });
 
   it('requires containers', () => {
@@ -255,10 +255,21 @@ describe('Pod validation', () => {
   });
 
   it('finds unknown fields and type errors before semantic validation', () => {
-    const r = admit(podKind, pod({ containers: [{ name: 'a', image: 'x', imagee: 'y' }] }));
-    assert.deepEqual(r.unknownFields, ['spec.containers[0].imagee']);
-    const t = admit(podKind, pod({ containers: [{ name: 'a', image: 3 }] }));
-    assert.equal(t.schemaCauses[0]?.field, 'spec.containers[0].image');
+    const typo = pod({ containers: [{ name: 'a', image: 'x', imagee: 'y' }] });
+    assert.deepEqual(causeLines(admit(podKind, typo)), [
+      'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].imagee"',
+    ]);
+    const warned = admit(podKind, typo, { fieldValidation: 'Warn' });
+    assert.deepEqual(warned.warnings, ['unknown field "spec.containers[0].imagee"']);
+    assert.equal((warned.object as unknown as Pod).spec?.containers?.[0]?.image, 'x');
+    const t = admit(podKind, pod({ containers: [{ name: 'a', image: 3, imagee: 'y' }] }));
+    assert.equal(t.error?.code, 'BadRequest');
+    assert.match(
+      t.error?.message ?? '',
+      /^Pod in version "v1" cannot be handled as a Pod: strict decoding error/,
+    );
+    const typed = admit(podKind, pod({ containers: [{ name: 'a', image: 3 }] }));
+    assert.match(typed.error?.message ?? '', /: spec\.containers\[0\]\.image: Invalid value: /);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
- * A read-only view of a kind's JSON Schema (TypeBox) shaped for the questions the apiserver
- * asks while walking an object beside its schema: is this a struct with known fields, a map,
- * a list (and how it merges), or a scalar? Used by unknown-field pruning, strategic merge patch
- * and server-side apply.
+ * A read-only view of a kind's JSON Schema (TypeBox) shaped for the questions asked while
+ * walking an object beside its schema: is this a struct with known fields, a map, a list (and
+ * how it merges), or a scalar? Used by unknown-field pruning (here) and by the apiserver's
+ * strategic merge patch and server-side apply.
  *
  * Handles what TypeBox and upstream OpenAPI emit: `$ref`/`$id` (recursive types), `anyOf` /
  * `oneOf` / `allOf` (nullable wrappers, int-or-string), `additionalProperties` and
@@ -13,16 +13,14 @@
  * Nodes are memoised per schema object, so walking is cheap after the first request.
  */
 
+import { isRecord } from '../../lib/index.js';
+
 type JsonSchema = Readonly<Record<string, unknown>>;
 
 export type SchemaShape = 'struct' | 'map' | 'list' | 'scalar' | 'any';
 export type ListType = 'atomic' | 'set' | 'map';
 
 const anyNodeSchema: JsonSchema = {};
-
-function isObject(v: unknown): v is JsonSchema {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** All `$id`s reachable from `root`, for `$ref` resolution. */
 function collectIds(root: JsonSchema): Map<string, JsonSchema> {
@@ -96,13 +94,13 @@ export class SchemaNode {
     const type = schemaType(s);
     if (type === 'array') {
       this.shape = 'list';
-      this.#items = isObject(s['items']) ? s['items'] : anyNodeSchema;
+      this.#items = isRecord(s['items']) ? s['items'] : anyNodeSchema;
     } else if (type === 'object') {
-      const props = isObject(s['properties']) ? s['properties'] : undefined;
+      const props = isRecord(s['properties']) ? s['properties'] : undefined;
       const additional = mapValueSchema(s);
       this.#properties = props;
       this.#additional = additional;
-      this.#isOpen = s['additionalProperties'] === undefined && !isObject(s['patternProperties']);
+      this.#isOpen = s['additionalProperties'] === undefined && !isRecord(s['patternProperties']);
       if (props && Object.keys(props).length > 0) this.shape = 'struct';
       else if (additional) this.shape = 'map';
       else this.shape = this.preservesUnknown || !props ? 'any' : 'struct';
@@ -186,7 +184,7 @@ export class SchemaNode {
       this.#properties && Object.prototype.hasOwnProperty.call(this.#properties, name)
         ? this.#properties[name]
         : undefined;
-    if (isObject(p)) node = nodeFor(p, this.#ctx);
+    if (isRecord(p)) node = nodeFor(p, this.#ctx);
     else if (this.#additional) node = nodeFor(this.#additional, this.#ctx);
     else if (this.preservesUnknown || this.#isOpen) node = anyNode(this.#ctx);
     this.#children.set(name, node);
@@ -225,7 +223,7 @@ function resolve(schema: JsonSchema, ctx: SchemaContext, depth = 0): JsonSchema 
   for (const key of ['anyOf', 'oneOf'] as const) {
     const alts = schema[key];
     if (Array.isArray(alts)) {
-      const real = alts.filter((a): a is JsonSchema => isObject(a) && a['type'] !== 'null');
+      const real = alts.filter((a): a is JsonSchema => isRecord(a) && a['type'] !== 'null');
       if (real.length === 1 && real[0]) return resolve(real[0], ctx, depth + 1);
       const resolved = real.map((a) => resolve(a, ctx, depth + 1));
       // A union with a structured member (rare) is treated as that member; int-or-string
@@ -240,10 +238,10 @@ function resolve(schema: JsonSchema, ctx: SchemaContext, depth = 0): JsonSchema 
   }
   const all = schema['allOf'];
   if (Array.isArray(all)) {
-    const parts = all.filter(isObject).map((a) => resolve(a, ctx, depth + 1));
+    const parts = all.filter(isRecord).map((a) => resolve(a, ctx, depth + 1));
     if (parts.length === 1 && parts[0]) return parts[0];
     const properties: Record<string, unknown> = {};
-    for (const p of parts) if (isObject(p['properties'])) Object.assign(properties, p['properties']);
+    for (const p of parts) if (isRecord(p['properties'])) Object.assign(properties, p['properties']);
     return { ...schema, allOf: undefined, type: 'object', properties };
   }
   return schema;
@@ -266,9 +264,9 @@ function schemaType(s: JsonSchema): 'object' | 'array' | 'scalar' | 'any' {
   if (first === 'array') return 'array';
   if (typeof first === 'string') return 'scalar';
   if (
-    isObject(s['properties']) ||
+    isRecord(s['properties']) ||
     s['additionalProperties'] !== undefined ||
-    isObject(s['patternProperties'])
+    isRecord(s['patternProperties'])
   ) {
     return 'object';
   }
@@ -281,12 +279,12 @@ function schemaType(s: JsonSchema): 'object' | 'array' | 'scalar' | 'any' {
 
 function mapValueSchema(s: JsonSchema): JsonSchema | undefined {
   const ap = s['additionalProperties'];
-  if (isObject(ap)) return ap;
+  if (isRecord(ap)) return ap;
   if (ap === true) return anyNodeSchema;
   const pp = s['patternProperties'];
-  if (isObject(pp)) {
+  if (isRecord(pp)) {
     const first = Object.values(pp)[0];
-    if (isObject(first)) return first;
+    if (isRecord(first)) return first;
   }
   return undefined;
 }
