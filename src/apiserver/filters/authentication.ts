@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { unauthorized } from '../../lib/index.js';
-import type { UserInfo } from '../endpoints/request-context.js';
+import type { UserInfo } from './user-info.js';
 
 export interface Authenticator {
   /** The user a request authenticates as, or undefined when it carries no valid credential. */
