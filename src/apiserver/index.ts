@@ -36,5 +36,5 @@ export {
   type Authenticator,
   type TokenEntry,
 } from './filters/authentication.js';
-export type { UserInfo } from './endpoints/request-context.js';
+export { anonymousUser, apiserverUser, type UserInfo } from './filters/user-info.js';
 export { defaultMaxRequestBodyBytes } from './endpoints/request-body.js';

@@ -4,11 +4,7 @@
  * signal that aborts when the client goes away.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-
-export interface UserInfo {
-  readonly name: string;
-  readonly groups: readonly string[];
-}
+import type { UserInfo } from '../filters/user-info.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;

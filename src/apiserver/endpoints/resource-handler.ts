@@ -5,7 +5,12 @@
  * implements itself (pods/binding, pods/eviction, namespaces/finalize); the streaming ones
  * (pods/log, exec, attach, portforward) answer 503 until a node agent serves them.
  */
-import { decodeKubernetesProtobuf, type KindDefinition, type KubeObject } from '../../api/index.js';
+import {
+  decodeKubernetesProtobuf,
+  formatTime,
+  type KindDefinition,
+  type KubeObject,
+} from '../../api/index.js';
 import {
   badRequest,
   methodNotAllowed,
@@ -16,8 +21,11 @@ import {
 } from '../../lib/index.js';
 import type { ApiRegistry } from '../registry/api-registry.js';
 import type { PatchType, WriteContext } from '../registry/operation-options.js';
-import type { PreparedCreate, ResourceRegistry } from '../registry/resource-registry.js';
+import { anonymousUser } from '../filters/user-info.js';
+import type { PreparedCreate } from '../registry/prepared-create.js';
+import type { ResourceRegistry } from '../registry/resource-registry.js';
 import { decodeObject, rawObjectChunks, storedJsonOf } from '../registry/object-codec.js';
+import type { ScaleRegistry } from '../registry/scale-registry.js';
 import type { FieldValidation } from '../registry/operation-options.js';
 import type { KeyValue } from '../../storage/index.js';
 import { namespaceSpecFinalizers } from '../registry/namespace-strategy.js';
@@ -53,7 +61,7 @@ export interface PreparedCreateReply {
   readonly warnings: readonly string[];
 }
 
-/** Runs `ResourceRegistry.prepareCreate` of JSON bodies off the event loop (a write pool). */
+/** Runs `prepareCreate` (`registry/prepared-create.ts`) of JSON bodies off the event loop (a write pool). */
 export interface CreatePreparer {
   /** True for kinds the preparer knows. */
   handles(def: KindDefinition): boolean;
@@ -62,7 +70,6 @@ export interface CreatePreparer {
     readonly kind: string;
     readonly namespace: string | undefined;
     readonly body: Uint8Array;
-    readonly user: string;
     readonly fieldManager: string;
     readonly fieldValidation: FieldValidation;
     readonly nowMs: number;
@@ -118,8 +125,8 @@ export class ResourceHandler {
         if (!reg.def.hasStatusSubresource) break;
         return this.#handleStatus(ctx, info, reg, name);
       case 'scale':
-        if (!reg.def.scale) break;
-        return this.#handleScale(ctx, info, reg, name);
+        if (!reg.scale) break;
+        return this.#handleScale(ctx, info, reg.scale, name);
       default:
         break;
     }
@@ -158,7 +165,7 @@ export class ResourceHandler {
     const duplicates = this.#duplicates.get(ctx);
     return {
       ...(duplicates ? { duplicateFields: duplicates } : {}),
-      user: ctx.user?.name ?? 'system:anonymous',
+      user: ctx.user ?? anonymousUser,
       dryRun: dryRun ?? dryRunFrom(ctx.query.getAll('dryRun')),
       fieldManager: fieldManagerFrom(ctx.query, ctx.req.headers['user-agent']),
       fieldValidation: fieldValidationFrom(ctx.query),
@@ -344,7 +351,8 @@ export class ResourceHandler {
         if (
           preparer?.handles(reg.def) &&
           objectBodyFormat(ctx.req.headers['content-type']) === 'json' &&
-          !dryRunFrom(ctx.query.getAll('dryRun'))
+          !dryRunFrom(ctx.query.getAll('dryRun')) &&
+          !reg.createNeedsObject(ns, this.#writeContext(ctx))
         ) {
           return this.#createOffThread(ctx, reg, ns, preparer);
         }
@@ -421,7 +429,6 @@ export class ResourceHandler {
       kind: `${reg.group}/${reg.kind}`,
       namespace: ns,
       body: bytes,
-      user: wctx.user,
       fieldManager: wctx.fieldManager,
       fieldValidation: wctx.fieldValidation,
       nowMs: ids.nowMs,
@@ -429,7 +436,7 @@ export class ResourceHandler {
     });
     if (reply) {
       const { prepared, warnings } = await reply;
-      const kv = await reg.createPrepared(ns, prepared);
+      const kv = await reg.createPrepared(ns, prepared, wctx);
       if (kv) {
         for (const w of warnings) ctx.warnings.push(w);
         return this.#respondStored(ctx, 201, reg, kv);
@@ -513,16 +520,16 @@ export class ResourceHandler {
   async #handleScale(
     ctx: RequestContext,
     info: ResourceRequest,
-    reg: ResourceRegistry,
+    scale: ScaleRegistry,
     name: string,
   ): Promise<void> {
     switch (info.verb) {
       case 'get':
-        return this.#respondPlain(ctx, 200, await reg.getScale(info.namespace, name));
+        return this.#respondPlain(ctx, 200, await scale.get(info.namespace, name));
       case 'update': {
         const body = await this.#readObjectBody(ctx);
-        const scale = await reg.updateScale(info.namespace, name, { scale: body }, this.#writeContext(ctx));
-        return this.#respondPlain(ctx, 200, scale);
+        const out = await scale.update(info.namespace, name, { scale: body }, this.#writeContext(ctx));
+        return this.#respondPlain(ctx, 200, out);
       }
       case 'patch': {
         const format = patchBodyFormat(ctx.req.headers['content-type']);
@@ -536,13 +543,8 @@ export class ResourceHandler {
               : format === 'apply'
                 ? 'apply'
                 : 'strategic';
-        const scale = await reg.updateScale(
-          info.namespace,
-          name,
-          { patchType, patch },
-          this.#writeContext(ctx),
-        );
-        return this.#respondPlain(ctx, 200, scale);
+        const out = await scale.update(info.namespace, name, { patchType, patch }, this.#writeContext(ctx));
+        return this.#respondPlain(ctx, 200, out);
       }
       default:
         throw notAllowed();
@@ -588,37 +590,45 @@ export class ResourceHandler {
     }
     const annotations = b.metadata?.annotations;
     const wctx = this.#writeContext(ctx);
-    await reg.mutate(info.namespace, name, wctx, 'binding', (pod) => {
-      const spec = (pod['spec'] ??= {}) as Record<string, unknown>;
-      if (pod.metadata.deletionTimestamp !== undefined) {
-        throw reg.conflictError(name, `pod ${name} is being deleted, cannot be assigned to a host`);
-      }
-      if (typeof spec['nodeName'] === 'string' && spec['nodeName'] !== '') {
-        throw reg.conflictError(name, `pod ${name} is already assigned to node "${spec['nodeName']}"`);
-      }
-      spec['nodeName'] = node;
-      if (typeof annotations === 'object' && annotations !== null) {
-        pod.metadata.annotations = {
-          ...(pod.metadata.annotations ?? {}),
-          ...(annotations as Record<string, string>),
+    // Upstream admits a binding as the CREATE of pods/binding.
+    await reg.mutate(
+      info.namespace,
+      name,
+      wctx,
+      'binding',
+      (pod) => {
+        const spec = (pod['spec'] ??= {}) as Record<string, unknown>;
+        if (pod.metadata.deletionTimestamp !== undefined) {
+          throw reg.conflictError(name, `pod ${name} is being deleted, cannot be assigned to a host`);
+        }
+        if (typeof spec['nodeName'] === 'string' && spec['nodeName'] !== '') {
+          throw reg.conflictError(name, `pod ${name} is already assigned to node "${spec['nodeName']}"`);
+        }
+        spec['nodeName'] = node;
+        if (typeof annotations === 'object' && annotations !== null) {
+          pod.metadata.annotations = {
+            ...(pod.metadata.annotations ?? {}),
+            ...(annotations as Record<string, string>),
+          };
+        }
+        const status = (pod['status'] ??= {}) as Record<string, unknown>;
+        const conditions = Array.isArray(status['conditions'])
+          ? (status['conditions'] as Record<string, unknown>[])
+          : [];
+        const now = formatTime(this.#deps.clock.now());
+        const scheduled = {
+          type: 'PodScheduled',
+          status: 'True',
+          lastProbeTime: null,
+          lastTransitionTime: now,
         };
-      }
-      const status = (pod['status'] ??= {}) as Record<string, unknown>;
-      const conditions = Array.isArray(status['conditions'])
-        ? (status['conditions'] as Record<string, unknown>[])
-        : [];
-      const now = new Date(this.#deps.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      const scheduled = {
-        type: 'PodScheduled',
-        status: 'True',
-        lastProbeTime: null,
-        lastTransitionTime: now,
-      };
-      const at = conditions.findIndex((c) => c['type'] === 'PodScheduled');
-      if (at >= 0) conditions[at] = scheduled;
-      else conditions.push(scheduled);
-      status['conditions'] = conditions;
-    });
+        const at = conditions.findIndex((c) => c['type'] === 'PodScheduled');
+        if (at >= 0) conditions[at] = scheduled;
+        else conditions.push(scheduled);
+        status['conditions'] = conditions;
+      },
+      'CREATE',
+    );
     return this.#respondPlain(ctx, 201, successStatus(undefined, 201));
   }
 
@@ -650,12 +660,7 @@ export class ResourceHandler {
     this.#format(ctx);
     const body = await this.#readObjectBody(ctx);
     const wctx = this.#writeContext(ctx);
-    const ns = reg.decodeInput(body, wctx);
-    if (ns.metadata.name !== name) {
-      throw badRequest(
-        `the name of the object (${ns.metadata.name ?? ''}) does not match the name on the URL (${name})`,
-      );
-    }
+    const ns = reg.decodeInput(body, wctx, undefined, name);
     const finalizers = namespaceSpecFinalizers(ns);
     const out = await reg.mutate(undefined, name, wctx, 'finalize', (obj) => {
       const spec = (obj['spec'] ??= {}) as Record<string, unknown>;

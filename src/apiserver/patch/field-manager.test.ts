@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../api/index.js';
 import { findH8sError, isConflict } from '../../lib/index.js';
-import { schemaNodeFor } from '../schema/schema-node.js';
+import { schemaNodeFor } from '../../api/index.js';
 import { testWidgetSchema } from '../testing/test-schema.js';
 import { applyConfiguration, isNoOpChange, trackUpdate, type FieldManagerScope } from './field-manager.js';
 import { FieldSet, pathToString } from './field-set.js';

@@ -13,7 +13,7 @@
  */
 import { conflict, type StatusCause } from '../../lib/index.js';
 import type { KubeObject, ManagedFieldsEntry } from '../../api/index.js';
-import type { SchemaNode } from '../schema/schema-node.js';
+import type { SchemaNode } from '../../api/index.js';
 import {
   compareObjects,
   fieldSetOf,

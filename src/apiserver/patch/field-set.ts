@@ -9,7 +9,7 @@
  * in the set; FieldsV1 marks a member that also has children with `".": {}`.
  */
 import { isRecord } from '../../lib/index.js';
-import type { SchemaNode } from '../schema/schema-node.js';
+import type { SchemaNode } from '../../api/index.js';
 import { jsonEqual } from './json-patch.js';
 
 type JsonMap = Record<string, unknown>;

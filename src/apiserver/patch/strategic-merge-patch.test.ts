@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isBadRequest } from '../../lib/index.js';
-import { schemaNodeFor } from '../schema/schema-node.js';
+import { schemaNodeFor } from '../../api/index.js';
 import { testWidgetSchema } from '../testing/test-schema.js';
 import { applyStrategicMergePatch } from './strategic-merge-patch.js';
 

@@ -15,7 +15,7 @@
  * Errors are BadRequest (a malformed directive or an element without its merge key).
  */
 import { badRequest, isRecord } from '../../lib/index.js';
-import type { SchemaNode } from '../schema/schema-node.js';
+import type { SchemaNode } from '../../api/index.js';
 import { jsonEqual } from './json-patch.js';
 
 type JsonMap = Record<string, unknown>;

@@ -1,16 +1,15 @@
 /**
- * All served resources, looked up by group/version/resource or by kind, plus what spans
- * kinds: namespace lifecycle admission (objects need an existing, non-terminating namespace)
- * and the bootstrap namespaces every cluster has.
+ * All served resources, looked up by group/version/resource or by kind, plus the bootstrap
+ * namespaces every cluster has. The admission plugins (namespace lifecycle among them) come in
+ * with `admission` and run on every write of every registry.
  */
 import { randomUUID, randomInt } from 'node:crypto';
 import type { KindDefinition } from '../../api/index.js';
-import { isAlreadyExists, notFound, type Clock, type Logger } from '../../lib/index.js';
+import { isAlreadyExists, type Clock, type Logger } from '../../lib/index.js';
 import type { KeyValueStore } from '../../storage/index.js';
-import { decodeObject } from './object-codec.js';
-import { NamespaceCache } from './namespace-cache.js';
+import { AdmissionChain } from '../admission/admission-chain.js';
+import { apiserverUser } from '../filters/user-info.js';
 import { ResourceRegistry } from './resource-registry.js';
-import { resourcePrefix } from './storage-key.js';
 import type { WriteContext } from './operation-options.js';
 
 export interface ApiRegistryDeps {
@@ -18,6 +17,8 @@ export interface ApiRegistryDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly kinds: readonly KindDefinition[];
+  /** The admission plugins; none without it. */
+  readonly admission?: AdmissionChain;
   /** Random sources, injectable for tests. */
   readonly newUid?: () => string;
   readonly nameSuffix?: () => string;
@@ -35,41 +36,21 @@ export function randomNameSuffix(): string {
   return s;
 }
 
-function terminating(reg: ResourceRegistry, namespace: string, name: string): Error {
-  return reg.forbiddenError(
-    name,
-    `unable to create new content in namespace ${namespace} because it is being terminated`,
-    [
-      {
-        reason: 'NamespaceTerminating',
-        message: `namespace ${namespace} is being terminated`,
-        field: 'metadata.namespace',
-      },
-    ],
-  );
-}
-
 export class ApiRegistry {
   readonly #byPath = new Map<string, ResourceRegistry>();
   readonly #byKind = new Map<string, ResourceRegistry>();
   readonly #all: ResourceRegistry[] = [];
-  readonly #store: KeyValueStore;
   readonly #log: Logger;
-  readonly #clock: Clock;
-  #namespaceCache: NamespaceCache | undefined;
 
   constructor(deps: ApiRegistryDeps) {
-    this.#store = deps.store;
     this.#log = deps.log;
-    this.#clock = deps.clock;
     const common = {
       store: deps.store,
       clock: deps.clock,
       log: deps.log,
       newUid: deps.newUid ?? randomUUID,
       nameSuffix: deps.nameSuffix ?? randomNameSuffix,
-      admitNamespace: (ns: string, reg: ResourceRegistry, name: string) =>
-        this.#admitNamespace(ns, reg, name),
+      admission: deps.admission ?? new AdmissionChain(),
     };
     for (const def of deps.kinds) {
       const reg = new ResourceRegistry(def, common);
@@ -80,7 +61,6 @@ export class ApiRegistry {
       this.#all.push(reg);
     }
   }
-
   /** Every registry, in definition order. */
   all(): readonly ResourceRegistry[] {
     return this.#all;
@@ -98,53 +78,12 @@ export class ApiRegistry {
     return this.findKind('', 'Namespace');
   }
 
-  /**
-   * Keeps the namespace cache for admission current until `signal` aborts (resolves then).
-   * Without it every create reads its namespace from the store.
-   */
-  runNamespaceCache(signal: AbortSignal): Promise<void> {
-    const namespaces = this.namespaces;
-    if (!namespaces) return Promise.resolve();
-    const cache = new NamespaceCache({
-      store: this.#store,
-      prefix: resourcePrefix(namespaces.keys),
-      log: this.#log,
-      clock: this.#clock,
-    });
-    this.#namespaceCache = cache;
-    return cache.run(signal).finally(() => {
-      if (this.#namespaceCache === cache) this.#namespaceCache = undefined;
-    });
-  }
-
-  async #admitNamespace(namespace: string, reg: ResourceRegistry, name: string): Promise<void> {
-    const namespaces = this.namespaces;
-    if (!namespaces) return;
-    const cached = this.#namespaceCache?.phaseOf(namespace);
-    if (cached === 'Active') return;
-    if (cached === 'Terminating') throw terminating(reg, namespace, name);
-    const kv = await this.#store.find(namespaces.key(undefined, namespace)).catch((err: unknown) => {
-      if ((err as { code?: string }).code === 'NotFound') return undefined;
-      throw err;
-    });
-    if (!kv) {
-      throw notFound(`namespaces "${namespace}" not found`, {
-        details: { name: namespace, group: '', kind: 'namespaces' },
-      });
-    }
-    const ns = decodeObject(kv);
-    const phase = (ns['status'] as { phase?: unknown } | undefined)?.phase;
-    if (ns.metadata.deletionTimestamp !== undefined || phase === 'Terminating') {
-      throw terminating(reg, namespace, name);
-    }
-  }
-
   /** Creates the bootstrap namespaces that are missing (idempotent). */
   async ensureBootstrapNamespaces(): Promise<void> {
     const namespaces = this.namespaces;
     if (!namespaces) return;
     const ctx: WriteContext = {
-      user: 'system:apiserver',
+      user: apiserverUser,
       dryRun: false,
       fieldManager: 'h8s-apiserver',
       fieldValidation: 'Strict',

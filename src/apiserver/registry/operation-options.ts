@@ -2,14 +2,17 @@
  * The typed options of registry operations. The endpoints layer parses query strings and
  * bodies into these; the registry never sees HTTP.
  */
-export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+import type { FieldValidation } from '../../api/index.js';
+import type { UserInfo } from '../filters/user-info.js';
+
+export type { FieldValidation } from '../../api/index.js';
 export type PropagationPolicy = 'Background' | 'Foreground' | 'Orphan';
 export type ResourceVersionMatch = 'NotOlderThan' | 'Exact';
 
 /** Context of a write: who writes, how strictly, and where warnings go. */
 export interface WriteContext {
-  /** Authenticated user name (for logs; authorization is not the registry's job). */
-  readonly user: string;
+  /** Who writes: admission plugins decide on it (authorization happened before the registry). */
+  readonly user: UserInfo;
   /** `dryRun=All`: run every step except the store write. */
   readonly dryRun: boolean;
   /** Field manager recorded in managedFields. */

@@ -22,13 +22,16 @@ import { describeError, notFound, tooManyRequests, type Clock, type Logger } fro
 import type { KeyValueStore } from '../../storage/index.js';
 import { Discovery } from '../endpoints/discovery.js';
 import { OpenApiHandler } from '../endpoints/openapi-handler.js';
-import type { RequestContext, UserInfo } from '../endpoints/request-context.js';
+import type { RequestContext } from '../endpoints/request-context.js';
+import type { UserInfo } from '../filters/user-info.js';
 import { resolveRequestInfo } from '../endpoints/request-info.js';
 import { ResourceHandler } from '../endpoints/resource-handler.js';
 import { writeJson, writeText } from '../endpoints/responses.js';
 import { statusForError } from '../endpoints/status.js';
 import { defaultMaxRequestBodyBytes } from '../endpoints/request-body.js';
 import { isPublicPath, unauthorizedError, type Authenticator } from '../filters/authentication.js';
+import { AdmissionChain } from '../admission/admission-chain.js';
+import { NamespaceLifecycle } from '../admission/namespace-lifecycle.js';
 import { ApiRegistry } from '../registry/api-registry.js';
 import { WritePool } from './write-pool.js';
 
@@ -137,6 +140,7 @@ export class ApiServer {
   readonly #background: Promise<void>[] = [];
   readonly #idPrefix = randomBytes(4).toString('hex');
   #requestSeq = 0;
+  readonly #namespaceLifecycle: NamespaceLifecycle;
   #isReady = false;
   #inFlight = 0;
   #watches = 0;
@@ -147,11 +151,19 @@ export class ApiServer {
     this.#log = deps.log;
     // Every open watch listens for shutdown (thousands may): no MaxListenersExceededWarning.
     setMaxListeners(0, this.#shutdown.signal);
+    // Admission plugins in upstream's order; the next issues add service accounts, node
+    // restriction, tenancy, limit ranges and quotas here.
+    this.#namespaceLifecycle = new NamespaceLifecycle({
+      store: deps.store,
+      clock: deps.clock,
+      log: deps.log,
+    });
     this.registry = new ApiRegistry({
       store: deps.store,
       clock: deps.clock,
       log: deps.log,
       kinds: deps.kinds,
+      admission: new AdmissionChain({ mutating: [this.#namespaceLifecycle] }),
     });
     this.#discovery = new Discovery(this.registry);
     const writeWorkers = config.writeWorkers ?? (availableParallelism() > 1 ? 1 : 0);
@@ -197,7 +209,7 @@ export class ApiServer {
   async start(): Promise<number> {
     await this.registry.ensureBootstrapNamespaces();
     await this.#writePool?.ready();
-    this.#background.push(this.registry.runNamespaceCache(this.#shutdown.signal));
+    this.#background.push(this.#namespaceLifecycle.run(this.#shutdown.signal));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#server.once('error', onError);

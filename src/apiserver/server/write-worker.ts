@@ -1,15 +1,15 @@
 /**
  * A write worker thread (see `write-pool.ts`): decodes, checks, defaults, validates and encodes
- * create requests of the built-in kinds with the same `ResourceRegistry` code the event loop
- * runs, over no store. It never writes and holds no server state.
+ * create requests of the built-in kinds with the same pure pipeline the event loop runs
+ * (`prepareCreate`: api's decode and completion steps, managedFields, encoding). It never
+ * writes and holds no server state; admission and the store write stay on the event loop.
  */
 import { parentPort } from 'node:worker_threads';
-import { allKinds } from '../../api/index.js';
-import { errorToWire, internal, nullLogger, systemClock, type Clock } from '../../lib/index.js';
-import type { KeyValueStore } from '../../storage/index.js';
+import { allKinds, type KindDefinition } from '../../api/index.js';
+import { errorToWire, internal } from '../../lib/index.js';
 import { decodeJsonBody } from '../endpoints/request-body.js';
 import { randomNameSuffix } from '../registry/api-registry.js';
-import { ResourceRegistry } from '../registry/resource-registry.js';
+import { prepareCreate } from '../registry/prepared-create.js';
 import type {
   PrepareCreateRequest,
   PreparedReply,
@@ -17,34 +17,8 @@ import type {
   WorkerRequest,
 } from './write-worker-protocol.js';
 
-/** The request being prepared: its time and uid come from the server. */
-const current = { nowMs: 0, uid: '' };
-
-const clock: Clock = { ...systemClock, now: () => current.nowMs };
-
-const noStore = new Proxy(
-  {},
-  {
-    get() {
-      throw internal('A write worker has no store');
-    },
-  },
-) as KeyValueStore;
-
-const registries = new Map<string, ResourceRegistry>();
-for (const def of allKinds()) {
-  registries.set(
-    `${def.group}/${def.kind}`,
-    new ResourceRegistry(def, {
-      store: noStore,
-      clock,
-      log: nullLogger,
-      newUid: () => current.uid,
-      nameSuffix: randomNameSuffix,
-      admitNamespace: () => Promise.reject(internal('A write worker does not admit')),
-    }),
-  );
-}
+const kinds = new Map<string, KindDefinition>();
+for (const def of allKinds()) kinds.set(`${def.group}/${def.kind}`, def);
 
 /** A test hook waiting for the next request. */
 let onNextRequest: (() => void) | undefined;
@@ -95,13 +69,11 @@ type ReplyWithoutEnd =
 
 function prepare(req: PrepareCreateRequest, body: Buffer): { reply: ReplyWithoutEnd; value?: Uint8Array } {
   const warnings: string[] = [];
-  const reg = registries.get(req.kind);
-  if (!reg) {
+  const def = kinds.get(req.kind);
+  if (!def) {
     const error = errorToWire(internal(`A write worker does not serve kind ${req.kind}`));
     return { reply: { id: req.id, warnings, ok: false, stage: 'decode', admissionName: '', error } };
   }
-  current.nowMs = req.nowMs;
-  current.uid = req.uid;
   let value: unknown;
   let duplicates: string[];
   try {
@@ -111,13 +83,15 @@ function prepare(req: PrepareCreateRequest, body: Buffer): { reply: ReplyWithout
       reply: { id: req.id, warnings, ok: false, stage: 'decode', admissionName: '', error: errorToWire(err) },
     };
   }
-  const p = reg.prepareCreate(req.namespace, value, {
+  const p = prepareCreate(def, value, {
+    namespace: req.namespace,
     ...(duplicates.length > 0 ? { duplicateFields: duplicates } : {}),
-    user: req.user,
-    dryRun: false,
     fieldManager: req.fieldManager,
     fieldValidation: req.fieldValidation,
     warnings,
+    nowMs: req.nowMs,
+    uid: req.uid,
+    nameSuffix: randomNameSuffix,
   });
   if (p.ok) {
     return {
