@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { admit, causeLines } from '../../testing/admission-pipeline.js';
+import { admit, causeLines } from '../../testing/admission.js';
 import type { KubeObject } from '../../kind-definition.js';
 import { priorityClassKind } from './priority-class.js';
 
