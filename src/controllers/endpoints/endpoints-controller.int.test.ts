@@ -112,11 +112,20 @@ describe('endpoints controller', () => {
       s8080?.notReadyAddresses?.map((a) => a.ip),
       ['10.1.0.2'],
     );
-    const sl = await slices();
-    const all = sl.flatMap(
-      (s) => (s['endpoints'] as { addresses: string[]; conditions: { ready: boolean } }[]) ?? [],
+    // The slices are written after the Endpoints object: wait for them too.
+    let sl: Obj[] = [];
+    const endpointsOf = (list: Obj[]): { addresses: string[]; conditions: { ready: boolean } }[] =>
+      list.flatMap(
+        (s) => (s['endpoints'] as { addresses: string[]; conditions: { ready: boolean } }[]) ?? [],
+      );
+    await waitFor(
+      async () => {
+        sl = await slices();
+        return endpointsOf(sl).length === 3;
+      },
+      { timeoutMs: 20_000, description: 'slices with the three endpoints' },
     );
-    assert.equal(all.length, 3);
+    const all = endpointsOf(sl);
     assert.equal(all.find((e) => e.addresses[0] === '10.1.0.2')?.conditions.ready, false);
     assert.ok(sl.every((s) => s.metadata.ownerReferences?.[0]?.kind === 'Service'));
   });
