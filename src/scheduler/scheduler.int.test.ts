@@ -111,8 +111,16 @@ describe('scheduler', () => {
       timeoutMs: 10_000,
       description: 'the FailedScheduling event',
     });
-    const pod = await client.resource<PodObject>(builtinResources.pods, ns).get('big');
-    const cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    // The event and the condition are two writes; the condition may land after the event.
+    let cond: { status?: string; reason?: string; message?: string } | undefined;
+    await waitFor(
+      async () => {
+        const pod = await client.resource<PodObject>(builtinResources.pods, ns).get('big');
+        cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+        return cond?.status === 'False';
+      },
+      { timeoutMs: 10_000, description: 'PodScheduled=False on the pod' },
+    );
     assert.deepEqual([cond?.status, cond?.reason, cond?.message], ['False', 'Unschedulable', want]);
     await addNode('n4', { cpu: '4', memory: '16Gi' });
     assert.equal(await boundNode('big'), 'n4');
