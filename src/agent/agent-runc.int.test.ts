@@ -28,7 +28,7 @@ type PodObject = Pod & KubeObject;
 
 before(async () => {
   [server, runtime] = await Promise.all([
-    startTestServer({ disable: 'agent,runtime,controllers' }),
+    startTestServer({ disable: 'agent,runtime,controllers,scheduler' }),
     startTestRuntime({ handlers: ['runc'] }),
   ]);
   client = server.client;

@@ -25,6 +25,7 @@ export {
 } from './server/certificates.js';
 export {
   ensureAdminCredentials,
+  ensureNodeCredentials,
   renderKubeconfig,
   serverUrl,
   tokenFromKubeconfig,

@@ -15,6 +15,10 @@ interface CommandEntry {
 
 // Add new subcommands here (keep alphabetical order).
 const commands: Readonly<Record<string, CommandEntry>> = {
+  agent: {
+    summary: 'Run the node agent (registers the node, runs its pods)',
+    load: async () => (await import('./agent.js')).agentMain,
+  },
   hyperctl: {
     summary: 'The runtime CLI (pods, containers, images) over the runtime socket',
     load: async () => (await import('./hyperctl.js')).hyperctlCommandMain,

@@ -14,6 +14,14 @@ describe('h8s server configuration', () => {
     assert.equal(config['bind-address'], '0.0.0.0');
     assert.deepEqual(config.disable, []);
     assert.equal(config['log-level'], 'info');
+    assert.equal(config['runtime-endpoint'], 'unix:///run/h8s/runtime.sock');
+  });
+
+  it("keeps each data dir's runtime socket its own, and refuses node names the API would", () => {
+    const { config } = resolveServerConfig(['--data-dir', '/srv/node-b', '--disable', 'scheduler'], {});
+    assert.equal(config['runtime-endpoint'], 'unix:///srv/node-b/runtime.sock');
+    assert.deepEqual(config.disable, ['scheduler']);
+    assert.throws(() => resolveServerConfig(['--node-name', 'Node_1'], {}), /Invalid node-name "Node_1"/);
   });
 
   it('layers defaults < file < environment < flags', async () => {
@@ -57,10 +65,7 @@ describe('h8s server configuration', () => {
       /Invalid port "70000" from flag --port/,
     );
     assert.throws(() => resolveServerConfig([], { H8S_PORT: 'x' }), /from environment variable H8S_PORT/);
-    assert.throws(
-      () => resolveServerConfig(['--disable', 'scheduler,agent'], {}),
-      /"scheduler" is not one of/,
-    );
+    assert.throws(() => resolveServerConfig(['--disable', 'kubelet,agent'], {}), /"kubelet" is not one of/);
     assert.throws(
       () => resolveServerConfig(['--log-level', 'loud'], {}),
       /must be one of debug, info, warn, error/,

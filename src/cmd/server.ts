@@ -1,9 +1,11 @@
 /**
  * `h8s server`: the control-plane process (DESIGN.md sections 1 and 5). It opens the store,
  * creates the PKI and the admin credential on first start, and serves the Kubernetes API over
- * HTTPS, runs the controllers, and starts the node's runtime daemon (`h8s runtime`) as a
- * supervised child process. The node agent is reported as not built yet. `--disable
- * agent,runtime,controllers` leaves components out.
+ * HTTPS, runs the controllers and the scheduler, and starts the node's runtime daemon
+ * (`h8s runtime`) and node agent (`h8s agent`) as supervised child processes, so one command
+ * gives a one-node cluster. `--disable agent,runtime,controllers,scheduler` leaves components
+ * out. The node's runtime socket is `<data-dir>/runtime.sock` (`/run/h8s/runtime.sock` for the
+ * default data dir), so servers on different data dirs never share a runtime.
  *
  * Configuration: defaults < config file (`--config`, YAML or JSON, keys = flag names) <
  * environment (`H8S_<FLAG>`) < flags. Unknown keys and bad values are errors that name the
@@ -19,17 +21,21 @@ import {
   ApiServer,
   createTokenAuthenticator,
   ensureAdminCredentials,
+  ensureNodeCredentials,
   ensureServingCertificates,
   serverUrl,
   servingNames,
-  type VersionInfo,
 } from '../apiserver/index.js';
 import { systemClock, type Logger, type LogLevel } from '../lib/index.js';
 import { openKeyValueStore } from '../storage/index.js';
-import { createApiClient, loadKubeconfig } from '../client/index.js';
+import { createApiClient, loadKubeconfig, type ApiClient } from '../client/index.js';
 import { startControllers, type RunningControllers } from '../controllers/index.js';
-import { superviseRuntime, type RuntimeChild } from './runtime-child.js';
-import { createDaemonLogger, packageVersion, runUntilSignalled } from './daemon.js';
+import { createLeaderElector, createLeaseLock } from '../reconcile/index.js';
+import { createScheduler } from '../scheduler/index.js';
+import { ensureBootstrapObjects } from './bootstrap-objects.js';
+import { superviseAgent, superviseRuntime, type SupervisedChild } from './supervised-child.js';
+import { createDaemonLogger, runUntilSignalled } from './daemon.js';
+import { versionInfo } from './version-info.js';
 import {
   ConfigError,
   flagUsage,
@@ -39,9 +45,6 @@ import {
   type FlagValues,
   type ParsedArgs,
 } from './flags.js';
-
-/** The Kubernetes version we serve (kubectl's dispatcher picks its binary by `minor`). */
-const kubernetesMinor = 32;
 
 const flagSpecs = {
   'data-dir': { type: 'required-string', help: 'State directory (store, PKI, kubeconfig, runtime)' },
@@ -53,14 +56,14 @@ const flagSpecs = {
   port: { type: 'port', help: 'HTTPS port of the API server' },
   disable: {
     type: 'list',
-    help: 'Components not to start: agent, runtime, controllers',
-    choices: ['agent', 'runtime', 'controllers'],
+    help: 'Components not to start: agent, runtime, controllers, scheduler',
+    choices: ['agent', 'runtime', 'controllers', 'scheduler'],
   },
   'node-name': { type: 'required-string', help: 'Name of this node' },
   'tls-san': { type: 'list', help: 'Extra names (IPs or DNS names) for the serving certificate' },
   'runtime-endpoint': {
-    type: 'required-string',
-    help: 'Socket of the runtime daemon this server starts (unix:///path)',
+    type: 'string',
+    help: "Socket of this node's runtime daemon (unix:///path; default <data-dir>/runtime.sock)",
   },
   'log-level': { type: 'choice', help: 'Log level', choices: ['debug', 'info', 'warn', 'error'] },
   'log-format': { type: 'choice', help: 'Log line format', choices: ['json', 'text'] },
@@ -91,12 +94,19 @@ function defaults(): FlagValues<typeof flagSpecs> {
     'bind-address': '0.0.0.0',
     port: 6443,
     disable: [],
-    'node-name': hostname(),
+    'node-name': hostname().toLowerCase(),
     'tls-san': [],
-    'runtime-endpoint': 'unix:///run/h8s/runtime.sock',
+    'runtime-endpoint': '',
     'log-level': 'info',
     'log-format': 'json',
   };
+}
+
+/** The node's runtime socket: per data dir, so two servers on one host never share one. */
+function defaultRuntimeEndpointOf(dataDir: string): string {
+  return dataDir === '/var/lib/h8s'
+    ? 'unix:///run/h8s/runtime.sock'
+    : `unix://${join(dataDir, 'runtime.sock')}`;
 }
 
 /** Resolves the configuration (exported for tests). @throws ConfigError */
@@ -115,10 +125,15 @@ export function resolveServerConfig(
     disable: Object.freeze([...new Set(merged.disable as string[])]),
     'node-name': merged['node-name'] as string,
     'tls-san': Object.freeze([...(merged['tls-san'] as string[])]),
-    'runtime-endpoint': merged['runtime-endpoint'] as string,
+    'runtime-endpoint': (merged['runtime-endpoint'] as string) || defaultRuntimeEndpointOf(dataDir),
     'log-level': merged['log-level'] as LogLevel,
     'log-format': merged['log-format'] as 'json' | 'text',
   });
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(config['node-name'])) {
+    throw new ConfigError(
+      `Invalid node-name "${config['node-name']}": it must be a lowercase DNS subdomain (a-z, 0-9, "-", ".")`,
+    );
+  }
   if (!config['runtime-endpoint'].startsWith('unix:///')) {
     throw new ConfigError(
       `Invalid runtime-endpoint "${config['runtime-endpoint']}": expected unix:///absolute/path.sock`,
@@ -131,26 +146,13 @@ function usage(): string {
   return [
     'Usage: h8s server [flags]',
     '',
-    'Runs the h8s control plane (the Kubernetes-compatible API server over HTTPS and the',
-    'controllers) and, unless disabled, the node runtime daemon (`h8s runtime`) beside it.',
+    'Runs the h8s control plane (the Kubernetes-compatible API server over HTTPS, the',
+    'controllers and the scheduler) and, unless disabled, this node: the runtime daemon',
+    '(`h8s runtime`) and the node agent (`h8s agent`) beside it.',
     '',
     'Flags:',
     ...flagUsage(flagSource, 16),
   ].join('\n');
-}
-
-export function versionInfo(): VersionInfo {
-  return {
-    major: '1',
-    minor: String(kubernetesMinor),
-    gitVersion: `v1.${kubernetesMinor}.0+h8s.${packageVersion()}`,
-    gitCommit: '0000000000000000000000000000000000000000',
-    gitTreeState: 'clean',
-    buildDate: '2025-01-01T00:00:00Z',
-    goVersion: `node${process.versions.node}`,
-    compiler: 'tsx',
-    platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
-  };
 }
 
 /** Runs the server until SIGINT/SIGTERM (or `signal`). */
@@ -158,29 +160,31 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
   const dataDir = config['data-dir'];
   await mkdir(join(dataDir, 'server'), { recursive: true, mode: 0o700 });
   const clock = systemClock;
-  if (!config.disable.includes('agent')) {
-    log.warn('The node agent is not built yet; pods created through the API are not run', {
-      component: 'agent',
-      hint: '--disable agent',
-    });
-  }
-  // Stops the runtime child when the server stops or fails.
-  const stopRuntime = new AbortController();
-  const onAbort = (): void => stopRuntime.abort();
+  const isEnabled = (component: string): boolean => !config.disable.includes(component);
+  // Stops the node's children when the server stops or fails.
+  const stopChildren = new AbortController();
+  const onAbort = (): void => stopChildren.abort();
   signal.addEventListener('abort', onAbort, { once: true });
-  let runtime: RuntimeChild | undefined;
+  const children: SupervisedChild[] = [];
   const store = await openKeyValueStore(config.datastore, { log, clock });
+  let admin: ApiClient | undefined;
   try {
     const certs = await ensureServingCertificates(
       join(dataDir, 'server', 'tls'),
       servingNames(config['bind-address'], hostname(), config['tls-san']),
       { clock, log },
     );
-    const creds = await ensureAdminCredentials(
-      dataDir,
-      { server: serverUrl(config['bind-address'], config.port), caCertPem: certs.caCert },
-      { log },
-    );
+    const writeCredentials = async (port: number) => {
+      const urls = { server: serverUrl(config['bind-address'], port), caCertPem: certs.caCert };
+      return {
+        admin: await ensureAdminCredentials(dataDir, urls, { log }),
+        node: isEnabled('agent')
+          ? await ensureNodeCredentials(dataDir, config['node-name'], urls, { log })
+          : undefined,
+      };
+    };
+    let creds = await writeCredentials(config.port);
+    const nodeName = config['node-name'];
     const server = new ApiServer(
       {
         store,
@@ -189,9 +193,17 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
         kinds: allKinds(),
         authenticator: createTokenAuthenticator([
           {
-            tokenSha256: creds.tokenSha256,
+            tokenSha256: creds.admin.tokenSha256,
             user: { name: 'admin', groups: ['system:masters', 'system:authenticated'] },
           },
+          ...(creds.node
+            ? [
+                {
+                  tokenSha256: creds.node.tokenSha256,
+                  user: { name: `system:node:${nodeName}`, groups: ['system:nodes', 'system:authenticated'] },
+                },
+              ]
+            : []),
         ]),
       },
       {
@@ -202,48 +214,83 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
       },
     );
     const port = await server.start();
-    if (port !== config.port) {
-      await ensureAdminCredentials(
-        dataDir,
-        { server: serverUrl(config['bind-address'], port), caCertPem: certs.caCert },
-        { log },
-      );
-    }
+    if (port !== config.port) creds = await writeCredentials(port);
     log.info('h8s server is ready', {
       url: serverUrl(config['bind-address'], port),
-      kubeconfig: creds.kubeconfigPath,
+      kubeconfig: creds.admin.kubeconfigPath,
     });
-    if (!config.disable.includes('runtime')) {
-      runtime = superviseRuntime({
-        dataDir,
-        endpoint: config['runtime-endpoint'],
-        extraEnv: runtimeChildEnv(config),
-        log: log.child({ component: 'runtime-supervisor' }),
-        signal: stopRuntime.signal,
-      });
+    admin = createApiClient({
+      ...(await loadKubeconfig(creds.admin.kubeconfigPath)),
+      log,
+      userAgent: 'h8s-server',
+    });
+    await ensureBootstrapObjects(admin, log.child({ component: 'bootstrap' }), signal);
+    const childOptions = {
+      dataDir,
+      runtimeEndpoint: config['runtime-endpoint'],
+      log: log.child({ component: 'supervisor' }),
+      signal: stopChildren.signal,
+    };
+    if (isEnabled('runtime')) {
+      children.push(superviseRuntime({ ...childOptions, extraEnv: childEnv(config, 'H8S_RUNTIME_') }));
     }
-    const controllers = config.disable.includes('controllers')
-      ? undefined
-      : await startServerControllers(creds.kubeconfigPath, config, log, signal);
+    if (creds.node) {
+      children.push(
+        superviseAgent({
+          ...childOptions,
+          extraEnv: childEnv(config, 'H8S_AGENT_'),
+          nodeName,
+          kubeconfigPath: creds.node.kubeconfigPath,
+        }),
+      );
+    }
+    const controllers = isEnabled('controllers')
+      ? await startServerControllers(creds.admin.kubeconfigPath, config, log, signal)
+      : undefined;
+    const scheduler = isEnabled('scheduler') ? runScheduler(admin, config, log, signal) : undefined;
     await server.run(signal);
     await controllers?.done;
+    await scheduler;
     log.info('h8s server stopped');
   } finally {
     signal.removeEventListener('abort', onAbort);
-    stopRuntime.abort();
-    await runtime?.done;
+    stopChildren.abort();
+    await Promise.all(children.map((c) => c.done));
+    admin?.close();
     await store.close();
   }
 }
 
 /**
- * The runtime daemon logs like the server unless `H8S_RUNTIME_LOG_*` says otherwise (those
- * variables, like every `H8S_RUNTIME_*`, reach the child unchanged).
+ * The scheduler, as a client of this server. Servers sharing an etcd store elect one
+ * scheduler through a Lease (`kube-system/kube-scheduler`, as upstream's).
  */
-function runtimeChildEnv(config: ServerConfig): Record<string, string> {
+async function runScheduler(
+  client: ApiClient,
+  config: ServerConfig,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  const slog = log.child({ component: 'scheduler' });
+  const schedule = (s: AbortSignal): Promise<void> => createScheduler({ client, log: slog }).run(s);
+  if (!config.datastore.startsWith('etcd://')) return schedule(signal);
+  const elector = createLeaderElector({
+    lock: createLeaseLock({ client, namespace: 'kube-system', name: 'kube-scheduler' }),
+    identity: `${config['node-name']}_${randomUUID()}`,
+    log: slog,
+    onStartedLeading: (s) => schedule(s),
+  });
+  return elector.run(signal);
+}
+
+/**
+ * A child daemon logs like the server unless its own `<PREFIX>LOG_*` variables say otherwise
+ * (those, like every variable of the child's prefix, reach it unchanged).
+ */
+function childEnv(config: ServerConfig, prefix: 'H8S_RUNTIME_' | 'H8S_AGENT_'): Record<string, string> {
   const env: Record<string, string> = {};
-  if (!process.env['H8S_RUNTIME_LOG_LEVEL']) env['H8S_RUNTIME_LOG_LEVEL'] = config['log-level'];
-  if (!process.env['H8S_RUNTIME_LOG_FORMAT']) env['H8S_RUNTIME_LOG_FORMAT'] = config['log-format'];
+  if (!process.env[`${prefix}LOG_LEVEL`]) env[`${prefix}LOG_LEVEL`] = config['log-level'];
+  if (!process.env[`${prefix}LOG_FORMAT`]) env[`${prefix}LOG_FORMAT`] = config['log-format'];
   return env;
 }
 

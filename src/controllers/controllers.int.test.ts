@@ -18,7 +18,7 @@ const { log, records } = createMemoryLogger('info');
 
 before(async () => {
   // The server's own controllers stay off so these run alone.
-  server = await startTestServer({ disable: 'agent,runtime,controllers' });
+  server = await startTestServer({ disable: 'agent,runtime,controllers,scheduler' });
   client = server.client;
   controllers = startControllers({
     client,

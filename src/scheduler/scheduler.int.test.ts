@@ -25,7 +25,7 @@ const ns = 'sched';
 type PodObject = Pod & KubeObject;
 
 before(async () => {
-  server = await startTestServer({ disable: 'agent,runtime,controllers' });
+  server = await startTestServer({ disable: 'agent,runtime,controllers,scheduler' });
   client = server.client;
   await client
     .resource(builtinResources.namespaces)

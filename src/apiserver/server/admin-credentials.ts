@@ -11,7 +11,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { writeFileAtomic, type Logger } from '../../lib/index.js';
+import { badRequest, writeFileAtomic, type Logger } from '../../lib/index.js';
 import { sha256 } from '../filters/authentication.js';
 import { readTextIfExists } from './data-files.js';
 
@@ -75,14 +75,17 @@ export function serverUrl(bindAddress: string, port: number): string {
   return `https://${host}:${port}`;
 }
 
-/** Loads or creates the admin token and (re)writes the admin kubeconfig. */
-export async function ensureAdminCredentials(
-  dataDir: string,
-  options: { readonly server: string; readonly caCertPem: string },
+/**
+ * A bearer-token credential kept as a kubeconfig (`kubeconfigPath`, 0600) whose token's
+ * digest the server stores (`digestPath`, 0600). The token is reused across restarts while
+ * both files agree; otherwise a new one is issued and the old one stops working.
+ */
+async function ensureTokenCredential(
+  paths: { readonly kubeconfigPath: string; readonly digestPath: string },
+  options: { readonly server: string; readonly caCertPem: string; readonly userName: string },
   deps: { readonly log: Logger },
 ): Promise<AdminCredentials> {
-  const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
-  const digestPath = join(dataDir, 'server', 'cred', 'admin-token.sha256');
+  const { kubeconfigPath, digestPath } = paths;
   const storedHex = (await readTextIfExists(digestPath))?.trim();
   const existing = await readTextIfExists(kubeconfigPath);
   let token = existing ? tokenFromKubeconfig(existing) : undefined;
@@ -94,9 +97,59 @@ export async function ensureAdminCredentials(
   if (token === undefined) {
     token = randomBytes(32).toString('hex');
     await writeSecret(digestPath, sha256(token).toString('hex') + '\n');
-    deps.log.info('Issued a new admin token', { kubeconfig: kubeconfigPath });
+    deps.log.info('Issued a new token', { user: options.userName, kubeconfig: kubeconfigPath });
   }
-  const text = renderKubeconfig({ server: options.server, caCertPem: options.caCertPem, token });
+  const text = renderKubeconfig({
+    server: options.server,
+    caCertPem: options.caCertPem,
+    token,
+    userName: options.userName,
+  });
   if (text !== existing) await writeSecret(kubeconfigPath, text);
   return { tokenSha256: sha256(token), kubeconfigPath };
+}
+
+/** Loads or creates the admin token and (re)writes the admin kubeconfig. */
+export function ensureAdminCredentials(
+  dataDir: string,
+  options: { readonly server: string; readonly caCertPem: string },
+  deps: { readonly log: Logger },
+): Promise<AdminCredentials> {
+  return ensureTokenCredential(
+    {
+      kubeconfigPath: join(dataDir, 'kubeconfig.yaml'),
+      digestPath: join(dataDir, 'server', 'cred', 'admin-token.sha256'),
+    },
+    { ...options, userName: 'admin' },
+    deps,
+  );
+}
+
+/** Node names as the API accepts them (DNS subdomains), so a name is safe in a file name. */
+const nodeNamePattern = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/**
+ * The credential of the server's own node agent (`system:node:<name>`, group `system:nodes`):
+ * a token in `<data-dir>/agent/kubeconfig.yaml`, its digest in the server's cred dir. Agents
+ * on other hosts join with a join token instead (not built yet).
+ */
+export function ensureNodeCredentials(
+  dataDir: string,
+  nodeName: string,
+  options: { readonly server: string; readonly caCertPem: string },
+  deps: { readonly log: Logger },
+): Promise<AdminCredentials> {
+  if (!nodeNamePattern.test(nodeName)) {
+    throw badRequest(
+      `Invalid node name "${nodeName}": must be a lowercase DNS subdomain (a-z, 0-9, "-", ".")`,
+    );
+  }
+  return ensureTokenCredential(
+    {
+      kubeconfigPath: join(dataDir, 'agent', 'kubeconfig.yaml'),
+      digestPath: join(dataDir, 'server', 'cred', `node-${nodeName}-token.sha256`),
+    },
+    { ...options, userName: `system:node:${nodeName}` },
+    deps,
+  );
 }

@@ -1,5 +1,5 @@
 /**
- * Starts a real `h8s server` (control plane only: `--disable agent,runtime`) on a free
+ * Starts a real `h8s server` (control plane only: `--disable agent,runtime,scheduler`) on a free
  * loopback port and a temporary data dir, for integration and e2e tests of everything that
  * talks to the API. Stop and restart it on the same data dir to test what survives restarts.
  *
@@ -21,8 +21,10 @@ export interface TestServerOptions {
   readonly dataDir?: string | undefined;
   /** Extra `h8s server` flags. */
   readonly extraArgs?: readonly string[] | undefined;
-  /** Components to disable; default `agent,runtime`. */
+  /** Components to disable; default `agent,runtime,scheduler`. */
   readonly disable?: string | undefined;
+  /** Variables for the server process (and its children) on top of this process's. */
+  readonly env?: Readonly<Record<string, string>> | undefined;
   /** For the client the helper builds. */
   readonly log?: Logger | undefined;
   readonly startTimeoutMs?: number | undefined;
@@ -88,10 +90,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       '--port',
       String(port),
       '--disable',
-      options.disable ?? 'agent,runtime',
+      options.disable ?? 'agent,runtime,scheduler',
       ...(options.extraArgs ?? []),
     ];
-    child = await spawnProcess(argv, { killGraceMs: 10_000 });
+    child = await spawnProcess(argv, {
+      killGraceMs: 10_000,
+      ...(options.env ? { extraEnv: options.env } : {}),
+    });
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
     const proc = child;

@@ -19,7 +19,7 @@ const { log, records } = createMemoryLogger('info');
 type Obj = KubeObject & Record<string, unknown>;
 
 before(async () => {
-  server = await startTestServer({ disable: 'agent,runtime,controllers' });
+  server = await startTestServer({ disable: 'agent,runtime,controllers,scheduler' });
   client = server.client;
   running = createEndpointsController({ client, log }).run(stop.signal);
   await client

@@ -12,7 +12,7 @@ let running: Promise<void>;
 const { log } = createMemoryLogger('info');
 
 before(async () => {
-  server = await startTestServer({ disable: 'agent,runtime,controllers' });
+  server = await startTestServer({ disable: 'agent,runtime,controllers,scheduler' });
   client = server.client;
   running = createServiceAccountController({ client, log }).run(stop.signal);
 });

@@ -1,0 +1,291 @@
+/**
+ * `h8s agent`: the node agent (kubelet; DESIGN.md sections 1 and 5). It connects to the API
+ * server with the node's credential and to the node's runtime daemon over its socket, then
+ * registers the Node and runs the pods bound to it until SIGINT/SIGTERM. Stopping the agent
+ * never stops pods; the next agent re-adopts them from the runtime.
+ *
+ * On the all-in-one node `h8s server` starts it with `--kubeconfig <data-dir>/agent/...`.
+ * Standalone, it takes `--server URL --token-file FILE [--ca-file FILE]`.
+ *
+ * Configuration: defaults < config file (`--config`, YAML or JSON, keys = flag names) <
+ * environment (`H8S_AGENT_<FLAG>`) < flags. Unknown keys and bad values are errors naming
+ * their source. `--print-config` prints the result and exits.
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname, networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
+import { createAgent } from '../agent/index.js';
+import { createApiClient, loadKubeconfig, type ApiClientOptions } from '../client/index.js';
+import { describeError, type Logger, type LogLevel } from '../lib/index.js';
+import { RuntimeClient } from '../runtime/index.js';
+import { createDaemonLogger, runUntilSignalled } from './daemon.js';
+import {
+  ConfigError,
+  flagUsage,
+  layerFlags,
+  type FlagSource,
+  type FlagSpecs,
+  type FlagValues,
+  type ParsedArgs,
+} from './flags.js';
+import { kubernetesMinor } from './version-info.js';
+
+const flagSpecs = {
+  'data-dir': { type: 'required-string', help: 'State directory of the agent (pod volumes, logs)' },
+  'node-name': { type: 'required-string', help: 'Name of this node (default: the host name)' },
+  kubeconfig: { type: 'string', help: 'Kubeconfig with the node credential (instead of --server)' },
+  server: { type: 'string', help: 'API server URL (https://host:6443), with --token-file' },
+  'token-file': { type: 'string', help: 'File holding the bearer token of the node credential' },
+  'ca-file': { type: 'string', help: "PEM file of the cluster CA that signed the server's certificate" },
+  'runtime-endpoint': {
+    type: 'required-string',
+    help: "Socket of this node's runtime daemon (unix:///path)",
+  },
+  'node-ip': { type: 'list', help: 'InternalIP addresses of the node (default: detected)' },
+  'streaming-port': { type: 'port', help: 'Port of the streaming endpoint (exec, logs)' },
+  'max-pods': { type: 'int', help: 'Pods this node accepts', min: 1 },
+  'node-labels': { type: 'list', help: 'Extra node labels, key=value' },
+  'log-level': { type: 'choice', help: 'Log level', choices: ['debug', 'info', 'warn', 'error'] },
+  'log-format': { type: 'choice', help: 'Log line format', choices: ['json', 'text'] },
+} as const satisfies FlagSpecs;
+
+const flagSource: FlagSource<typeof flagSpecs> = {
+  command: 'h8s agent',
+  specs: flagSpecs,
+  envPrefix: 'H8S_AGENT_',
+};
+
+export interface AgentCommandConfig {
+  readonly 'data-dir': string;
+  readonly 'node-name': string;
+  readonly kubeconfig: string;
+  readonly server: string;
+  readonly 'token-file': string;
+  readonly 'ca-file': string;
+  readonly 'runtime-endpoint': string;
+  readonly 'node-ip': readonly string[];
+  readonly 'streaming-port': number;
+  readonly 'max-pods': number;
+  readonly 'node-labels': Readonly<Record<string, string>>;
+  readonly 'log-level': LogLevel;
+  readonly 'log-format': 'json' | 'text';
+}
+
+function defaults(): FlagValues<typeof flagSpecs> {
+  return {
+    'data-dir': '/var/lib/h8s/agent',
+    'node-name': hostname().toLowerCase(),
+    kubeconfig: '',
+    server: '',
+    'token-file': '',
+    'ca-file': '',
+    'runtime-endpoint': 'unix:///run/h8s/runtime.sock',
+    'node-ip': [],
+    'streaming-port': 10250,
+    'max-pods': 110,
+    'node-labels': [],
+    'log-level': 'info',
+    'log-format': 'json',
+  };
+}
+
+/** Labels a node may not set on itself (upstream's NodeRestriction reserves these prefixes). */
+const reservedLabelPrefixes = ['kubernetes.io/', 'k8s.io/'];
+const allowedReserved = new Set(['kubernetes.io/hostname', 'kubernetes.io/os', 'kubernetes.io/arch']);
+
+function parseNodeLabels(items: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`Invalid node-labels entry "${item}": expected key=value`);
+    const key = item.slice(0, eq);
+    const value = item.slice(eq + 1);
+    const name = key.includes('/') ? key.slice(key.indexOf('/') + 1) : key;
+    if (!/^([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$/.test(name)) {
+      throw new ConfigError(`Invalid node-labels key "${key}": not a valid label name`);
+    }
+    if (value !== '' && !/^([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$/.test(value)) {
+      throw new ConfigError(`Invalid node-labels value "${value}" of "${key}": not a valid label value`);
+    }
+    const prefix = key.includes('/') ? key.slice(0, key.indexOf('/') + 1) : '';
+    const isReserved = reservedLabelPrefixes.some((p) => prefix === p || prefix.endsWith(`.${p}`));
+    if (isReserved && !allowedReserved.has(key) && !key.startsWith('node-role.kubernetes.io/')) {
+      throw new ConfigError(
+        `Invalid node-labels key "${key}": the kubernetes.io/ and k8s.io/ prefixes are reserved`,
+      );
+    }
+    labels[key] = value;
+  }
+  return labels;
+}
+
+/** Resolves the configuration (exported for tests). @throws ConfigError */
+export function resolveAgentConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { config: AgentCommandConfig; args: ParsedArgs<typeof flagSpecs> } {
+  const { merged, args } = layerFlags(flagSource, defaults(), argv, env);
+  const str = (v: unknown): string => v as string;
+  const path = (v: unknown): string => (str(v) ? resolve(str(v)) : '');
+  const config: AgentCommandConfig = Object.freeze({
+    'data-dir': resolve(str(merged['data-dir'])),
+    'node-name': str(merged['node-name']),
+    kubeconfig: path(merged.kubeconfig),
+    server: str(merged.server),
+    'token-file': path(merged['token-file']),
+    'ca-file': path(merged['ca-file']),
+    'runtime-endpoint': str(merged['runtime-endpoint']),
+    'node-ip': Object.freeze([...(merged['node-ip'] as string[])]),
+    'streaming-port': merged['streaming-port'] as number,
+    'max-pods': merged['max-pods'] as number,
+    'node-labels': Object.freeze(parseNodeLabels(merged['node-labels'] as string[])),
+    'log-level': merged['log-level'] as LogLevel,
+    'log-format': merged['log-format'] as 'json' | 'text',
+  });
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(config['node-name'])) {
+    throw new ConfigError(
+      `Invalid node-name "${config['node-name']}": it must be a lowercase DNS subdomain (a-z, 0-9, "-", ".")`,
+    );
+  }
+  for (const ip of config['node-ip']) {
+    if (isIP(ip) === 0) throw new ConfigError(`Invalid node-ip "${ip}": not an IP address`);
+  }
+  if (!config['runtime-endpoint'].startsWith('unix:///')) {
+    throw new ConfigError(
+      `Invalid runtime-endpoint "${config['runtime-endpoint']}": expected unix:///absolute/path.sock`,
+    );
+  }
+  return { config, args };
+}
+
+/** The credential flags: a kubeconfig, or a server URL with a token file. @throws ConfigError */
+export function checkAgentCredentials(config: AgentCommandConfig): void {
+  if (config.kubeconfig === '' && config.server === '') {
+    throw new ConfigError(
+      'Missing credentials: give --kubeconfig FILE, or --server URL with --token-file FILE',
+    );
+  }
+  if (config.kubeconfig !== '' && config.server !== '') {
+    throw new ConfigError('Conflicting credentials: give either --kubeconfig or --server, not both');
+  }
+  if (config.server !== '') {
+    if (!/^https:\/\/[^/\s]+\/?$/.test(config.server)) {
+      throw new ConfigError(`Invalid server "${config.server}": expected https://host:port`);
+    }
+    if (config['token-file'] === '')
+      throw new ConfigError('Missing token-file: --server needs --token-file FILE');
+  }
+}
+
+function usage(): string {
+  return [
+    'Usage: h8s agent [flags]',
+    '',
+    'Runs the node agent: registers this node with the API server and runs the pods bound to it',
+    "through this node's runtime daemon (`h8s runtime`).",
+    '',
+    'Flags:',
+    ...flagUsage(flagSource, 18),
+  ].join('\n');
+}
+
+/** The host's first non-internal IPv4 address, else loopback. */
+function detectNodeIps(): string[] {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return [a.address];
+  }
+  return ['127.0.0.1'];
+}
+
+async function clientOptions(config: AgentCommandConfig): Promise<ApiClientOptions> {
+  if (config.kubeconfig !== '') return loadKubeconfig(config.kubeconfig);
+  const readNamed = async (file: string, what: string): Promise<string> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`Cannot read the ${what} ${file}: ${describeError(err)}`);
+    }
+  };
+  const token = (await readNamed(config['token-file'], 'token-file')).trim();
+  if (token === '') throw new ConfigError(`The token-file ${config['token-file']} is empty`);
+  return {
+    server: config.server.replace(/\/$/, ''),
+    token,
+    ...(config['ca-file'] !== '' ? { caPem: await readNamed(config['ca-file'], 'ca-file') } : {}),
+  };
+}
+
+/** Runs the agent until `signal` aborts. Pods keep running afterwards. */
+export async function runAgent(config: AgentCommandConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  const client = createApiClient({ ...(await clientOptions(config)), log, userAgent: 'h8s-agent' });
+  const runtime = new RuntimeClient({ endpoint: config['runtime-endpoint'] });
+  try {
+    const agent = createAgent({
+      client,
+      runtime,
+      log,
+      config: {
+        nodeName: config['node-name'],
+        dataDir: config['data-dir'],
+        addresses: config['node-ip'].length > 0 ? config['node-ip'] : detectNodeIps(),
+        streamingPort: config['streaming-port'],
+        kubeletVersion: `v1.${kubernetesMinor}.0`,
+        maxPods: config['max-pods'],
+        labels: config['node-labels'],
+      },
+    });
+    log.info('h8s agent starting', { node: config['node-name'], runtime: config['runtime-endpoint'] });
+    await agent.run(signal);
+    log.info('h8s agent stopped');
+  } finally {
+    runtime.close();
+    client.close();
+  }
+}
+
+export async function agentMain(argv: readonly string[]): Promise<number> {
+  let resolved: ReturnType<typeof resolveAgentConfig>;
+  try {
+    resolved = resolveAgentConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`h8s agent: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const { config, args } = resolved;
+  if (args.help) {
+    console.log(usage());
+    return 0;
+  }
+  if (args.printConfig) {
+    process.stdout.write(stringifyYaml(config));
+    return 0;
+  }
+  try {
+    checkAgentCredentials(config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`h8s agent: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createDaemonLogger({
+    level: config['log-level'],
+    format: config['log-format'],
+    component: 'agent',
+  });
+  return runUntilSignalled('h8s agent', log, async (signal) => {
+    try {
+      await runAgent(config, log, signal);
+    } catch (err) {
+      // A bad token or CA file is a configuration error, named as such.
+      if (err instanceof ConfigError) throw new Error(err.message);
+      throw err;
+    }
+  });
+}
