@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run up`: prepares the host, then starts a one-node cluster (`h8s server`, which also starts
-# the runtime daemon on unix:///run/h8s/runtime.sock, and the node agent once it is built) in the
-# background with its data in /var/lib/h8s, and waits until the API and the runtime answer.
+# the runtime daemon on unix:///run/h8s/runtime.sock and the node agent) in the background with
+# its data in /var/lib/h8s, and waits until the API answers and the node is Ready.
 #
 #   npm run up [-- <h8s server flags>]      e.g. npm run up -- --disable agent,runtime
 #
@@ -31,16 +31,32 @@ for _ in $(seq 1 120); do
   # /readyz needs no credential; the server's own CA proves we reach the right server.
   if [ -f "$ca" ] && [ -f "$data_dir/kubeconfig.yaml" ] &&
     curl -fsS --max-time 2 --cacert "$ca" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+    if [ "$data_dir" = /var/lib/h8s ]; then sock=/run/h8s/runtime.sock; else sock="$data_dir/runtime.sock"; fi
     if [[ " $* " != *" runtime"* && " $* " != *",runtime"* ]]; then
       # the runtime daemon starts right after the API; give it a moment to serve
       for _ in $(seq 1 60); do
-        [ -S /run/h8s/runtime.sock ] && break
+        [ -S "$sock" ] && break
         sleep 1
       done
     fi
+    if [[ " $* " != *"agent"* ]]; then
+      # the node agent registers the node and reports it Ready once the runtime answers
+      node_ready=0
+      for _ in $(seq 1 90); do
+        if kubectl --kubeconfig "$data_dir/kubeconfig.yaml" get nodes --no-headers 2>/dev/null | grep -q ' Ready '; then
+          node_ready=1
+          break
+        fi
+        sleep 1
+      done
+      if [ "$node_ready" != 1 ]; then
+        echo "the node did not become Ready within 90 s; see $data_dir/server.log" >&2
+        exit 1
+      fi
+    fi
     echo "h8s is up at https://127.0.0.1:$port"
     echo "  npx hyperctl info"
-    echo "  kubectl --kubeconfig $data_dir/kubeconfig.yaml get namespaces"
+    echo "  kubectl --kubeconfig $data_dir/kubeconfig.yaml get nodes"
     echo "  export KUBECONFIG=$data_dir/kubeconfig.yaml   # or: node bin/h8s.js kubeconfig --data-dir $data_dir"
     exit 0
   fi

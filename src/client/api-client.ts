@@ -17,6 +17,7 @@ import { createDiscoveryClient, type DiscoveryClient } from './discovery-client.
 import { HttpTransport, type HttpMethod, type HttpResponse, type QueryValue } from './http-transport.js';
 import { apiVersionOf, resourcePath, type ResourceRef } from './resource-ref.js';
 import { isStatusObject } from './status-error.js';
+import { ListReplySchema, parseObjectReply, parseReply } from './reply-schemas.js';
 import { readWatchStream } from './watch-stream.js';
 import type {
   CallOptions,
@@ -209,13 +210,7 @@ class ResourceClientImpl<T extends KubeObject> implements ResourceClient<T> {
   }
 
   #asObject(body: unknown, what: string): T {
-    if (!isRecord(body) || !isRecord(body['metadata'])) {
-      throw internal(`The API server answered ${what} with something that is not an object`);
-    }
-    if (typeof body['apiVersion'] !== 'string') body['apiVersion'] = this.#apiVersion;
-    if (typeof body['kind'] !== 'string' && this.resource.kind !== undefined)
-      body['kind'] = this.resource.kind;
-    return body as unknown as T;
+    return parseObjectReply<T>(body, what, { apiVersion: this.#apiVersion, kind: this.resource.kind });
   }
 
   #nameOf(obj: KubeObject, verb: string): string {
@@ -261,25 +256,16 @@ class ResourceClientImpl<T extends KubeObject> implements ResourceClient<T> {
       signal: options.signal,
       timeoutMs: options.timeoutMs,
     });
-    const body = res.body;
-    if (!isRecord(body) || !Array.isArray(body['items']) || !isRecord(body['metadata'])) {
-      throw internal(
-        `The API server answered the list of ${this.resource.plural} with something that is not a list`,
-      );
-    }
-    const items = body['items'].map((item) => this.#asObject(item, `the list of ${this.resource.plural}`));
-    const meta = body['metadata'];
+    const body = parseReply(ListReplySchema, res.body, `the list of ${this.resource.plural}`);
+    const items = body.items.map((item) => this.#asObject(item, `the list of ${this.resource.plural}`));
+    const meta = body.metadata;
     return {
-      apiVersion: typeof body['apiVersion'] === 'string' ? body['apiVersion'] : this.#apiVersion,
-      kind: typeof body['kind'] === 'string' ? body['kind'] : `${this.resource.kind ?? ''}List`,
+      apiVersion: body.apiVersion ?? this.#apiVersion,
+      kind: body.kind ?? `${this.resource.kind ?? ''}List`,
       metadata: {
-        resourceVersion: typeof meta['resourceVersion'] === 'string' ? meta['resourceVersion'] : '',
-        ...(typeof meta['continue'] === 'string' && meta['continue'] !== ''
-          ? { continue: meta['continue'] }
-          : {}),
-        ...(typeof meta['remainingItemCount'] === 'number'
-          ? { remainingItemCount: meta['remainingItemCount'] }
-          : {}),
+        resourceVersion: meta.resourceVersion ?? '',
+        ...(meta.continue !== undefined && meta.continue !== '' ? { continue: meta.continue } : {}),
+        ...(meta.remainingItemCount !== undefined ? { remainingItemCount: meta.remainingItemCount } : {}),
       },
       items,
     };

@@ -3,8 +3,8 @@
  * `pods/{name}/binding`, `{resource}/{name}/scale`.
  */
 import type { KubeObject } from '../api/index.js';
-import { internal } from '../lib/index.js';
 import type { ApiClient } from './api-client.js';
+import { parseObjectReply } from './reply-schemas.js';
 import { builtinResources, type ResourceRef } from './resource-ref.js';
 import type { WriteOptions } from './wire-types.js';
 
@@ -15,14 +15,7 @@ export interface Scale extends KubeObject {
 }
 
 function asObject<T extends KubeObject>(body: unknown, what: string): T {
-  if (
-    typeof body !== 'object' ||
-    body === null ||
-    typeof (body as { metadata?: unknown }).metadata !== 'object'
-  ) {
-    throw internal(`The API server answered ${what} with something that is not an object`);
-  }
-  return body as T;
+  return parseObjectReply<T>(body, what, {});
 }
 
 /**

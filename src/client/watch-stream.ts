@@ -17,6 +17,7 @@ import {
 } from '../lib/index.js';
 import type { KubeObject } from '../api/index.js';
 import type { HttpStream } from './http-transport.js';
+import { parseObjectReply } from './reply-schemas.js';
 import { errorFromStatus } from './status-error.js';
 import type { WatchEvent } from './wire-types.js';
 
@@ -46,11 +47,8 @@ export function decodeWatchEvent(
   const object = value['object'];
   if (type === 'ERROR') return { type, object };
   if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED' && type !== 'BOOKMARK') return undefined;
-  if (!isRecord(object) || !isRecord(object['metadata'])) return undefined;
-  if (typeof object['apiVersion'] !== 'string' && fill.apiVersion !== undefined)
-    object['apiVersion'] = fill.apiVersion;
-  if (typeof object['kind'] !== 'string' && fill.kind !== undefined) object['kind'] = fill.kind;
-  return { type, object: object as unknown as KubeObject };
+  // A known event whose object is not an object is the server's fault: InternalError naming it.
+  return { type, object: parseObjectReply<KubeObject>(object, `a ${type} watch event`, fill) };
 }
 
 /** Iterates the events of an open watch stream; closes it when the iteration ends for any reason. */

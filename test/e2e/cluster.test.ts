@@ -167,11 +167,14 @@ describe('a one-node cluster from h8s server', { timeout: 900_000 }, () => {
       const k = kubectls.find((x) => x.version === version)!;
       const name = `sleeper-${version.replace('.', '-')}`;
       // `get -w` shows the pod's transitions as kubectl users watch them.
-      const watch = spawn(k.argv[0]!, [...k.argv.slice(1), 'get', 'pod', name, '-w', '--no-headers'], {
+      // (`get pods -w`, not `get pod NAME -w`: the pod does not exist yet.)
+      const watch = spawn(k.argv[0]!, [...k.argv.slice(1), 'get', 'pods', '-w', '--no-headers'], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let watched = '';
       watch.stdout.setEncoding('utf8').on('data', (d: string) => (watched += d));
+      const seen = (state: string): boolean =>
+        watched.split('\n').some((l) => l.startsWith(`${name} `) && l.includes(` ${state} `));
       try {
         await k.ok([
           'run',
@@ -188,14 +191,14 @@ describe('a one-node cluster from h8s server', { timeout: 900_000 }, () => {
         assert.equal(pod.spec?.nodeName, nodeName);
         assert.match(String(pod.status?.containerStatuses?.[0]?.containerID), /^runc:\/\//);
         assert.ok(pod.status?.startTime);
-        await waitFor(async () => /\sRunning\s/.test(watched), {
+        await waitFor(async () => seen('Running'), {
           timeoutMs: 30_000,
           description: 'kubectl get -w to show Running',
         });
       } finally {
         watch.kill();
       }
-      assert.match(watched, /Pending|ContainerCreating/);
+      assert.ok(seen('Pending') || seen('ContainerCreating'), watched);
       await deleteAndWait(k, name);
     });
 

@@ -116,8 +116,28 @@ export class NodeAgent {
     await this.#updateStatus(input, true);
   }
 
+  /**
+   * Labels the agent owns (hostname, os, arch, accel, --node-labels) that differ from the
+   * Node's, as kubelet reconciles its default labels: `h8s.io/accel` is only known once the
+   * runtime answers, which may be after registration.
+   */
+  async #reconcileLabels(input: NodeStatusInput): Promise<void> {
+    const want = nodeLabels(input);
+    const have = this.#node?.metadata?.labels ?? {};
+    const changed = Object.entries(want).filter(([k, v]) => have[k] !== v);
+    if (changed.length === 0 || !this.#node) return;
+    this.#node = await this.#o.client
+      .resource<NodeObject>(builtinResources.nodes)
+      .patch(
+        this.#o.nodeName,
+        { metadata: { labels: Object.fromEntries(changed) } },
+        { type: 'merge', fieldManager: 'h8s-agent' },
+      );
+  }
+
   async #updateStatus(input: NodeStatusInput, force: boolean): Promise<void> {
     const o = this.#o;
+    if (input.runtime) await this.#reconcileLabels(input);
     const status = nodeStatus(input);
     // Heartbeat times change every time; compare without them.
     const comparable = JSON.stringify({
