@@ -364,6 +364,29 @@ describe('API client on the wire', () => {
     assert.equal(fake.requests[0]?.query.get('timeoutSeconds'), '30');
   });
 
+  it('parses replies: a malformed object, list or watch event is an InternalError naming the field', async () => {
+    const configMaps = client.resource(builtinResources.configMaps, 'ns1');
+    const rejects = async (call: () => Promise<unknown>, field: RegExp) =>
+      assert.rejects(call, (e: unknown) => errorCode(e) === 'InternalError' && field.test(String(e)));
+    fake.handle((_req, res) => sendJson(res, 200, { kind: 'ConfigMap', metadata: { name: 7 } }));
+    await rejects(() => configMaps.get('a'), /metadata\.name/);
+    fake.handle((_req, res) => sendJson(res, 200, { metadata: { labels: { app: 1 } } }));
+    await rejects(() => configMaps.get('a'), /metadata\.labels/);
+    fake.handle((_req, res) => sendJson(res, 200, { kind: 'ConfigMapList', metadata: {}, items: {} }));
+    await rejects(() => configMaps.list(), /items/);
+    fake.handle((_req, res) => sendJson(res, 200, { metadata: { remainingItemCount: 'many' }, items: [] }));
+    await rejects(() => configMaps.list(), /remainingItemCount/);
+    fake.handle((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ type: 'ADDED', object: { metadata: { resourceVersion: 12 } } }) + '\n');
+    });
+    await rejects(async () => {
+      for await (const _ev of configMaps.watch({ resourceVersion: '10' })) {
+        // the first event fails
+      }
+    }, /resourceVersion/);
+  });
+
   it('throws Expired for a watch ERROR event with 410', async () => {
     fake.handle((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
