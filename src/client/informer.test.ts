@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMemoryLogger, waitFor } from '../lib/index.js';
+import { createMemoryLogger, ManualClock, waitFor } from '../lib/index.js';
 import type { KubeObject } from '../api/index.js';
 import { builtinResources, createApiClient, createInformer, metadataOnly, type ApiClient } from './index.js';
 import { sendJson, startWireFake, statusBody, type WireFake } from './testing/wire-fake.js';
@@ -17,6 +17,18 @@ const cm = (name: string, rv: string, data: Record<string, string> = {}): KubeOb
   },
   data,
 });
+
+/**
+ * Back-off, relist and resync delays come from the injected clock: the tests move it forward
+ * while they wait, so nothing depends on how fast this machine is.
+ */
+function advancing(clock: ManualClock, stepMs: number, done: () => boolean): () => boolean {
+  return () => {
+    if (done()) return true;
+    clock.advance(stepMs);
+    return false;
+  };
+}
 
 describe('informer wire behaviour', () => {
   let fake: WireFake;
@@ -64,11 +76,13 @@ describe('informer wire behaviour', () => {
       }
     });
     const { log } = createMemoryLogger();
+    const clock = new ManualClock();
     const informer = createInformer({
       client,
       resource: builtinResources.configMaps,
       namespace: 'ns1',
       log,
+      clock,
       backoffInitialMs: 5,
     });
     const seen: string[] = [];
@@ -82,7 +96,10 @@ describe('informer wire behaviour', () => {
     const running = informer.run(ac.signal);
     try {
       await informer.waitForSync(ac.signal);
-      await waitFor(() => watches >= 3, { timeoutMs: 5_000, description: 'the third watch' });
+      await waitFor(
+        advancing(clock, 5, () => watches >= 3),
+        { timeoutMs: 5_000, description: 'the third watch' },
+      );
       assert.deepEqual(seen, [
         'add a initial',
         'add b initial',
@@ -133,10 +150,12 @@ describe('informer wire behaviour', () => {
       }
     });
     const { log, records } = createMemoryLogger();
+    const clock = new ManualClock();
     const informer = createInformer({
       client,
       resource: builtinResources.configMaps,
       log,
+      clock,
       backoffInitialMs: 10,
       backoffMaxMs: 50,
       transform: metadataOnly,
@@ -144,10 +163,13 @@ describe('informer wire behaviour', () => {
     const ac = new AbortController();
     const running = informer.run(ac.signal);
     try {
-      await waitFor(() => watchRvs.length >= 2, {
-        timeoutMs: 5_000,
-        description: 'a watch after the outage',
-      });
+      await waitFor(
+        advancing(clock, 50, () => watchRvs.length >= 2),
+        {
+          timeoutMs: 5_000,
+          description: 'a watch after the outage',
+        },
+      );
       assert.equal(watchRvs[1], '21', 'resumed from the last event, no relist');
       assert.deepEqual(informer.cache.keys().sort(), ['ns1/a', 'ns1/b']);
       assert.equal(informer.cache.find('ns1/a')?.['data'], undefined, 'transform applied');
@@ -155,7 +177,10 @@ describe('informer wire behaviour', () => {
       assert.ok(
         records.some((r) => r.level === 'warn' && r.msg === 'Informer lost the API server; retrying'),
       );
-      await waitFor(() => records.some((r) => r.msg === 'Informer recovered'), { timeoutMs: 2_000 });
+      await waitFor(
+        advancing(clock, 50, () => records.some((r) => r.msg === 'Informer recovered')),
+        { timeoutMs: 2_000 },
+      );
     } finally {
       ac.abort();
       await running;
@@ -174,7 +199,8 @@ describe('informer wire behaviour', () => {
       }
       res.writeHead(200, { 'Content-Type': 'application/json' });
     });
-    const informer = createInformer({ client, resource: builtinResources.configMaps, resyncMs: 20 });
+    const clock = new ManualClock();
+    const informer = createInformer({ client, resource: builtinResources.configMaps, resyncMs: 20, clock });
     const ac = new AbortController();
     const running = informer.run(ac.signal);
     try {
@@ -185,7 +211,9 @@ describe('informer wire behaviour', () => {
         onUpdate: (o, n) => seen.push(`resync ${o === n}`),
       });
       assert.deepEqual(seen, ['add a true']);
-      await waitFor(() => seen.includes('resync true'), { timeoutMs: 2_000 });
+      assert.ok(!seen.includes('resync true'), 'no resync before its time');
+      clock.advance(20);
+      assert.ok(seen.includes('resync true'), 'a resync once the clock reaches resyncMs');
     } finally {
       ac.abort();
       await running;
