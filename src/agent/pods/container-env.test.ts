@@ -36,7 +36,7 @@ describe('container env', () => {
       {
         name: 'c',
         // The API's static type wrongly asks for `key` on envFrom refs (schema is right).
-        envFrom: [{ configMapRef: { name: 'app' } }, { prefix: 'DB_', secretRef: { name: 'db' } }] as never,
+        envFrom: [{ configMapRef: { name: 'app' } }, { prefix: 'DB_', secretRef: { name: 'db' } }],
         env: [
           { name: 'URL', value: 'http://$(KUBERNETES_SERVICE_HOST)/$(MODE)/$(NOPE)/$$(MODE)' },
           { name: 'MODE', value: 'slow' },
@@ -75,7 +75,7 @@ describe('container env', () => {
       assert.match(String(e), /couldn't find key missing in ConfigMap shop\/app/);
       return true;
     });
-    const d = { name: 'c', envFrom: [{ secretRef: { name: 'nope' } }] as never };
+    const d = { name: 'c', envFrom: [{ secretRef: { name: 'nope' } }] };
     await assert.rejects(
       containerEnv(pod, d, sources(), { podIPs: [], hostIPs: [] }),
       /secret "nope" not found/,

@@ -68,18 +68,29 @@ export const ContainerPortSchema = object(
   { required: ['containerPort'] },
 );
 
-const optionalRef = (name: string, what: string, keyDesc: string | undefined) =>
+/** ConfigMapKeySelector / SecretKeySelector: one key of the object (`key` required). */
+const keyRef = (name: string, what: string, keyDesc: string) =>
   object(
     name,
     `Selects a key of a ${what}.`,
     {
-      ...(keyDesc === undefined ? {} : { key: str(keyDesc) }),
+      key: str(keyDesc),
       name: str(`Name of the referent ${what}.`),
-      optional: bool(
-        `Specify whether the ${what}${keyDesc === undefined ? '' : ' or its key'} must be defined`,
-      ),
+      optional: bool(`Specify whether the ${what} or its key must be defined`),
     },
-    { ...(keyDesc === undefined ? {} : { required: ['key'] }), extra: { 'x-kubernetes-map-type': 'atomic' } },
+    { required: ['key'], extra: { 'x-kubernetes-map-type': 'atomic' } },
+  );
+
+/** ConfigMapEnvSource / SecretEnvSource: the whole object (no `key`). */
+const envSourceRef = (name: string, what: string) =>
+  object(
+    name,
+    `Selects a ${what} to populate the environment variables with.`,
+    {
+      name: str(`Name of the referent ${what}.`),
+      optional: bool(`Specify whether the ${what} must be defined`),
+    },
+    { extra: { 'x-kubernetes-map-type': 'atomic' } },
   );
 
 export const ObjectFieldSelectorSchema = object(
@@ -109,12 +120,8 @@ export const EnvVarSourceSchema = object(
   {
     fieldRef: ObjectFieldSelectorSchema,
     resourceFieldRef: ResourceFieldSelectorSchema,
-    configMapKeyRef: optionalRef(
-      'io.k8s.api.core.v1.ConfigMapKeySelector',
-      'ConfigMap',
-      'The key to select.',
-    ),
-    secretKeyRef: optionalRef(
+    configMapKeyRef: keyRef('io.k8s.api.core.v1.ConfigMapKeySelector', 'ConfigMap', 'The key to select.'),
+    secretKeyRef: keyRef(
       'io.k8s.api.core.v1.SecretKeySelector',
       'Secret',
       'The key of the secret to select from.  Must be a valid secret key.',
@@ -140,8 +147,8 @@ export const EnvFromSourceSchema = object(
   'EnvFromSource represents the source of a set of ConfigMaps or Secrets',
   {
     prefix: str('Optional text to prepend to the name of each environment variable.'),
-    configMapRef: optionalRef('io.k8s.api.core.v1.ConfigMapEnvSource', 'ConfigMap', undefined),
-    secretRef: optionalRef('io.k8s.api.core.v1.SecretEnvSource', 'Secret', undefined),
+    configMapRef: envSourceRef('io.k8s.api.core.v1.ConfigMapEnvSource', 'ConfigMap'),
+    secretRef: envSourceRef('io.k8s.api.core.v1.SecretEnvSource', 'Secret'),
   },
 );
 
