@@ -28,6 +28,12 @@ describe('h8s runtime configuration', () => {
     assert.deepEqual(config.handlers, ['runc']);
     assert.equal(config.listen, 'unix:///run/h8s/runtime.sock');
     assert.equal(config['images-root'], '/from/file/images');
+    assert.equal(
+      config['image-max-bytes'],
+      8 * 1024 * 1024 * 1024,
+      'an image unpacks to 8 GiB at most by default',
+    );
+    assert.equal(resolveRuntimeConfig(['--image-max-entries', '500'], {}).config['image-max-entries'], 500);
     assert.ok(Object.isFrozen(config));
   });
 
@@ -46,5 +52,6 @@ describe('h8s runtime configuration', () => {
     fails(['--listen', 'tcp://0.0.0.0:1'], {}, /expected unix:\/\/\/absolute\/path.sock/);
     fails(['--cgroup-parent', 'h8s'], {}, /must start with \//);
     fails(['--root'], {}, /needs a value/);
+    fails(['--image-max-bytes', '0'], {}, /at least 1/);
   });
 });

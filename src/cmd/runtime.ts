@@ -12,7 +12,12 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
-import { createImageService, sharedUnpackPool } from '../images/index.js';
+import {
+  createImageService,
+  defaultMaxUnpackedBytes,
+  defaultMaxUnpackedEntries,
+  sharedUnpackPool,
+} from '../images/index.js';
 import { describeError, systemClock, type Logger, type LogLevel } from '../lib/index.js';
 import {
   defaultGuestDir,
@@ -46,6 +51,8 @@ const flagSpecs = {
   'images-root': { type: 'string', help: 'Image store directory (default <root>/images)' },
   'insecure-registries': { type: 'list', help: 'Registries reached over plain HTTP besides loopback' },
   'auth-config': { type: 'string', help: 'docker-style config.json with registry credentials' },
+  'image-max-bytes': { type: 'int', help: 'Largest size one image may unpack to, in bytes', min: 1 },
+  'image-max-entries': { type: 'int', help: 'Most files one image may unpack to', min: 1 },
   runc: { type: 'string', help: 'runc binary (default: runc on PATH)' },
   shim: { type: 'string', help: 'Prebuilt runc monitor (default: built from source into <root>/bin)' },
   'cgroup-parent': { type: 'required-string', help: 'Parent cgroup of runc pods' },
@@ -73,6 +80,8 @@ export interface RuntimeConfig {
   readonly 'images-root': string;
   readonly 'insecure-registries': readonly string[];
   readonly 'auth-config': string;
+  readonly 'image-max-bytes': number;
+  readonly 'image-max-entries': number;
   readonly runc: string;
   readonly shim: string;
   readonly 'cgroup-parent': string;
@@ -95,6 +104,8 @@ function defaults(): FlagValues<typeof flagSpecs> {
     'images-root': '',
     'insecure-registries': [],
     'auth-config': '',
+    'image-max-bytes': defaultMaxUnpackedBytes,
+    'image-max-entries': defaultMaxUnpackedEntries,
     runc: '',
     shim: '',
     'cgroup-parent': '/h8s',
@@ -127,6 +138,8 @@ export function resolveRuntimeConfig(
     'images-root': str(merged['images-root']) ? resolve(str(merged['images-root'])) : join(root, 'images'),
     'insecure-registries': Object.freeze([...(merged['insecure-registries'] as string[])]),
     'auth-config': str(merged['auth-config']),
+    'image-max-bytes': merged['image-max-bytes'] as number,
+    'image-max-entries': merged['image-max-entries'] as number,
     runc: str(merged.runc),
     shim: str(merged.shim) ? resolve(str(merged.shim)) : '',
     'cgroup-parent': str(merged['cgroup-parent']),
@@ -223,6 +236,8 @@ export async function runRuntime(config: RuntimeConfig, log: Logger, signal: Abo
     log: log.child({ component: 'images' }),
     clock,
     insecureRegistries: config['insecure-registries'],
+    maxUnpackedBytes: config['image-max-bytes'],
+    maxUnpackedEntries: config['image-max-entries'],
     ...(config['auth-config'] ? { authConfigPath: config['auth-config'] } : {}),
   });
   const { handlers, missing } = await buildHandlers(config, log);

@@ -23,3 +23,4 @@ export {
 export { parseReference, familiarName, formatReference, type ImageReference } from './reference.js';
 export type { DeviceNodePolicy } from './layer-unpacker.js';
 export { UnpackPool, sharedUnpackPool, type UnpackPoolOptions } from './unpack-pool.js';
+export { defaultMaxUnpackedBytes, defaultMaxUnpackedEntries } from './unpack-budget.js';
