@@ -6,8 +6,8 @@
  */
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock, type Clock, type Logger } from '../../lib/index.js';
-import { VmSession, type BootParams } from './vm-session.js';
+import { bestEffort, systemClock, type Clock, type Logger } from '../../lib/index.js';
+import { VmSession, type BootParams, type VmSessionHandlers } from './vm-session.js';
 import { deflate, rebalance, type BalloonPolicy } from './balloon.js';
 
 export interface VmPoolOptions {
@@ -56,6 +56,8 @@ export interface PreparedContainer {
 }
 
 const preparedId = 'h8s-prepared';
+const idleHandlers: VmSessionHandlers = { onEvent: () => {}, onViolation: () => {}, onClose: () => {} };
+const isLive = (s: VmSession): boolean => s.vm.isAlive() && !s.conn.isClosed;
 const preparedFile = 'prepared.json';
 
 export class VmPool {
@@ -79,13 +81,26 @@ export class VmPool {
     return this.#o.size;
   }
 
+  /** Ready VMs whose QEMU and agent are alive (a VM that died is not ready, even before its discard). */
   get readyCount(): number {
-    return this.#ready.length;
+    return this.#ready.filter(isLive).length;
   }
 
-  /** Ready VMs that hold a prepared container. */
+  /** Live ready VMs that hold a prepared container. */
   get preparedCount(): number {
-    return this.#ready.filter((s) => this.#prepared.has(s)).length;
+    return this.#ready.filter((s) => isLive(s) && this.#prepared.has(s)).length;
+  }
+
+  /** What a pooled VM's guest callbacks do while it waits in the pool: a VM that fails is replaced. */
+  #pooledHandlers(s: VmSession): VmSessionHandlers {
+    return {
+      onEvent: () => {},
+      onViolation: (reason) => {
+        this.#o.log.error('Pooled VM broke the protocol; discarding it', { vmId: s.vmId, reason });
+        this.#discard(s);
+      },
+      onClose: () => this.#discard(s),
+    };
   }
 
   /**
@@ -135,6 +150,7 @@ export class VmPool {
         f.memoryMiB === this.#o.memoryMiB &&
         !this.#closed
       ) {
+        s.handlers = this.#pooledHandlers(s);
         this.#ready.push(s);
         const pre = await readFile(join(dir, preparedFile), 'utf8').then(
           (t) => JSON.parse(t) as PreparedContainer,
@@ -177,14 +193,7 @@ export class VmPool {
           await s.destroy();
           return;
         }
-        s.handlers = {
-          onEvent: () => {},
-          onViolation: (reason) => {
-            this.#o.log.error('Pooled VM broke the protocol; discarding it', { vmId: s.vmId, reason });
-            this.#discard(s);
-          },
-          onClose: () => this.#discard(s),
-        };
+        s.handlers = this.#pooledHandlers(s);
         await this.#prepare(s);
         if (this.#closed || !s.vm.isAlive() || s.conn.isClosed) {
           await s.destroy().catch(() => {});
@@ -289,9 +298,12 @@ export class VmPool {
   }
 
   #discard(s: VmSession): void {
+    // Only a VM still waiting in the pool is the pool's to destroy: once closed, the pool's
+    // VMs belong to the next daemon (which re-adopts them), and a taken VM to its sandbox.
     const i = this.#ready.indexOf(s);
-    if (i >= 0) this.#ready.splice(i, 1);
-    void s.destroy().catch(() => {});
+    if (this.#closed || i < 0) return;
+    this.#ready.splice(i, 1);
+    void bestEffort(this.#o.log, 'destroy a failed pooled VM', s.destroy());
     this.refill();
   }
 
@@ -328,6 +340,9 @@ export class VmPool {
     await this.#filling?.catch(() => {});
     await this.#preparing?.catch(() => {});
     for (const s of this.#ready) {
+      // Closing our end of the connection fires its close callback: it must not discard (and
+      // so destroy) a VM the next daemon is about to re-adopt.
+      s.handlers = idleHandlers;
       s.conn.close();
       s.vm.detach();
     }
