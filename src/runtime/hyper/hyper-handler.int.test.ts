@@ -529,18 +529,6 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     const a = await podA();
     const bDir = join(tmp, 'sb-b');
     await mkdir(bDir);
-    // Baseline of a host-side probe, taken just before the misbehaving pod starts.
-    const probe = async (): Promise<number> => {
-      const t = performance.now();
-      await execFile(['true']);
-      return performance.now() - t;
-    };
-    const median = async (): Promise<number> => {
-      const xs: number[] = [];
-      for (let i = 0; i < 7; i++) xs.push(await probe());
-      xs.sort((x, y) => x - y);
-      return xs[3] as number;
-    };
     const bEvents = recorder();
     const b = await handler.startSandbox({
       id: 'c'.repeat(64),
@@ -549,7 +537,6 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
       events: bEvents,
     });
     sandboxes.push(b);
-    const baseline = await median();
     await b.createContainer(
       busyboxContainer(disk, 'flood', logs(), { command: ['yes', 'flood-flood-flood-flood'] }),
     );
@@ -565,16 +552,12 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
       }),
     );
     await b.startContainer('bomb');
-    const during = await median();
     for (let i = 0; i < 3; i++) {
       const r = await run(a, 'sleeper', ['echo', `still-${i}`]);
       assert.equal(r.out.trim(), `still-${i}`);
     }
-    // Behaviour, not a benchmark: the host probe stays within a generous factor of its baseline.
-    assert.ok(
-      during < Math.max(baseline * 20, 500),
-      `host probe ${during.toFixed(1)} ms vs baseline ${baseline.toFixed(1)} ms`,
-    );
+    // The host still runs programs (how long they take meanwhile: bench:runtime, hostile pod).
+    assert.equal((await execFile(['true'], { timeoutMs: 30_000 })).exitCode, 0);
     const floodLog = await readFile(join(logs(), 'flood.log'), 'utf8').catch(() => '');
     assert.match(floodLog, /stdout F flood-flood-flood-flood/);
     await b.destroy();
