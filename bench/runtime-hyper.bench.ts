@@ -24,7 +24,7 @@ import { execFile, nullLogger, spawnProcess } from '../src/lib/index.js';
 import { defaultGuestDir, findGuestAssets, guestKernelArgs } from '../src/runtime/hyper/index.js';
 import { createHyperHandler, type HyperHandler } from '../src/runtime/hyper/hyper-handler.js';
 import { QemuVm, qemuArgv } from '../src/runtime/hyper/qemu-vm.js';
-import { buildBusyboxRootDisk, busyboxContainer } from '../src/runtime/hyper/busybox-root-disk.js';
+import { buildBusyboxRootDisk, busyboxContainer } from '../src/runtime/testing/busybox-root-disk.js';
 import type { SandboxHandle } from '../src/runtime/sandbox-handler.js';
 
 const args = process.argv.slice(2);

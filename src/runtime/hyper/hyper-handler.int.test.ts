@@ -15,7 +15,7 @@ import { collectBytes } from '../byte-channel.js';
 import type { ContainerExit, HandlerEvents, SandboxHandle } from '../sandbox-handler.js';
 import type { PodSandboxConfig } from '../runtime-service.js';
 import type { RootDisk } from '../../images/index.js';
-import { buildBusyboxRootDisk, busyboxContainer } from './busybox-root-disk.js';
+import { buildBusyboxRootDisk, busyboxContainer } from '../testing/busybox-root-disk.js';
 import { createHyperHandler, guestDebugAnnotation, type HyperHandler } from './hyper-handler.js';
 import { findGuestAssets, defaultGuestDir, type GuestAssets } from './guest-assets.js';
 
