@@ -471,7 +471,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         );
         if (debug !== undefined) await sb.debugMisbehave(debug === 'malformed-frames' ? 'garbage' : debug);
       } catch (err) {
-        await sb.destroy().catch(() => {});
+        await bestEffort(log, 'destroy a sandbox that failed to start', sb.destroy());
         throw err;
       }
       scheduleBalloon(sb, o.balloonIdleDelayMs ?? 10_000, true);
@@ -523,7 +523,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       await hotImageWrite;
       for (const t of balloonTimers.values()) t.cancel();
       balloonTimers.clear();
-      for (const sb of sandboxes) await sb.detach().catch(() => {});
+      for (const sb of sandboxes) await bestEffort(log, 'detach from a sandbox VM', sb.detach());
       sandboxes.clear();
     },
 

@@ -9,6 +9,7 @@
 import { rename, rm, stat } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import {
+  bestEffort,
   conflict,
   createRateLimitedLogger,
   forbidden,
@@ -237,8 +238,16 @@ export class HyperSandbox implements SandboxHandle {
   /** Removes a prepared container nobody claimed (its process, disk and overlay). */
   async #releasePrepared(pre: PreparedContainer): Promise<void> {
     if (!this.#dead)
-      await this.session.conn.request('removeContainer', { id: pre.containerId }).catch(() => {});
-    await this.session.vm.removeDevice(pre.deviceId).catch(() => {});
+      await bestEffort(
+        this.#log,
+        'remove an unclaimed prepared container',
+        this.session.conn.request('removeContainer', { id: pre.containerId }),
+      );
+    await bestEffort(
+      this.#log,
+      'unplug an unclaimed prepared root disk',
+      this.session.vm.removeDevice(pre.deviceId),
+    );
     await rm(pre.overlay, { force: true });
   }
 
@@ -363,7 +372,7 @@ export class HyperSandbox implements SandboxHandle {
     if (logs) await Promise.race([logs, this.#clock.sleep(5000)]);
     const writer = this.#writers.get(c.id);
     if (writer) {
-      await writer.close().catch(() => {});
+      await bestEffort(this.#log, 'close the log of an exited container', writer.close());
       this.#writers.delete(c.id);
     }
     c.exitReported = true;
@@ -410,7 +419,7 @@ export class HyperSandbox implements SandboxHandle {
     if (this.#dead) return;
     this.#dead = true;
     this.session.conn.close();
-    if (kill) await this.session.vm.stop(0).catch(() => {});
+    if (kill) await bestEffort(this.#log, 'kill the VM of a failed sandbox', this.session.vm.stop(0));
     await this.#reportAllExited(`Sandbox failed: ${reason}`);
     this.#d.events.sandboxDied(reason);
   }
@@ -420,10 +429,9 @@ export class HyperSandbox implements SandboxHandle {
       if (!c.started || c.exitReported) continue;
       c.exitReported = true;
       this.#exitCodes.set(c.id, 137);
-      await this.#writers
-        .get(c.id)
-        ?.close()
-        .catch(() => {});
+      await bestEffort(this.#log, 'close the log of a container of a stopped sandbox', async () =>
+        this.#writers.get(c.id)?.close(),
+      );
       this.#writers.delete(c.id);
       this.#d.events.containerExited({
         containerId: c.id,
@@ -640,7 +648,8 @@ export class HyperSandbox implements SandboxHandle {
 
   async #releaseDevices(c: ContainerRecord): Promise<void> {
     const vm = this.session.vm;
-    for (const id of [c.disk, ...c.volumes]) if (id) await vm.removeDevice(id).catch(() => {});
+    for (const id of [c.disk, ...c.volumes])
+      if (id) await bestEffort(this.#log, "unplug a removed container's disk", vm.removeDevice(id));
     await rm(c.overlay, { force: true });
   }
 
@@ -683,9 +692,11 @@ export class HyperSandbox implements SandboxHandle {
     }
     if (typeof started['startError'] === 'string') {
       // The executable could not run; the exit event follows. Leave the reason in the log too.
-      await this.#writer(c)
-        .write('stderr', Buffer.from(`${started['startError'].slice(0, 1024)}\n`))
-        .catch(() => {});
+      await bestEffort(
+        this.#log,
+        'log why a container could not start',
+        this.#writer(c).write('stderr', Buffer.from(`${started['startError'].slice(0, 1024)}\n`)),
+      );
     }
     this.#d.events.containerStarted(c.id, this.#clock.now() * 1_000_000);
   }
@@ -705,7 +716,11 @@ export class HyperSandbox implements SandboxHandle {
       this.#clock.sleep(Math.max(0, timeoutSeconds) * 1000).then(() => false),
     ]);
     if (graceful) return;
-    await conn.request('signal', { container: containerId, signal: 9, all: true }).catch(() => {});
+    await bestEffort(
+      this.#log,
+      'kill a removed container',
+      conn.request('signal', { container: containerId, signal: 9, all: true }),
+    );
     await Promise.race([exited, this.#clock.sleep(10_000)]);
   }
 
@@ -713,7 +728,12 @@ export class HyperSandbox implements SandboxHandle {
     const c = this.#state.containers[containerId];
     if (!c) return;
     if (c.started && !c.exitReported) await this.stopContainer(containerId, 0, 'SIGKILL');
-    if (!this.#dead) await this.session.conn.request('removeContainer', { id: containerId }).catch(() => {});
+    if (!this.#dead)
+      await bestEffort(
+        this.#log,
+        'remove a container in the guest',
+        this.session.conn.request('removeContainer', { id: containerId }),
+      );
     await this.#releaseDevices(c);
     delete this.#state.containers[containerId];
     this.#specs.delete(containerId);
@@ -818,13 +838,13 @@ export class HyperSandbox implements SandboxHandle {
     const s = this.session;
     if (!this.#dead && s.vm.isAlive()) {
       // The guest kills everything, syncs its disks and powers off.
-      await s.conn.request('shutdown', {}, 3000).catch(() => {});
+      await bestEffort(this.#log, 'shut the guest down', s.conn.request('shutdown', {}, 3000));
       await Promise.race([s.vm.exited, this.#clock.sleep(3000)]);
     }
     this.#dead = true;
     s.conn.close();
-    await s.vm.stop(1000).catch(() => {});
-    for (const w of this.#writers.values()) await w.close().catch(() => {});
+    await bestEffort(this.#log, 'stop the VM', s.vm.stop(1000));
+    for (const w of this.#writers.values()) await bestEffort(this.#log, 'close a container log', w.close());
     this.#writers.clear();
     await this.#reportAllExited('Sandbox stopped');
   }

@@ -161,12 +161,12 @@ export class VmPool {
         this.#o.log.info('Re-adopted pooled VM', { vmId: s.vmId, prepared: pre?.image });
         continue;
       }
-      if (s) await s.destroy().catch(() => {});
+      if (s) await bestEffort(this.#o.log, 'destroy a pooled VM not kept', s.destroy());
       else {
         // Dead, orphaned or not ours to keep: make sure its QEMU is gone, then remove.
         const { QemuVm } = await import('./qemu-vm.js');
         const vm = await QemuVm.adopt(dir, { log: this.#o.log }).catch(() => undefined);
-        await vm?.stop(0).catch(() => {});
+        if (vm) await bestEffort(this.#o.log, 'stop an orphaned VM', vm.stop(0));
         await rm(dir, { recursive: true, force: true });
       }
     }
@@ -196,7 +196,7 @@ export class VmPool {
         s.handlers = this.#pooledHandlers(s);
         await this.#prepare(s);
         if (this.#closed || !s.vm.isAlive() || s.conn.isClosed) {
-          await s.destroy().catch(() => {});
+          await bestEffort(this.#o.log, 'destroy a pooled VM that died while preparing', s.destroy());
           if (this.#closed) return;
           continue;
         }
@@ -213,7 +213,12 @@ export class VmPool {
         this.#failures++;
         const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.#failures, 6));
         this.#o.log.warn('Cannot boot a pooled VM', { err: err as Error, retryInMs: delay });
-        await this.#clock.sleep(delay, this.#abort.signal).catch(() => {});
+        // the sleep ends early (rejects) when the pool closes
+        await bestEffort(
+          this.#o.log,
+          'wait before the next pooled boot',
+          this.#clock.sleep(delay, this.#abort.signal),
+        );
       }
     }
   }
@@ -246,8 +251,13 @@ export class VmPool {
       this.#prepared.set(s, pre);
     } catch (err) {
       this.#o.log.debug('Cannot prepare a container in a pooled VM', { vmId: s.vmId, err: err as Error });
-      await s.conn.request('removeContainer', { id: preparedId }).catch(() => {});
-      if (deviceId) await s.vm.removeDevice(deviceId).catch(() => {});
+      await bestEffort(
+        this.#o.log,
+        'remove a half-prepared container',
+        s.conn.request('removeContainer', { id: preparedId }),
+      );
+      if (deviceId)
+        await bestEffort(this.#o.log, 'unplug a half-prepared root disk', s.vm.removeDevice(deviceId));
       await rm(overlay, { force: true });
     }
   }
@@ -317,7 +327,7 @@ export class VmPool {
       const s = this.#ready.shift();
       if (!s) return undefined;
       if (!s.vm.isAlive() || s.conn.isClosed) {
-        void s.destroy().catch(() => {});
+        void bestEffort(this.#o.log, 'destroy a dead pooled VM', s.destroy());
         continue;
       }
       // Refill a little later: the pod that took this VM is still hot-plugging its disks and
@@ -337,8 +347,8 @@ export class VmPool {
   async close(): Promise<void> {
     this.#closed = true;
     this.#abort.abort();
-    await this.#filling?.catch(() => {});
-    await this.#preparing?.catch(() => {});
+    await bestEffort(this.#o.log, 'finish refilling', async () => this.#filling);
+    await bestEffort(this.#o.log, 'finish preparing', async () => this.#preparing);
     for (const s of this.#ready) {
       // Closing our end of the connection fires its close callback: it must not discard (and
       // so destroy) a VM the next daemon is about to re-adopt.
@@ -352,9 +362,9 @@ export class VmPool {
   async shutdown(): Promise<void> {
     this.#closed = true;
     this.#abort.abort();
-    await this.#filling?.catch(() => {});
-    await this.#preparing?.catch(() => {});
+    await bestEffort(this.#o.log, 'finish refilling', async () => this.#filling);
+    await bestEffort(this.#o.log, 'finish preparing', async () => this.#preparing);
     const all = this.#ready.splice(0);
-    await Promise.all(all.map((s) => s.destroy().catch(() => {})));
+    await Promise.all(all.map((s) => bestEffort(this.#o.log, 'destroy a pooled VM', s.destroy())));
   }
 }

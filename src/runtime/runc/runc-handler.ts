@@ -17,6 +17,7 @@ import { access, mkdir, readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import {
+  bestEffort,
   describeError,
   execFile,
   findExecutable,
@@ -158,7 +159,11 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       try {
         await setupPodEnvironment(req.stateDir, req.config, rt.shim, osHostname());
       } catch (err) {
-        await teardownPodEnvironment(req.stateDir).catch(() => {});
+        await bestEffort(
+          log,
+          'tear down a sandbox that failed to start',
+          teardownPodEnvironment(req.stateDir),
+        );
         throw err;
       }
       return sb;
@@ -220,7 +225,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
           // PRIVILEGED: removes runc state of containers that no longer run (host rebooted).
           await execFile(runcArgs(rt, 'delete', '--force', c.file.id), { check: false });
         }
-        await unmountAll(req.stateDir).catch(() => {});
+        await bestEffort(log, 'unmount a sandbox that no longer runs', unmountAll(req.stateDir));
         return undefined;
       }
       return sb;

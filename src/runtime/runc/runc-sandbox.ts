@@ -15,6 +15,7 @@ import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import {
+  bestEffort,
   conflict,
   describeError,
   execFile,
@@ -365,8 +366,12 @@ export class RuncSandbox implements SandboxHandle {
       await writeJsonFileAtomic(join(dir, 'container.json'), file);
       this.containers.set(spec.id, newContainer(file, dir, 'created'));
     } catch (err) {
-      await unmountAll(dir).catch(() => {});
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
+      await bestEffort(this.#log, 'unmount a container that failed to create', unmountAll(dir));
+      await bestEffort(
+        this.#log,
+        'remove a container that failed to create',
+        rm(dir, { recursive: true, force: true }),
+      );
       throw err;
     }
   }
@@ -399,7 +404,8 @@ export class RuncSandbox implements SandboxHandle {
       ...(c.file.stdinOnce ? ['--stdin-once'] : []),
       ...overlayArgs(c.file.lowerDirs, c.dir),
     ];
-    await unlink(join(c.dir, 'exit.json')).catch(() => {});
+    // a restart of the container: the last exit is not this one's
+    await bestEffort(this.#log, 'remove an old exit record', rm(join(c.dir, 'exit.json'), { force: true }));
     // The monitor must outlive this daemon: detached, in its own session, owned by no one.
     // PRIVILEGED: the monitor mounts the container's overlay root and runs `runc run -d`: new
     // namespaces, cgroups and mounts for this container only, confined by its OCI spec.
@@ -605,7 +611,7 @@ export class RuncSandbox implements SandboxHandle {
     const status = readExecStatus(child.raw.stdio[4] as Readable);
     const started = await status.started;
     const cleanup = (): void => {
-      void unlink(specFile).catch(() => {});
+      void bestEffort(this.#log, 'remove an exec process spec', rm(specFile, { force: true }));
     };
     if (!started.ok) {
       cleanup();
@@ -663,7 +669,7 @@ export class RuncSandbox implements SandboxHandle {
     } catch (err) {
       throw invalid(`Cannot update the resources of container "${containerId}"`, { cause: err });
     } finally {
-      await unlink(file).catch(() => {});
+      await bestEffort(this.#log, 'remove a resource update file', unlink(file));
     }
   }
 
