@@ -19,13 +19,14 @@ import { join } from 'node:path';
 import {
   bestEffort,
   describeError,
-  execFile,
   findExecutable,
   systemClock,
+  systemExec,
   unavailable,
   writeJsonFileAtomic,
   type Logger,
   type Clock,
+  type Exec,
 } from '../../lib/index.js';
 import { unmountAll } from '../host-mounts.js';
 import type {
@@ -68,6 +69,8 @@ export interface RuncHandlerOptions {
   readonly logMaxFiles?: number;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** How runc and the shim are run; default the real `execFile`/`spawnProcess` (tests inject). */
+  readonly exec?: Exec;
 }
 
 async function readJson(file: string): Promise<unknown> {
@@ -78,6 +81,7 @@ async function readJson(file: string): Promise<unknown> {
 export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
   const log = options.log.child({ handler: 'runc' });
   const clock = options.clock ?? systemClock;
+  const exec = options.exec ?? systemExec;
   const settings: RuncSettings = {
     cgroupParent: (options.cgroupParent ?? '/h8s').replace(/\/+$/, ''),
     defaultPidsLimit: options.defaultPidsLimit ?? 4096,
@@ -94,6 +98,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       settings,
       log,
       clock,
+      exec,
     });
   let runtime: Promise<RuncRuntime> | undefined;
 
@@ -134,7 +139,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
     async probe(): Promise<HandlerProbe> {
       try {
         const rt = await prepare();
-        const v = await execFile([rt.runc, '--version'], { timeoutMs: 10_000 });
+        const v = await exec.execFile([rt.runc, '--version'], { timeoutMs: 10_000 });
         const version = /runc version (\S+)/.exec(v.stdout)?.[1] ?? 'unknown';
         return {
           available: true,
@@ -223,7 +228,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       if (!alive && !sb.stopped) {
         for (const c of sb.containers.values()) {
           // PRIVILEGED: removes runc state of containers that no longer run (host rebooted).
-          await execFile(runcArgs(rt, 'delete', '--force', c.file.id), { check: false });
+          await exec.execFile(runcArgs(rt, 'delete', '--force', c.file.id), { check: false });
         }
         await bestEffort(log, 'unmount a sandbox that no longer runs', unmountAll(req.stateDir));
         return undefined;

@@ -18,14 +18,13 @@ import {
   bestEffort,
   conflict,
   describeError,
-  execFile,
   internal,
   invalid,
-  spawnProcess,
   timeout as timeoutError,
   unavailable,
   writeJsonFileAtomic,
   type Clock,
+  type Exec,
   type Logger,
   type StatusCause,
 } from '../../lib/index.js';
@@ -100,6 +99,8 @@ export interface RuncSandboxDeps {
   readonly settings: RuncSettings;
   readonly log: Logger;
   readonly clock: Clock;
+  /** Runs runc, the shim and its helpers. */
+  readonly exec: Exec;
 }
 
 /** The per-container record kept in `c-<id>/container.json`. */
@@ -187,6 +188,7 @@ export class RuncSandbox implements SandboxHandle {
   readonly #settings: RuncSettings;
   readonly #log: Logger;
   readonly #clock: Clock;
+  readonly #exec: Exec;
 
   constructor(d: RuncSandboxDeps) {
     this.id = d.id;
@@ -197,6 +199,7 @@ export class RuncSandbox implements SandboxHandle {
     this.#settings = d.settings;
     this.#log = d.log;
     this.#clock = d.clock;
+    this.#exec = d.exec;
     this.env = describePodEnvironment(d.dir, d.config);
     this.volumes = new BlockVolumes(d.dir, d.log);
   }
@@ -409,7 +412,7 @@ export class RuncSandbox implements SandboxHandle {
     // The monitor must outlive this daemon: detached, in its own session, owned by no one.
     // PRIVILEGED: the monitor mounts the container's overlay root and runs `runc run -d`: new
     // namespaces, cgroups and mounts for this container only, confined by its OCI spec.
-    const shim = await spawnProcess(argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const shim = await this.#exec.spawnProcess(argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const line = await firstLine(shim.stdout, shim.stderr, shim.exited, 120_000);
     shim.stdout?.destroy();
     shim.stderr?.destroy();
@@ -428,7 +431,7 @@ export class RuncSandbox implements SandboxHandle {
     const code = word === 'error' ? Number(a) : 128;
     const message = word === 'error' ? rest.join(' ') : line || 'the container monitor failed to start';
     // PRIVILEGED: removes what a failed `runc run` left of this container (state, cgroup).
-    await execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
+    await this.#exec.execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
     c.phase = 'exited';
     c.exitCode = code;
     this.events.containerExited({
@@ -481,7 +484,7 @@ export class RuncSandbox implements SandboxHandle {
         message = message || 'The container ran out of memory';
       }
       // PRIVILEGED: removes the exited container's runc state and cgroup.
-      await execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), {
+      await this.#exec.execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), {
         check: false,
         timeoutMs: 30_000,
       });
@@ -537,7 +540,7 @@ export class RuncSandbox implements SandboxHandle {
     if (!c) return;
     if (c.phase === 'running') await this.stopContainer(containerId, 0, 'SIGKILL');
     // PRIVILEGED: removes the container's runc state and cgroup.
-    await execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
+    await this.#exec.execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
     await unmountAll(c.dir);
     await rm(c.dir, { recursive: true, force: true });
     await removeCgroupTree(c.file.cgroupsPath, this.rt.cgroupVersion);
@@ -585,7 +588,7 @@ export class RuncSandbox implements SandboxHandle {
     const wantStdin = opts.stdin ?? false;
     // PRIVILEGED: `runc exec` joins the container's namespaces and cgroup with its capabilities
     // and seccomp profile; nothing is granted beyond what the container itself has.
-    const child = await spawnProcess(
+    const child = await this.#exec.spawnProcess(
       [
         this.rt.shim,
         'exec',
@@ -665,7 +668,7 @@ export class RuncSandbox implements SandboxHandle {
     await writeFile(file, JSON.stringify(res));
     try {
       // PRIVILEGED: changes the cgroup limits of one of our containers.
-      await execFile(runcArgs(this.rt, 'update', '-r', file, containerId));
+      await this.#exec.execFile(runcArgs(this.rt, 'update', '-r', file, containerId));
     } catch (err) {
       throw invalid(`Cannot update the resources of container "${containerId}"`, { cause: err });
     } finally {
@@ -679,7 +682,9 @@ export class RuncSandbox implements SandboxHandle {
     if (c.phase !== 'running') {
       return { containerId, timestampNs: now, cpuUsageCoreNanoSeconds: 0, memoryWorkingSetBytes: 0 };
     }
-    const r = await execFile(runcArgs(this.rt, 'events', '--stats', containerId), { timeoutMs: 10_000 });
+    const r = await this.#exec.execFile(runcArgs(this.rt, 'events', '--stats', containerId), {
+      timeoutMs: 10_000,
+    });
     const v = JSON.parse(r.stdout) as {
       data?: {
         cpu?: { usage?: { total?: number } };
@@ -711,7 +716,7 @@ export class RuncSandbox implements SandboxHandle {
       });
     }
     // PRIVILEGED: the helper enters only the pod's network namespace to connect to one port.
-    const child = await spawnProcess(
+    const child = await this.#exec.spawnProcess(
       [this.rt.shim, 'port-forward', '--netns', net.path, '--port', String(port)],
       {
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -748,7 +753,7 @@ export class RuncSandbox implements SandboxHandle {
     for (const c of this.containers.values()) {
       await c.exitHandling;
       // PRIVILEGED: removes the stopped container's runc state and cgroup.
-      await execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), { check: false });
+      await this.#exec.execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), { check: false });
       await unmountAll(join(c.dir, 'rootfs')).catch((err: unknown) =>
         this.#log.warn('Cannot unmount a container root', { containerId: c.file.id, error: err }),
       );
