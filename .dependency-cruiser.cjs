@@ -67,6 +67,16 @@ forbidden.push({
   },
 });
 
+// Test code stays out of production: a `testing/` folder (conformance suites, fakes, fixtures)
+// may be imported only by tests and by other `testing/` files (STYLE.md, Tests).
+forbidden.push({
+  name: 'testing-only-from-tests',
+  severity: 'error',
+  comment: 'Only tests (*.test.ts) and other testing/ files may import a testing/ folder',
+  from: { path: '^src/', pathNot: ['\\.test\\.ts$', '/testing/'] },
+  to: { path: '/testing/' },
+});
+
 module.exports = {
   forbidden,
   options: {

@@ -12,6 +12,10 @@
  * `--hyperctl` adds the user's path: `hyperctl run -d busybox sleep` against a real `h8s runtime`
  * daemon (pool of 1, busybox from a loopback registry), its printed `Time to run a POD`.
  * `--ksm` turns host KSM on (a host change, see docs/hyper-runtime.md) for the memory figure.
+ * Hostile pod (moved here from hyper-handler.int.test.ts, which asserts the behaviour): the
+ * median of a host-side probe (`true` run 7 times) while a pod floods its log and runs a fork
+ * bomb, as a ratio against the same probe just before that pod's containers start (target
+ * at most 20x, or 500 ms).
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -20,7 +24,7 @@ import { execFile, nullLogger, spawnProcess } from '../src/lib/index.js';
 import { defaultGuestDir, findGuestAssets, guestKernelArgs } from '../src/runtime/hyper/index.js';
 import { createHyperHandler, type HyperHandler } from '../src/runtime/hyper/hyper-handler.js';
 import { QemuVm, qemuArgv } from '../src/runtime/hyper/qemu-vm.js';
-import { buildBusyboxRootDisk, busyboxContainer } from '../src/runtime/hyper/busybox-root-disk.js';
+import { buildBusyboxRootDisk, busyboxContainer } from '../src/runtime/testing/busybox-root-disk.js';
 import type { SandboxHandle } from '../src/runtime/sandbox-handler.js';
 
 const args = process.argv.slice(2);
@@ -360,6 +364,52 @@ try {
     console.log(
       `hyperctl run -d (pooled, "Time to run a POD"): p50 ${ms(pct(times, 50))}, p99 ${ms(pct(times, 99))} over ${times.length} pods`,
     );
+  }
+  {
+    const h = handler(0);
+    const probe = async (): Promise<number> => {
+      const t = performance.now();
+      await execFile(['true']);
+      return performance.now() - t;
+    };
+    const median = async (): Promise<number> => {
+      const xs: number[] = [];
+      for (let i = 0; i < 7; i++) xs.push(await probe());
+      return pct(xs, 50);
+    };
+    const stateDir = join(tmp, `sb${seq++}`);
+    await mkdir(stateDir);
+    const sb = await h.startSandbox({
+      id: 'hostile'.padEnd(64, '0'),
+      config: { metadata: { name: 'hostile', uid: 'hostile', namespace: 'bench', attempt: 0 } },
+      stateDir,
+      events,
+    });
+    try {
+      const baseline = await median();
+      await sb.createContainer(
+        busyboxContainer(disk, 'flood', stateDir, { command: ['yes', 'flood-flood-flood-flood'] }),
+      );
+      await sb.startContainer('flood');
+      await sb.createContainer(
+        busyboxContainer(disk, 'bomb', stateDir, {
+          command: ['sh', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 1000'],
+        }),
+      );
+      await sb.startContainer('bomb');
+      const during = await median();
+      const ratio = during / baseline;
+      out['hostileProbeBaselineMs'] = baseline;
+      out['hostileProbeDuringMs'] = during;
+      out['hostileProbeRatio'] = ratio;
+      const met = during < Math.max(baseline * 20, 500);
+      console.log(
+        `host probe during a flooding, fork-bombing pod: ${during.toFixed(1)} ms vs ${baseline.toFixed(1)} ms before = ${ratio.toFixed(1)}x (target <= 20x or 500 ms: ${met ? 'met' : 'not met'})`,
+      );
+    } finally {
+      await sb.destroy();
+      await h.close();
+    }
   }
   out['loadAtEnd'] = await loadavg();
   console.log(JSON.stringify({ bench: 'runtime-hyper', ...out }));

@@ -12,6 +12,12 @@
  * Rounds alternate between the two so load from other work on the shared machine hits both
  * alike. Prints p50 and p99 of each and the ratios. Targets (issue 6): h8s p50 at most 2x the
  * bare runc p50, and at most 150 ms.
+ *
+ * Stops (moved here from the integration and e2e tests, which assert only what happens):
+ * - grace: `stopContainer(id, 1 s)` of a `sleep` that ignores SIGTERM, against its 1 s grace
+ *   period: the ratio is at least 1 (the grace runs out) and close to it (SIGKILL is prompt).
+ * - fork bomb: `stopContainer(id, 0)` of a container whose fork bomb sits at its pids limit
+ *   (64), against the same stop of an idle container: a bomb must not make stopping slow.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -20,6 +26,8 @@ import { execFile, spawnProcess } from '../src/lib/index.js';
 import { startTestRuntime } from '../src/runtime/testing/test-runtime.js';
 
 const rounds = Number(process.env['H8S_BENCH_ROUNDS'] ?? 40);
+const stopRounds = Number(process.env['H8S_BENCH_STOP_ROUNDS'] ?? 5);
+const graceMs = 1000;
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -35,6 +43,9 @@ async function main(): Promise<void> {
   const rt = d.client;
   const ours: number[] = [];
   const bare: number[] = [];
+  const graceStops: number[] = [];
+  const idleStops: number[] = [];
+  const bombStops: number[] = [];
   try {
     // a container whose bundle the baseline reuses (created, never started)
     const refPod = await rt.runPodSandbox(
@@ -116,6 +127,39 @@ async function main(): Promise<void> {
       await execFile(['runc', '--root', runcRoot, 'delete', '-f', id]);
     }
     await rt.removePodSandbox(refPod);
+
+    // stops: grace period run out, and a fork bomb against an idle container
+    const stopPod = await rt.runPodSandbox(
+      { metadata: { name: 'bench-stop', uid: 'stop', namespace: 'bench', attempt: 0 } },
+      'runc',
+    );
+    const startIn = async (command: string[], pidsLimit?: number): Promise<string> => {
+      const c = await rt.createContainer(stopPod, {
+        metadata: { name: `s${Math.random().toString(36).slice(2, 8)}`, attempt: 0 },
+        image: d.busyboxRef,
+        command,
+        ...(pidsLimit ? { resources: { pidsLimit } } : {}),
+      });
+      await rt.startContainer(c);
+      return c;
+    };
+    const timedStop = async (c: string, timeoutSeconds: number): Promise<number> => {
+      const t0 = performance.now();
+      await rt.stopContainer(c, timeoutSeconds);
+      const ms = performance.now() - t0;
+      if ((await rt.containerStatus(c)).state !== 'CONTAINER_EXITED') throw new Error('not stopped');
+      await rt.removeContainer(c);
+      return ms;
+    };
+    for (let i = 0; i < stopRounds; i++) {
+      graceStops.push(await timedStop(await startIn(['sleep', '1000']), graceMs / 1000));
+      idleStops.push(await timedStop(await startIn(['sleep', '1000']), 0));
+      const bomb = await startIn(['sh', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 1000'], 64);
+      // let the bomb reach its pids limit
+      await new Promise((r) => setTimeout(r, 2000));
+      bombStops.push(await timedStop(bomb, 0));
+    }
+    await rt.removePodSandbox(stopPod);
   } finally {
     await d.stop();
   }
@@ -132,6 +176,17 @@ async function main(): Promise<void> {
   console.log(`  ratio p50 ${ratio.toFixed(2)}x (target <= 2.0x), p99 ${(p99 / b99).toFixed(2)}x`);
   console.log(
     `  p50 target <= 150 ms: ${p50 <= 150 ? 'met' : 'not met'}; ratio target: ${ratio <= 2 ? 'met' : 'not met'}`,
+  );
+  const g50 = percentile(graceStops, 50);
+  const graceRatio = g50 / graceMs;
+  console.log(
+    `  stop, ${graceMs} ms grace run out  p50 ${g50.toFixed(1)} ms = ${graceRatio.toFixed(2)}x the grace period (target 1.0x to 1.5x: ${graceRatio >= 1 && graceRatio <= 1.5 ? 'met' : 'not met'})`,
+  );
+  const i50 = percentile(idleStops, 50);
+  const k50 = percentile(bombStops, 50);
+  const bombRatio = k50 / i50;
+  console.log(
+    `  stop a fork bomb       p50 ${k50.toFixed(1)} ms vs idle container ${i50.toFixed(1)} ms = ${bombRatio.toFixed(2)}x (target <= 5x: ${bombRatio <= 5 ? 'met' : 'not met'})`,
   );
 }
 

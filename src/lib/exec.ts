@@ -267,3 +267,16 @@ export async function findExecutable(name: string): Promise<string | undefined> 
   }
   return undefined;
 }
+
+/**
+ * How a component runs programs: `execFile` and `spawnProcess` as a dependency, so tests can
+ * inject one that records or answers (STYLE.md: inject what is slow, privileged or
+ * nondeterministic). Components default to `systemExec`.
+ */
+export interface Exec {
+  execFile(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  spawnProcess(argv: readonly string[], options?: SpawnOptions): Promise<ChildHandle>;
+}
+
+/** The real `execFile` and `spawnProcess` of this module. */
+export const systemExec: Exec = { execFile, spawnProcess };

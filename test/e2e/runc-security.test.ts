@@ -173,10 +173,9 @@ describe('runc isolation', { timeout: 600_000 }, () => {
     assert.ok(highest > 0 && highest <= 64, `pids.current (at most ${highest}) stays within the limit of 64`);
     // the host and the daemon still answer, and the bomb can be stopped
     assert.equal((await rt.info()).version.length > 0, true);
-    const t0 = Date.now();
+    // (how long stopping a bombed container takes against an idle one: bench:runtime)
     await rt.stopContainer(id, 0);
     assert.equal((await rt.containerStatus(id)).state, 'CONTAINER_EXITED');
-    assert.ok(Date.now() - t0 < 60_000);
     await rt.removePodSandbox(sb);
   });
 

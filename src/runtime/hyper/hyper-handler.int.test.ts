@@ -1,7 +1,9 @@
 /**
  * The hyper handler against real QEMU (TCG here): pods as VMs with the real guest kernel and
- * agent. One handler (pool of 1) and a few VMs are shared by the tests of this file, in order,
- * to keep the tier within a few minutes on a busy 2-core machine.
+ * agent. One handler (pool of 1) and a few VMs are shared by the tests of this file to keep the
+ * tier within a few minutes on a busy 2-core machine, but no test relies on another having run:
+ * each asks for what it needs (`podA`, `restartDaemon`), so any one passes alone
+ * (`--test-name-pattern`).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +15,7 @@ import { collectBytes } from '../byte-channel.js';
 import type { ContainerExit, HandlerEvents, SandboxHandle } from '../sandbox-handler.js';
 import type { PodSandboxConfig } from '../runtime-service.js';
 import type { RootDisk } from '../../images/index.js';
-import { buildBusyboxRootDisk, busyboxContainer } from './busybox-root-disk.js';
+import { buildBusyboxRootDisk, busyboxContainer } from '../testing/busybox-root-disk.js';
 import { createHyperHandler, guestDebugAnnotation, type HyperHandler } from './hyper-handler.js';
 import { findGuestAssets, defaultGuestDir, type GuestAssets } from './guest-assets.js';
 
@@ -76,9 +78,12 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   let disk: RootDisk;
   let handler: HyperHandler;
   const sandboxes: SandboxHandle[] = [];
-  let a: SandboxHandle;
-  let aDir: string;
+  let a: SandboxHandle | undefined;
+  const aDir = (): string => join(tmp, 'sb-a');
   const aEvents = recorder();
+  /** Containers created in pod "a" and not removed (re-adopted after a restart). */
+  const aContainers = new Set<string>();
+  let restarted = false;
   const logs = (): string => join(tmp, 'logs');
 
   // The handlers' log, shown when a pool assertion fails.
@@ -121,6 +126,60 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
       // Templated VMs are tested in vm-template.int.test.ts, the conformance suite and e2e.
       vmTemplates: false,
     });
+
+  /**
+   * Pod "a" with its long-running container "sleeper", started from the pool: the shared pod
+   * most tests exec in. Creating "sleeper" makes `disk` the image the pool prepares.
+   */
+  const podA = async (): Promise<SandboxHandle> => {
+    if (a) return a;
+    await handler.waitPoolFull(180_000);
+    await mkdir(aDir(), { recursive: true });
+    const sb = await handler.startSandbox({
+      id: 'a'.repeat(64),
+      config: podConfig('pod-a', { hostname: 'pod-a' }),
+      stateDir: aDir(),
+      events: aEvents,
+    });
+    sandboxes.push(sb);
+    a = sb;
+    await createIn(sb, 'sleeper', { command: ['sleep', '1000'] });
+    await sb.startContainer('sleeper');
+    return sb;
+  };
+  const createIn = async (
+    sb: SandboxHandle,
+    id: string,
+    extra: Parameters<typeof busyboxContainer>[3],
+  ): Promise<void> => {
+    await sb.createContainer(busyboxContainer(disk, id, logs(), extra));
+    if (sb === a) aContainers.add(id);
+  };
+  /**
+   * The daemon goes away (its connections close; VMs keep running) and a new handler on the
+   * same root re-adopts pod "a".
+   */
+  const restartDaemon = async (): Promise<SandboxHandle> => {
+    const old = await podA();
+    await handler.close();
+    handler = newHandler();
+    const adopted = await handler.adoptSandbox({
+      id: 'a'.repeat(64),
+      config: podConfig('pod-a'),
+      stateDir: aDir(),
+      events: aEvents,
+      containers: [...aContainers].map((id) => ({
+        spec: busyboxContainer(disk, id, logs(), { command: ['sleep', '1'] }),
+        started: true,
+        exited: false,
+      })),
+    });
+    assert.ok(adopted, 'the VM is re-adopted');
+    sandboxes[sandboxes.indexOf(old)] = adopted;
+    a = adopted;
+    restarted = true;
+    return adopted;
+  };
 
   before(async () => {
     tmp = await mkdtemp('/tmp/h8s-hyper-');
@@ -182,19 +241,8 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('runs a busybox pod whose exec shows the guest kernel, not the host one', async () => {
-    await handler.waitPoolFull(180_000);
-    aDir = join(tmp, 'sb-a');
-    await mkdir(aDir);
-    a = await handler.startSandbox({
-      id: 'a'.repeat(64),
-      config: podConfig('pod-a', { hostname: 'pod-a' }),
-      stateDir: aDir,
-      events: aEvents,
-    });
-    sandboxes.push(a);
-    await a.createContainer(busyboxContainer(disk, 'sleeper', logs(), { command: ['sleep', '1000'] }));
-    await a.startContainer('sleeper');
-    assert.deepEqual(aEvents.started, ['sleeper']);
+    const a = await podA();
+    assert.ok(aEvents.started.includes('sleeper'));
     const r = await run(a, 'sleeper', ['uname', '-r']);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out.trim(), guest.kernelVersion);
@@ -206,6 +254,7 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   test('the next pooled VM prepares a container of the image last used, and a pod of that image claims it', async () => {
     // Pod "a" used `disk`: the VM the pool booted after it holds a container of that image,
     // created, mounted and waiting in its namespaces.
+    await podA();
     await waitPrepared();
     const before = await claims();
     const p = await startPod('pod-pre', 'p');
@@ -284,6 +333,7 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('an idle pod is ballooned down, and a container can still allocate most of its memory', async () => {
+    const a = await podA();
     const memFree = async (): Promise<number> => {
       const m = await run(a, 'sleeper', ['cat', '/proc/meminfo']);
       return Number(/^MemFree:\s+(\d+) kB/m.exec(m.out)?.[1]) / 1024;
@@ -313,6 +363,7 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('a command that does not exist exits 127 with a message', async () => {
+    const a = await podA();
     const r = await run(a, 'sleeper', ['no-such-command']);
     assert.equal(r.code, 127);
     assert.match(r.err, /executable file not found/);
@@ -321,6 +372,7 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('exec with a tty is an interactive shell', async () => {
+    const a = await podA();
     const s = await a.exec('sleeper', {
       cmd: ['sh'],
       tty: true,
@@ -342,15 +394,14 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('containers of a pod share localhost but not their filesystems', async () => {
-    await a.createContainer(
-      busyboxContainer(disk, 'web', logs(), {
-        command: [
-          'sh',
-          '-c',
-          'mkdir -p /www && echo served-by-web > /www/index.html && touch /web-only && exec httpd -f -p 8080 -h /www',
-        ],
-      }),
-    );
+    const a = await podA();
+    await createIn(a, 'web', {
+      command: [
+        'sh',
+        '-c',
+        'mkdir -p /www && echo served-by-web > /www/index.html && touch /web-only && exec httpd -f -p 8080 -h /www',
+      ],
+    });
     await a.startContainer('web');
     const got = await waitFor(
       async () => {
@@ -365,11 +416,10 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('container output lands in its CRI log and its exit is reported once', async () => {
-    await a.createContainer(
-      busyboxContainer(disk, 'once', logs(), {
-        command: ['sh', '-c', 'echo to-out; echo to-err >&2; exit 3'],
-      }),
-    );
+    const a = await podA();
+    await createIn(a, 'once', {
+      command: ['sh', '-c', 'echo to-out; echo to-err >&2; exit 3'],
+    });
     await a.startContainer('once');
     const exit = await waitFor(() => aEvents.exits.find((e) => e.containerId === 'once'), {
       timeoutMs: 60_000,
@@ -381,11 +431,13 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     assert.match(log, /^\S+ stdout F to-out$/m);
     assert.match(log, /^\S+ stderr F to-err$/m);
     await a.removeContainer('once');
+    aContainers.delete('once');
     assert.equal(aEvents.exits.filter((e) => e.containerId === 'once').length, 1);
   });
 
   test('a missing entrypoint is reported as ContainerCannotRun with exit 127', async () => {
-    await a.createContainer(busyboxContainer(disk, 'missing', logs(), { command: ['/bin/not-there'] }));
+    const a = await podA();
+    await createIn(a, 'missing', { command: ['/bin/not-there'] });
     await a.startContainer('missing');
     const exit = await waitFor(() => aEvents.exits.find((e) => e.containerId === 'missing'), {
       timeoutMs: 60_000,
@@ -395,20 +447,20 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     assert.equal(exit.reason, 'ContainerCannotRun');
     assert.match(exit.message ?? '', /no such file or directory/);
     await a.removeContainer('missing');
+    aContainers.delete('missing');
   });
 
   test('a block volume is formatted on first use, mounted, and keeps its data', async () => {
+    const a = await podA();
     const vol = join(tmp, 'vol.img');
     await execFile(['truncate', '-s', '32M', vol]);
     const mounts = [
       { containerPath: '/data', hostPath: vol, type: 'block' as const, fsType: 'ext4' as const },
     ];
-    await a.createContainer(
-      busyboxContainer(disk, 'vol-writer', logs(), {
-        command: ['sh', '-c', 'echo kept > /data/file && sleep 1000'],
-        mounts,
-      }),
-    );
+    await createIn(a, 'vol-writer', {
+      command: ['sh', '-c', 'echo kept > /data/file && sleep 1000'],
+      mounts,
+    });
     await a.startContainer('vol-writer');
     const got = await waitFor(
       async () => {
@@ -422,6 +474,7 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     const df = await run(a, 'vol-writer', ['sh', '-c', 'grep " /data " /proc/mounts']);
     assert.match(df.out, /\/data ext4/);
     await a.removeContainer('vol-writer');
+    aContainers.delete('vol-writer');
     // The filesystem the guest made is on the host's file: an ext2/3/4 superblock.
     const head = await readFile(vol);
     assert.equal(head.readUInt16LE(1080), 0xef53);
@@ -473,20 +526,9 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('a pod flooding its output and a fork bomb leave the host and other pods responsive', async () => {
+    const a = await podA();
     const bDir = join(tmp, 'sb-b');
     await mkdir(bDir);
-    // Baseline of a host-side probe, taken just before the misbehaving pod starts.
-    const probe = async (): Promise<number> => {
-      const t = performance.now();
-      await execFile(['true']);
-      return performance.now() - t;
-    };
-    const median = async (): Promise<number> => {
-      const xs: number[] = [];
-      for (let i = 0; i < 7; i++) xs.push(await probe());
-      xs.sort((x, y) => x - y);
-      return xs[3] as number;
-    };
     const bEvents = recorder();
     const b = await handler.startSandbox({
       id: 'c'.repeat(64),
@@ -495,7 +537,6 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
       events: bEvents,
     });
     sandboxes.push(b);
-    const baseline = await median();
     await b.createContainer(
       busyboxContainer(disk, 'flood', logs(), { command: ['yes', 'flood-flood-flood-flood'] }),
     );
@@ -511,16 +552,12 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
       }),
     );
     await b.startContainer('bomb');
-    const during = await median();
     for (let i = 0; i < 3; i++) {
       const r = await run(a, 'sleeper', ['echo', `still-${i}`]);
       assert.equal(r.out.trim(), `still-${i}`);
     }
-    // Behaviour, not a benchmark: the host probe stays within a generous factor of its baseline.
-    assert.ok(
-      during < Math.max(baseline * 20, 500),
-      `host probe ${during.toFixed(1)} ms vs baseline ${baseline.toFixed(1)} ms`,
-    );
+    // The host still runs programs (how long they take meanwhile: bench:runtime, hostile pod).
+    assert.equal((await execFile(['true'], { timeoutMs: 30_000 })).exitCode, 0);
     const floodLog = await readFile(join(logs(), 'flood.log'), 'utf8').catch(() => '');
     assert.match(floodLog, /stdout F flood-flood-flood-flood/);
     await b.destroy();
@@ -529,6 +566,7 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('a guest agent that sends malformed frames loses its channel; the handler keeps serving', async () => {
+    const a = await podA();
     const cDir = join(tmp, 'sb-c');
     await mkdir(cDir);
     const cEvents = recorder();
@@ -551,40 +589,22 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('after a daemon restart the pod is re-adopted: exec works and logs continue', async () => {
-    await a.createContainer(
-      busyboxContainer(disk, 'ticker', logs(), {
-        command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.3; done'],
-      }),
-    );
-    await a.startContainer('ticker');
+    const old = await podA();
+    await createIn(old, 'ticker', {
+      command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.3; done'],
+    });
+    await old.startContainer('ticker');
     const tickLog = join(logs(), 'ticker.log');
     await waitFor(async () => /tick-2\b/.test(await readFile(tickLog, 'utf8').catch(() => '')), {
       timeoutMs: 60_000,
       description: 'ticks',
     });
-    // The daemon goes away (its connections close; VMs keep running) ...
-    await handler.close();
     const before = (await readFile(tickLog, 'utf8')).split('\n').filter(Boolean).length;
-    handler = newHandler();
-    const specs = ['sleeper', 'web', 'ticker'].map((id) => ({
-      spec: busyboxContainer(disk, id, logs(), { command: ['sleep', '1'] }),
-      started: true,
-      exited: false,
-    }));
-    const events = recorder();
-    const adopted = await handler.adoptSandbox({
-      id: 'a'.repeat(64),
-      config: podConfig('pod-a'),
-      stateDir: aDir,
-      events,
-      containers: specs,
-    });
-    assert.ok(adopted, 'the VM is re-adopted');
-    sandboxes[sandboxes.indexOf(a)] = adopted;
-    a = adopted;
+    // The daemon goes away and comes back (restartDaemon); exec reaches the re-adopted VM.
+    const a = await restartDaemon();
     const r = await run(a, 'sleeper', ['echo', 'after-restart']);
     assert.equal(r.out.trim(), 'after-restart');
-    // ... and the ticker's log goes on: lines written while no daemon was connected and after.
+    // The ticker's log goes on: lines written while no daemon was connected and after.
     await waitFor(
       async () => (await readFile(tickLog, 'utf8')).split('\n').filter(Boolean).length > before + 3,
       {
@@ -598,17 +618,21 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
   });
 
   test('after a restart the pool keeps preparing the image last used, and the next pod claims it', async () => {
-    // The pooled VM was re-adopted with its prepared container (prepared.json in its directory)
-    // or, if the restart caught it half-prepared, booted again and prepared from the image
+    // Pod "a" made `disk` the pool's image; then the daemon restarted (the test before, or here
+    // when this test runs alone). The pooled VM was re-adopted with its prepared container
+    // (prepared.json in its directory), or prepared again after the restart from the image
     // recorded in prepared-image.json.
+    await podA();
+    if (!restarted) await restartDaemon();
     await waitPrepared().catch((err: Error) => {
       throw new Error(`${err.message}; log:\n${poolLog()}`);
     });
+    const before = await claims();
     const p = await startPod('pod-after', 'r');
     await p.createContainer(
       busyboxContainer(disk, 'after', logs(), { command: ['sh', '-c', 'echo after-ok; exec sleep 1000'] }),
     );
-    assert.equal(await claims(), 1, `log:\n${poolLog()}`);
+    assert.equal(await claims(), before + 1, `log:\n${poolLog()}`);
     await p.startContainer('after');
     await waitFor(
       async () => (await readFile(join(logs(), 'after.log'), 'utf8').catch(() => '')).includes('after-ok'),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execFile, isInvalid } from '../../lib/index.js';
 import { busyboxImageRecord } from '../testing/busybox-layer.js';
 import { guestKernelArgs, vmSize } from './hyper-handler.js';
-import { containerProcess, signalNumber } from './hyper-sandbox.js';
+import { containerProcess } from './hyper-sandbox.js';
 import { qemuArgv } from './qemu-vm.js';
 
 const limits = { defaultCpus: 1, defaultMemoryMiB: 128, minMemoryMiB: 96, maxMemoryMiB: 4096, maxCpus: 16 };
@@ -83,16 +83,6 @@ test('container process: CRI command/args over the image ENTRYPOINT/CMD, env mer
   const none = { ...spec({}), image: busyboxImageRecord({ cmd: [] }) };
   assert.throws(
     () => containerProcess(none),
-    (e: unknown) => isInvalid(e),
-  );
-});
-
-test('stop signals by name or number', () => {
-  assert.equal(signalNumber('SIGTERM'), 15);
-  assert.equal(signalNumber('term'), 15);
-  assert.equal(signalNumber('9'), 9);
-  assert.throws(
-    () => signalNumber('SIGNOPE'),
     (e: unknown) => isInvalid(e),
   );
 });

@@ -6,10 +6,11 @@
  * hot-plugged and the pod set up by the guest agent. Containers get a qcow2 overlay over the
  * image's read-only root disk, hot-plugged as virtio-blk.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
+  bestEffort,
   forbidden,
   invalid,
   systemClock,
@@ -17,6 +18,7 @@ import {
   type Logger,
   type StatusCause,
   type TimerHandle,
+  writeFileAtomic,
 } from '../../lib/index.js';
 import type { PodSandboxConfig } from '../runtime-service.js';
 import type {
@@ -257,15 +259,17 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
   const hotImageFile = join(o.root, 'prepared-image.json');
   let hotImage: PreparedImage | undefined;
   let preparedClaims = 0;
+  /** The last write of `hotImageFile`: close waits for it, so a restart finds the image. */
+  let hotImageWrite: Promise<unknown> = Promise.resolve();
   const noteImage = (image: PreparedImage, cpus: number, memoryMiB: number): void => {
     if (cpus !== defaultCpus || memoryMiB !== defaultMemoryMiB) return;
     if (hotImage && JSON.stringify(hotImage) === JSON.stringify(image)) return;
     hotImage = image;
-    void prepared?.then((p) => p.pool.prepareIdle()).catch(() => {});
-    const tmp = `${hotImageFile}.tmp`;
-    void writeFile(tmp, JSON.stringify(hotImage))
-      .then(() => rename(tmp, hotImageFile))
-      .catch((err: unknown) => log.debug('Cannot record the pool image', { err: err as Error }));
+    void bestEffort(log, 'prepare idle pooled VMs', async () => (await prepared)?.pool.prepareIdle());
+    const value = JSON.stringify(hotImage);
+    hotImageWrite = hotImageWrite.then(() =>
+      bestEffort(log, 'record the pool image', writeFileAtomic(hotImageFile, value)),
+    );
   };
 
   const prepare = (): Promise<{ accel: AccelChoice; boot: BootParams; pool: VmPool }> => {
@@ -329,6 +333,9 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       });
       await pool.recover();
       pool.refill();
+      // Re-adopted VMs that hold no prepared container (the last daemon stopped before it
+      // prepared them, or the image changed since) prepare one now: nothing else would.
+      pool.prepareIdle();
       return { accel, boot, pool };
     })();
     return prepared;
@@ -464,7 +471,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         );
         if (debug !== undefined) await sb.debugMisbehave(debug === 'malformed-frames' ? 'garbage' : debug);
       } catch (err) {
-        await sb.destroy().catch(() => {});
+        await bestEffort(log, 'destroy a sandbox that failed to start', sb.destroy());
         throw err;
       }
       scheduleBalloon(sb, o.balloonIdleDelayMs ?? 10_000, true);
@@ -513,9 +520,10 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
       if (!prepared) return;
       const p = await prepared.catch(() => undefined);
       await p?.pool.close();
+      await hotImageWrite;
       for (const t of balloonTimers.values()) t.cancel();
       balloonTimers.clear();
-      for (const sb of sandboxes) await sb.detach().catch(() => {});
+      for (const sb of sandboxes) await bestEffort(log, 'detach from a sandbox VM', sb.detach());
       sandboxes.clear();
     },
 

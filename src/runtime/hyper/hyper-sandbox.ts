@@ -6,10 +6,10 @@
  * guest request that depends on it, so a restarted daemon resumes logs from the offsets it
  * recorded and reports each exit exactly once.
  */
-import { randomBytes } from 'node:crypto';
 import { rename, rm, stat } from 'node:fs/promises';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import {
+  bestEffort,
   conflict,
   createRateLimitedLogger,
   forbidden,
@@ -29,52 +29,16 @@ import type {
   LinuxContainerResources,
   PodSandboxConfig,
   StreamSession,
-  TerminalSize,
 } from '../runtime-service.js';
 import type { ContainerSpec, HandlerEvents, SandboxHandle } from '../sandbox-handler.js';
+import { signalNumber } from '../signals.js';
 import type { OutputSink } from './agent-connection.js';
-import { OutputQueue } from './output-queue.js';
 import type { OverlayTemplates } from './overlay-templates.js';
+import { ContainerStreams } from './container-streams.js';
 import type { AgentEvent, ExitEvent } from './protocol.js';
 import { writeSandboxState, type ContainerRecord, type SandboxState } from './sandbox-state.js';
 import type { PreparedContainer, PreparedImage } from './vm-pool.js';
 import type { VmSession } from './vm-session.js';
-
-const signals: Readonly<Record<string, number>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGUSR2: 12,
-  SIGTERM: 15,
-  SIGCONT: 18,
-  SIGSTOP: 19,
-  SIGWINCH: 28,
-  SIGPWR: 30,
-};
-
-/** Signal name (`SIGTERM`, `TERM`) or number → number. @throws Invalid */
-export function signalNumber(sig: string): number {
-  const s = sig.trim().toUpperCase();
-  if (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 64) return Number(s);
-  const n = signals[s.startsWith('SIG') ? s : `SIG${s}`];
-  if (n === undefined) throw invalid(`Unknown stop signal "${sig}"`);
-  return n;
-}
-
-/** The chunks of `source`, then `trailer`. */
-async function* withTrailer(
-  source: AsyncIterable<Uint8Array>,
-  trailer: Uint8Array,
-): AsyncGenerator<Uint8Array> {
-  yield* source;
-  yield trailer;
-}
-
-interface ExecWaiter {
-  resolve(e: ExitEvent): void;
-}
 
 export interface HyperSandboxDeps {
   readonly id: string;
@@ -177,8 +141,7 @@ export class HyperSandbox implements SandboxHandle {
   /** Per container: resolves when its log streams have ended. */
   readonly #logsDone = new Map<string, Promise<void>>();
   readonly #exitWaiters = new Map<string, { promise: Promise<void>; resolve: () => void }>();
-  readonly #execs = new Map<string, ExecWaiter>();
-  readonly #attachers = new Map<string, Set<{ out: OutputQueue; err: OutputQueue }>>();
+  readonly #streams: ContainerStreams;
   /** Exit codes of containers whose exit was reported (for attach sessions). */
   readonly #exitCodes = new Map<string, number>();
   #stopped = false;
@@ -190,6 +153,12 @@ export class HyperSandbox implements SandboxHandle {
     this.#clock = d.clock ?? systemClock;
     this.#log = d.log.child({ sandbox: d.id, vmId: d.state.vmId });
     this.#guestLog = createRateLimitedLogger(this.#log, { burst: 5, windowMs: 10_000 });
+    this.#streams = new ContainerStreams({
+      conn: () => this.#conn(),
+      nextStreamId: () => this.#streamId(),
+      save: () => this.#save(),
+      log: this.#log,
+    });
     for (const c of Object.values(this.#state.containers)) {
       if (c.started && !c.exitReported) this.#exitWaiter(c.id);
     }
@@ -269,8 +238,16 @@ export class HyperSandbox implements SandboxHandle {
   /** Removes a prepared container nobody claimed (its process, disk and overlay). */
   async #releasePrepared(pre: PreparedContainer): Promise<void> {
     if (!this.#dead)
-      await this.session.conn.request('removeContainer', { id: pre.containerId }).catch(() => {});
-    await this.session.vm.removeDevice(pre.deviceId).catch(() => {});
+      await bestEffort(
+        this.#log,
+        'remove an unclaimed prepared container',
+        this.session.conn.request('removeContainer', { id: pre.containerId }),
+      );
+    await bestEffort(
+      this.#log,
+      'unplug an unclaimed prepared root disk',
+      this.session.vm.removeDevice(pre.deviceId),
+    );
     await rm(pre.overlay, { force: true });
   }
 
@@ -379,9 +356,7 @@ export class HyperSandbox implements SandboxHandle {
         oomKills: ev.oomKills,
       });
     } else if (ev.execId) {
-      const w = this.#execs.get(ev.execId);
-      this.#execs.delete(ev.execId);
-      w?.resolve(ev);
+      this.#streams.execExited(ev);
     } else {
       await this.#containerExited(ev);
     }
@@ -397,7 +372,7 @@ export class HyperSandbox implements SandboxHandle {
     if (logs) await Promise.race([logs, this.#clock.sleep(5000)]);
     const writer = this.#writers.get(c.id);
     if (writer) {
-      await writer.close().catch(() => {});
+      await bestEffort(this.#log, 'close the log of an exited container', writer.close());
       this.#writers.delete(c.id);
     }
     c.exitReported = true;
@@ -444,7 +419,7 @@ export class HyperSandbox implements SandboxHandle {
     if (this.#dead) return;
     this.#dead = true;
     this.session.conn.close();
-    if (kill) await this.session.vm.stop(0).catch(() => {});
+    if (kill) await bestEffort(this.#log, 'kill the VM of a failed sandbox', this.session.vm.stop(0));
     await this.#reportAllExited(`Sandbox failed: ${reason}`);
     this.#d.events.sandboxDied(reason);
   }
@@ -454,10 +429,9 @@ export class HyperSandbox implements SandboxHandle {
       if (!c.started || c.exitReported) continue;
       c.exitReported = true;
       this.#exitCodes.set(c.id, 137);
-      await this.#writers
-        .get(c.id)
-        ?.close()
-        .catch(() => {});
+      await bestEffort(this.#log, 'close the log of a container of a stopped sandbox', async () =>
+        this.#writers.get(c.id)?.close(),
+      );
       this.#writers.delete(c.id);
       this.#d.events.containerExited({
         containerId: c.id,
@@ -468,17 +442,7 @@ export class HyperSandbox implements SandboxHandle {
       });
       this.#exitWaiter(c.id).resolve();
     }
-    for (const w of this.#execs.values()) {
-      w.resolve({
-        type: 'exit',
-        container: '',
-        execId: '',
-        exitCode: 137,
-        oomKilled: false,
-        finishedAtMs: this.#clock.now(),
-      });
-    }
-    this.#execs.clear();
+    this.#streams.failAllExecs(this.#clock.now());
     await this.#save();
   }
 
@@ -510,8 +474,7 @@ export class HyperSandbox implements SandboxHandle {
         const off = this.#sessionRef?.conn.outputOffset(streamId);
         c.offsets[String(streamId)] = (off ?? c.offsets[String(streamId)] ?? 0) + chunk.length;
         this.#saveSoon();
-        for (const a of this.#attachers.get(c.id) ?? [])
-          await (name === 'stderr' ? a.err : a.out).write(chunk);
+        await this.#streams.toAttached(c.id, name, chunk);
       },
       end: () => {
         c.ended.push(streamId);
@@ -685,7 +648,8 @@ export class HyperSandbox implements SandboxHandle {
 
   async #releaseDevices(c: ContainerRecord): Promise<void> {
     const vm = this.session.vm;
-    for (const id of [c.disk, ...c.volumes]) if (id) await vm.removeDevice(id).catch(() => {});
+    for (const id of [c.disk, ...c.volumes])
+      if (id) await bestEffort(this.#log, "unplug a removed container's disk", vm.removeDevice(id));
     await rm(c.overlay, { force: true });
   }
 
@@ -728,9 +692,11 @@ export class HyperSandbox implements SandboxHandle {
     }
     if (typeof started['startError'] === 'string') {
       // The executable could not run; the exit event follows. Leave the reason in the log too.
-      await this.#writer(c)
-        .write('stderr', Buffer.from(`${started['startError'].slice(0, 1024)}\n`))
-        .catch(() => {});
+      await bestEffort(
+        this.#log,
+        'log why a container could not start',
+        this.#writer(c).write('stderr', Buffer.from(`${started['startError'].slice(0, 1024)}\n`)),
+      );
     }
     this.#d.events.containerStarted(c.id, this.#clock.now() * 1_000_000);
   }
@@ -750,7 +716,11 @@ export class HyperSandbox implements SandboxHandle {
       this.#clock.sleep(Math.max(0, timeoutSeconds) * 1000).then(() => false),
     ]);
     if (graceful) return;
-    await conn.request('signal', { container: containerId, signal: 9, all: true }).catch(() => {});
+    await bestEffort(
+      this.#log,
+      'kill a removed container',
+      conn.request('signal', { container: containerId, signal: 9, all: true }),
+    );
     await Promise.race([exited, this.#clock.sleep(10_000)]);
   }
 
@@ -758,7 +728,12 @@ export class HyperSandbox implements SandboxHandle {
     const c = this.#state.containers[containerId];
     if (!c) return;
     if (c.started && !c.exitReported) await this.stopContainer(containerId, 0, 'SIGKILL');
-    if (!this.#dead) await this.session.conn.request('removeContainer', { id: containerId }).catch(() => {});
+    if (!this.#dead)
+      await bestEffort(
+        this.#log,
+        'remove a container in the guest',
+        this.session.conn.request('removeContainer', { id: containerId }),
+      );
     await this.#releaseDevices(c);
     delete this.#state.containers[containerId];
     this.#specs.delete(containerId);
@@ -793,112 +768,24 @@ export class HyperSandbox implements SandboxHandle {
   }
 
   async exec(containerId: string, options: ExecOptions): Promise<StreamSession> {
-    const conn = this.#conn();
+    this.#conn();
     const c = this.#record(containerId);
     if (!c.started || c.exitReported) throw conflict(`Container "${containerId}" is not running`);
     if (options.cmd.length === 0)
       throw invalid('Exec command is empty', {
         details: { causes: [{ reason: 'FieldValueRequired', message: 'Required value', field: 'cmd' }] },
       });
-    const tty = options.tty ?? false;
-    const execId = randomBytes(8).toString('hex');
-    const wantOut = options.stdout ?? true;
-    const wantErr = !tty && (options.stderr ?? true);
-    const stdoutId = wantOut ? this.#streamId() : 0;
-    const stderrId = wantErr ? this.#streamId() : 0;
-    const stdinId = options.stdin ? this.#streamId() : 0;
-    // Persist the id counter before the guest sees the ids: a restarted daemon must not reuse
-    // ids of streams the guest may still hold.
-    await this.#save();
-    const out = new OutputQueue();
-    const err = new OutputQueue();
-    if (!wantOut) out.end();
-    if (!wantErr) err.end();
-    if (stdoutId) conn.openOutput(stdoutId, out);
-    if (stderrId) conn.openOutput(stderrId, err);
-    if (stdinId) conn.openInput(stdinId);
-    let exitResolve!: (e: ExitEvent) => void;
-    const exitEvent = new Promise<ExitEvent>((r) => {
-      exitResolve = r;
-    });
-    this.#execs.set(execId, { resolve: exitResolve });
-    const size = options.initialSize;
-    let startError = '';
-    try {
-      const r = await conn.request('exec', {
-        container: containerId,
-        execId,
-        process: {
-          ...this.#processSpec(
-            {
-              cmd: options.cmd,
-              tty,
-              ...(options.envs ? { envs: options.envs } : {}),
-              ...(options.workingDir ? { workingDir: options.workingDir } : {}),
-              ...(options.user !== undefined ? { user: options.user } : {}),
-            },
-            this.#specs.get(containerId),
-          ),
-          tty,
-          stdin: stdinId,
-          stdout: stdoutId,
-          stderr: stderrId,
-          ...(size ? { rows: size.height, cols: size.width } : {}),
-        },
-      });
-      if (typeof r['startError'] === 'string') startError = r['startError'].slice(0, 1024);
-    } catch (e) {
-      this.#execs.delete(execId);
-      if (stdoutId) conn.dropOutput(stdoutId);
-      if (stderrId) conn.dropOutput(stderrId);
-      throw e;
-    }
-    const session = this.#session(containerId, execId, { out, err, stdinId, exitEvent, kill: true });
-    if (!startError) return session;
-    // The executable could not run (exit 126/127): say why, as docker exec does.
-    const message = Buffer.from(`${startError}\n`);
-    if (wantErr) return { ...session, stderr: withTrailer(err, message) };
-    if (wantOut) return { ...session, stdout: withTrailer(out, message) };
-    return session;
-  }
-
-  #session(
-    containerId: string,
-    execId: string,
-    s: { out: OutputQueue; err: OutputQueue; stdinId: number; exitEvent: Promise<ExitEvent>; kill: boolean },
-  ): StreamSession {
-    const conn = this.session.conn;
-    let closed = false;
-    const exit = (async () => {
-      const ev = await s.exitEvent;
-      await Promise.all([s.out.finished, s.err.finished]);
-      return { exitCode: ev.exitCode };
-    })();
-    exit.catch(() => {});
-    return {
-      stdout: s.out,
-      stderr: s.err,
-      exit,
-      writeStdin: async (data: Uint8Array) => {
-        if (!s.stdinId) throw conflict('The session was opened without stdin');
-        await conn.writeInput(s.stdinId, data);
+    const proc = this.#processSpec(
+      {
+        cmd: options.cmd,
+        tty: options.tty ?? false,
+        ...(options.envs ? { envs: options.envs } : {}),
+        ...(options.workingDir ? { workingDir: options.workingDir } : {}),
+        ...(options.user !== undefined ? { user: options.user } : {}),
       },
-      closeStdin: async () => {
-        if (s.stdinId) conn.closeInput(s.stdinId);
-      },
-      resize: async (size: TerminalSize) => {
-        await conn.request('resize', { container: containerId, execId, rows: size.height, cols: size.width });
-      },
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        if (s.kill) {
-          await conn.request('signal', { container: containerId, execId, signal: 9 }).catch(() => {});
-        }
-        s.out.discard();
-        s.err.discard();
-      },
-    };
+      this.#specs.get(containerId),
+    );
+    return this.#streams.exec(containerId, proc, options);
   }
 
   async attach(containerId: string, options: AttachOptions): Promise<StreamSession> {
@@ -906,47 +793,8 @@ export class HyperSandbox implements SandboxHandle {
     const c = this.#record(containerId);
     if (!c.started || c.exitReported) throw conflict(`Container "${containerId}" is not running`);
     if (options.stdin && !c.stdin) throw conflict(`Container "${containerId}" was not created with stdin`);
-    const out = new OutputQueue();
-    const err = new OutputQueue();
-    // With a tty the process has one output stream; attach follows it as it is logged.
-    if (c.tty || options.stderr === false) err.end();
-    if (options.stdout === false) out.end();
-    const pair = { out, err };
-    let set = this.#attachers.get(containerId);
-    if (!set) this.#attachers.set(containerId, (set = new Set()));
-    set.add(pair);
-    const exitWaiter = this.#exitWaiter(containerId).promise;
-    void exitWaiter.then(() => {
-      out.end();
-      err.end();
-      this.#attachers.get(containerId)?.delete(pair);
-    });
-    const exitEvent = exitWaiter.then(
-      () =>
-        ({
-          type: 'exit',
-          container: containerId,
-          execId: '',
-          exitCode: this.#exitCodes.get(containerId) ?? 0,
-          oomKilled: false,
-          finishedAtMs: 0,
-        }) as ExitEvent,
-    );
-    const session = this.#session(containerId, '', {
-      out,
-      err,
-      stdinId: options.stdin ? c.stdin : 0,
-      exitEvent,
-      kill: false,
-    });
-    const close = session.close;
-    return {
-      ...session,
-      close: async () => {
-        this.#attachers.get(containerId)?.delete(pair);
-        await close();
-      },
-    };
+    const exited = this.#exitWaiter(containerId).promise.then(() => this.#exitCodes.get(containerId) ?? 0);
+    return this.#streams.attach(containerId, { tty: c.tty, stdinId: c.stdin }, options, exited);
   }
 
   async updateResources(containerId: string, r: LinuxContainerResources): Promise<void> {
@@ -975,47 +823,7 @@ export class HyperSandbox implements SandboxHandle {
   }
 
   async portForward(port: number): Promise<Duplex> {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`Port ${port} is not valid`);
-    const conn = this.#conn();
-    const outId = this.#streamId();
-    const inId = this.#streamId();
-    await this.#save();
-    const out = new OutputQueue();
-    conn.openOutput(outId, out);
-    conn.openInput(inId);
-    try {
-      await conn.request('portForward', { port, stdin: inId, stdout: outId });
-    } catch (err) {
-      conn.dropOutput(outId);
-      throw err;
-    }
-    const it = out[Symbol.asyncIterator]();
-    let reading = false;
-    return new Duplex({
-      read() {
-        if (reading) return;
-        reading = true;
-        void it.next().then(
-          (r) => {
-            reading = false;
-            this.push(r.done ? null : r.value);
-          },
-          (e: Error) => this.destroy(e),
-        );
-      },
-      write(chunk: Buffer, _enc, cb) {
-        conn.writeInput(inId, chunk).then(() => cb(), cb);
-      },
-      final(cb) {
-        conn.closeInput(inId);
-        cb();
-      },
-      destroy(err, cb) {
-        conn.closeInput(inId);
-        out.discard();
-        cb(err);
-      },
-    });
+    return this.#streams.portForward(port);
   }
 
   /** Test mode only (handler option allowDebugAnnotations): make the guest misbehave. */
@@ -1030,13 +838,13 @@ export class HyperSandbox implements SandboxHandle {
     const s = this.session;
     if (!this.#dead && s.vm.isAlive()) {
       // The guest kills everything, syncs its disks and powers off.
-      await s.conn.request('shutdown', {}, 3000).catch(() => {});
+      await bestEffort(this.#log, 'shut the guest down', s.conn.request('shutdown', {}, 3000));
       await Promise.race([s.vm.exited, this.#clock.sleep(3000)]);
     }
     this.#dead = true;
     s.conn.close();
-    await s.vm.stop(1000).catch(() => {});
-    for (const w of this.#writers.values()) await w.close().catch(() => {});
+    await bestEffort(this.#log, 'stop the VM', s.vm.stop(1000));
+    for (const w of this.#writers.values()) await bestEffort(this.#log, 'close a container log', w.close());
     this.#writers.clear();
     await this.#reportAllExited('Sandbox stopped');
   }

@@ -6,8 +6,8 @@
  */
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock, type Clock, type Logger } from '../../lib/index.js';
-import { VmSession, type BootParams } from './vm-session.js';
+import { bestEffort, systemClock, type Clock, type Logger } from '../../lib/index.js';
+import { VmSession, type BootParams, type VmSessionHandlers } from './vm-session.js';
 import { deflate, rebalance, type BalloonPolicy } from './balloon.js';
 
 export interface VmPoolOptions {
@@ -56,6 +56,8 @@ export interface PreparedContainer {
 }
 
 const preparedId = 'h8s-prepared';
+const idleHandlers: VmSessionHandlers = { onEvent: () => {}, onViolation: () => {}, onClose: () => {} };
+const isLive = (s: VmSession): boolean => s.vm.isAlive() && !s.conn.isClosed;
 const preparedFile = 'prepared.json';
 
 export class VmPool {
@@ -79,13 +81,26 @@ export class VmPool {
     return this.#o.size;
   }
 
+  /** Ready VMs whose QEMU and agent are alive (a VM that died is not ready, even before its discard). */
   get readyCount(): number {
-    return this.#ready.length;
+    return this.#ready.filter(isLive).length;
   }
 
-  /** Ready VMs that hold a prepared container. */
+  /** Live ready VMs that hold a prepared container. */
   get preparedCount(): number {
-    return this.#ready.filter((s) => this.#prepared.has(s)).length;
+    return this.#ready.filter((s) => isLive(s) && this.#prepared.has(s)).length;
+  }
+
+  /** What a pooled VM's guest callbacks do while it waits in the pool: a VM that fails is replaced. */
+  #pooledHandlers(s: VmSession): VmSessionHandlers {
+    return {
+      onEvent: () => {},
+      onViolation: (reason) => {
+        this.#o.log.error('Pooled VM broke the protocol; discarding it', { vmId: s.vmId, reason });
+        this.#discard(s);
+      },
+      onClose: () => this.#discard(s),
+    };
   }
 
   /**
@@ -135,6 +150,7 @@ export class VmPool {
         f.memoryMiB === this.#o.memoryMiB &&
         !this.#closed
       ) {
+        s.handlers = this.#pooledHandlers(s);
         this.#ready.push(s);
         const pre = await readFile(join(dir, preparedFile), 'utf8').then(
           (t) => JSON.parse(t) as PreparedContainer,
@@ -145,12 +161,12 @@ export class VmPool {
         this.#o.log.info('Re-adopted pooled VM', { vmId: s.vmId, prepared: pre?.image });
         continue;
       }
-      if (s) await s.destroy().catch(() => {});
+      if (s) await bestEffort(this.#o.log, 'destroy a pooled VM not kept', s.destroy());
       else {
         // Dead, orphaned or not ours to keep: make sure its QEMU is gone, then remove.
         const { QemuVm } = await import('./qemu-vm.js');
         const vm = await QemuVm.adopt(dir, { log: this.#o.log }).catch(() => undefined);
-        await vm?.stop(0).catch(() => {});
+        if (vm) await bestEffort(this.#o.log, 'stop an orphaned VM', vm.stop(0));
         await rm(dir, { recursive: true, force: true });
       }
     }
@@ -177,17 +193,10 @@ export class VmPool {
           await s.destroy();
           return;
         }
-        s.handlers = {
-          onEvent: () => {},
-          onViolation: (reason) => {
-            this.#o.log.error('Pooled VM broke the protocol; discarding it', { vmId: s.vmId, reason });
-            this.#discard(s);
-          },
-          onClose: () => this.#discard(s),
-        };
+        s.handlers = this.#pooledHandlers(s);
         await this.#prepare(s);
         if (this.#closed || !s.vm.isAlive() || s.conn.isClosed) {
-          await s.destroy().catch(() => {});
+          await bestEffort(this.#o.log, 'destroy a pooled VM that died while preparing', s.destroy());
           if (this.#closed) return;
           continue;
         }
@@ -204,7 +213,12 @@ export class VmPool {
         this.#failures++;
         const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.#failures, 6));
         this.#o.log.warn('Cannot boot a pooled VM', { err: err as Error, retryInMs: delay });
-        await this.#clock.sleep(delay, this.#abort.signal).catch(() => {});
+        // the sleep ends early (rejects) when the pool closes
+        await bestEffort(
+          this.#o.log,
+          'wait before the next pooled boot',
+          this.#clock.sleep(delay, this.#abort.signal),
+        );
       }
     }
   }
@@ -237,8 +251,13 @@ export class VmPool {
       this.#prepared.set(s, pre);
     } catch (err) {
       this.#o.log.debug('Cannot prepare a container in a pooled VM', { vmId: s.vmId, err: err as Error });
-      await s.conn.request('removeContainer', { id: preparedId }).catch(() => {});
-      if (deviceId) await s.vm.removeDevice(deviceId).catch(() => {});
+      await bestEffort(
+        this.#o.log,
+        'remove a half-prepared container',
+        s.conn.request('removeContainer', { id: preparedId }),
+      );
+      if (deviceId)
+        await bestEffort(this.#o.log, 'unplug a half-prepared root disk', s.vm.removeDevice(deviceId));
       await rm(overlay, { force: true });
     }
   }
@@ -289,9 +308,12 @@ export class VmPool {
   }
 
   #discard(s: VmSession): void {
+    // Only a VM still waiting in the pool is the pool's to destroy: once closed, the pool's
+    // VMs belong to the next daemon (which re-adopts them), and a taken VM to its sandbox.
     const i = this.#ready.indexOf(s);
-    if (i >= 0) this.#ready.splice(i, 1);
-    void s.destroy().catch(() => {});
+    if (this.#closed || i < 0) return;
+    this.#ready.splice(i, 1);
+    void bestEffort(this.#o.log, 'destroy a failed pooled VM', s.destroy());
     this.refill();
   }
 
@@ -305,7 +327,7 @@ export class VmPool {
       const s = this.#ready.shift();
       if (!s) return undefined;
       if (!s.vm.isAlive() || s.conn.isClosed) {
-        void s.destroy().catch(() => {});
+        void bestEffort(this.#o.log, 'destroy a dead pooled VM', s.destroy());
         continue;
       }
       // Refill a little later: the pod that took this VM is still hot-plugging its disks and
@@ -325,9 +347,12 @@ export class VmPool {
   async close(): Promise<void> {
     this.#closed = true;
     this.#abort.abort();
-    await this.#filling?.catch(() => {});
-    await this.#preparing?.catch(() => {});
+    await bestEffort(this.#o.log, 'finish refilling', async () => this.#filling);
+    await bestEffort(this.#o.log, 'finish preparing', async () => this.#preparing);
     for (const s of this.#ready) {
+      // Closing our end of the connection fires its close callback: it must not discard (and
+      // so destroy) a VM the next daemon is about to re-adopt.
+      s.handlers = idleHandlers;
       s.conn.close();
       s.vm.detach();
     }
@@ -337,9 +362,9 @@ export class VmPool {
   async shutdown(): Promise<void> {
     this.#closed = true;
     this.#abort.abort();
-    await this.#filling?.catch(() => {});
-    await this.#preparing?.catch(() => {});
+    await bestEffort(this.#o.log, 'finish refilling', async () => this.#filling);
+    await bestEffort(this.#o.log, 'finish preparing', async () => this.#preparing);
     const all = this.#ready.splice(0);
-    await Promise.all(all.map((s) => s.destroy().catch(() => {})));
+    await Promise.all(all.map((s) => bestEffort(this.#o.log, 'destroy a pooled VM', s.destroy())));
   }
 }

@@ -13,7 +13,7 @@ import { collectBytes } from '../byte-channel.js';
 import type { HandlerEvents, SandboxHandle } from '../sandbox-handler.js';
 import type { PodSandboxConfig } from '../runtime-service.js';
 import type { RootDisk } from '../../images/index.js';
-import { buildBusyboxRootDisk, busyboxContainer } from './busybox-root-disk.js';
+import { buildBusyboxRootDisk, busyboxContainer } from '../testing/busybox-root-disk.js';
 import { createHyperHandler, type HyperHandler } from './hyper-handler.js';
 import { findGuestAssets, defaultGuestDir, type GuestAssets } from './guest-assets.js';
 import { readFacts } from './qemu-vm.js';

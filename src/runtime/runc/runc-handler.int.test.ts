@@ -104,10 +104,19 @@ describe('runc handler', () => {
     const [out, , code] = await Promise.all([collectBytes(s.stdout), collectBytes(s.stderr), s.exit]);
     assert.equal(out.toString(), 'bar\n0\n');
     assert.equal(code.exitCode, 5);
-    const t0 = Date.now();
+    // sleep ignores SIGTERM as PID 1: the grace period runs out and SIGKILL ends it (137).
+    // How long the stop takes against its grace period is measured in bench:runtime.
     await sandbox.stopContainer(id, 1, 'SIGTERM');
-    assert.ok(Date.now() - t0 >= 900, 'sleep ignores SIGTERM as PID 1, so the grace period runs out');
     assert.equal((await exitOf(id)).exitCode, 137);
+  });
+
+  it('stops a container with its stop signal first, before the grace period ends', async () => {
+    const id = await run({
+      command: ['sh', '-c', 'trap "echo got-term; exit 7" TERM; while true; do sleep 0.1; done'],
+    });
+    await sandbox.stopContainer(id, 60, 'SIGTERM');
+    // Its own exit code, not 137: the stop signal reached it and SIGKILL was not needed.
+    assert.equal((await exitOf(id)).exitCode, 7);
   });
 
   it('gives exec stdin and a half-close', async () => {

@@ -13,78 +13,45 @@
  * `adoptSandbox` can reconnect to running monitors and report exits that happened meanwhile.
  */
 import { constants } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, unlink, writeFile, access } from 'node:fs/promises';
-import { constants as osConstants, hostname as osHostname } from 'node:os';
-import { connect } from 'node:net';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { Duplex, PassThrough, type Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
 import {
-  conflict,
+  bestEffort,
   describeError,
-  execFile,
   findExecutable,
-  internal,
-  invalid,
-  spawnProcess,
   systemClock,
-  timeout as timeoutError,
+  systemExec,
   unavailable,
-  type Clock,
+  writeJsonFileAtomic,
   type Logger,
-  type StatusCause,
+  type Clock,
+  type Exec,
 } from '../../lib/index.js';
-import { ByteChannel } from '../byte-channel.js';
 import { unmountAll } from '../host-mounts.js';
 import type {
-  AttachOptions,
-  ContainerStats,
-  ExecOptions,
-  LinuxContainerResources,
-  PodSandboxConfig,
-  StreamSession,
-} from '../runtime-service.js';
-import type {
-  ContainerSpec,
-  HandlerEvents,
   HandlerProbe,
   SandboxAdoptRequest,
   SandboxHandle,
   SandboxHandler,
   SandboxStartRequest,
 } from '../sandbox-handler.js';
-import { BlockVolumes } from './block-volumes.js';
-import { capabilitiesFromMask, resolveCapabilities } from './capabilities.js';
-import { detectCgroupVersion, readOomKills, removeCgroupTree, type CgroupVersion } from './cgroups.js';
-import { resolveUser, type ResolvedUser } from './image-user.js';
+import { capabilitiesFromMask } from './capabilities.js';
+import { detectCgroupVersion } from './cgroups.js';
+import { isPodEnvironmentAlive, setupPodEnvironment, teardownPodEnvironment } from './pod-environment.js';
 import {
-  buildArgs,
-  buildContainerSpec,
-  buildEnv,
-  buildProcess,
-  isNamespacedSysctl,
-  type OciDevice,
-  type OciMount,
-} from './oci-spec.js';
-import {
-  describePodEnvironment,
-  isPodEnvironmentAlive,
-  setupPodEnvironment,
-  teardownPodEnvironment,
-  type PodEnvironment,
-} from './pod-environment.js';
+  containerDir,
+  newContainer,
+  processStartTime,
+  RuncSandbox,
+  runcArgs,
+  type ContainerFile,
+  type ContainerPhase,
+  type RuncRuntime,
+  type RuncSettings,
+} from './runc-sandbox.js';
 import { ensureShimBinary } from './shim-binary.js';
-import {
-  connectShim,
-  createAttachSession,
-  createExecSession,
-  helloSendsStdin,
-  helloWantsOutput,
-  parseShimExit,
-  readExecStatus,
-  watchShim,
-  type ShimExit,
-} from './shim-client.js';
+import { watchShim } from './shim-client.js';
 
 export interface RuncHandlerOptions {
   /** runc's own state directory (`runc --root`). */
@@ -102,97 +69,40 @@ export interface RuncHandlerOptions {
   readonly logMaxFiles?: number;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** How runc and the shim are run; default the real `execFile`/`spawnProcess` (tests inject). */
+  readonly exec?: Exec;
 }
-
-interface Runtime {
-  readonly runc: string;
-  readonly shim: string;
-  readonly cgroupVersion: CgroupVersion;
-  /** RLIMIT_NOFILE given to containers: 1Mi, or less if this process's hard limit is lower. */
-  readonly nofile: number;
-  /** This process's capability bounding set: the most any container can get. */
-  readonly capabilities: readonly string[];
-}
-
-/** The per-container record kept in `c-<id>/container.json`. */
-interface ContainerFile {
-  readonly id: string;
-  readonly tty: boolean;
-  readonly stdin: boolean;
-  readonly stdinOnce: boolean;
-  readonly cgroupsPath: string;
-  readonly env: readonly string[];
-  readonly cwd: string;
-  readonly user: ResolvedUser;
-  readonly imageUser: string;
-  readonly capabilities: readonly string[];
-  readonly noNewPrivileges: boolean;
-  readonly logPath: string;
-  /** The image's layer directories, lowest first (the overlay's lowerdirs). */
-  readonly lowerDirs: readonly string[];
-  pid?: number;
-  pidStartTime?: string;
-}
-
-type ContainerPhase = 'created' | 'running' | 'exited';
-
-interface RuncContainer {
-  readonly file: ContainerFile;
-  readonly dir: string;
-  phase: ContainerPhase;
-  exitCode?: number;
-  /** Settles once the exit has been processed (state updated, event sent). */
-  readonly exited: Promise<{ exitCode: number }>;
-  resolveExited: (v: { exitCode: number }) => void;
-  exitHandling?: Promise<void>;
-}
-
-const shortId = (id: string): string => id.slice(0, 12);
 
 async function readJson(file: string): Promise<unknown> {
   return JSON.parse(await readFile(file, 'utf8')) as unknown;
-}
-
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${randomBytes(3).toString('hex')}.tmp`;
-  await writeFile(tmp, JSON.stringify(value));
-  await rename(tmp, file);
-}
-
-/** Field 22 of /proc/<pid>/stat: guards signals against a recycled pid. */
-async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return rest[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function signalNumber(name: string): NodeJS.Signals | number {
-  if (/^\d+$/.test(name)) return Number(name);
-  const n = name.toUpperCase();
-  return (n.startsWith('SIG') ? n : `SIG${n}`) as NodeJS.Signals;
-}
-
-function cause(field: string, message: string): StatusCause {
-  return { reason: 'FieldValueInvalid', message, field };
-}
-
-function hasDotDot(p: string): boolean {
-  return p.split('/').includes('..');
 }
 
 /** Creates the runc handler. Nothing touches the host until `probe` or `startSandbox`. */
 export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
   const log = options.log.child({ handler: 'runc' });
   const clock = options.clock ?? systemClock;
-  const cgroupParent = (options.cgroupParent ?? '/h8s').replace(/\/+$/, '');
-  const defaultPidsLimit = options.defaultPidsLimit ?? 4096;
-  let runtime: Promise<Runtime> | undefined;
+  const exec = options.exec ?? systemExec;
+  const settings: RuncSettings = {
+    cgroupParent: (options.cgroupParent ?? '/h8s').replace(/\/+$/, ''),
+    defaultPidsLimit: options.defaultPidsLimit ?? 4096,
+    logMaxBytes: options.logMaxBytes ?? 10 * 1024 * 1024,
+    logMaxFiles: options.logMaxFiles ?? 5,
+  };
+  const newSandbox = (rt: RuncRuntime, req: SandboxStartRequest | SandboxAdoptRequest): RuncSandbox =>
+    new RuncSandbox({
+      id: req.id,
+      config: req.config,
+      dir: req.stateDir,
+      rt,
+      events: req.events,
+      settings,
+      log,
+      clock,
+      exec,
+    });
+  let runtime: Promise<RuncRuntime> | undefined;
 
-  const prepare = (): Promise<Runtime> => {
+  const prepare = (): Promise<RuncRuntime> => {
     runtime ??= (async () => {
       if (process.getuid?.() !== 0) throw unavailable('The runc handler needs root');
       const runc = options.runcPath ?? (await findExecutable('runc'));
@@ -209,6 +119,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       const capabilities = capabilitiesFromMask(/^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '');
       return {
         runc,
+        runcRoot: options.runcRoot,
         shim,
         cgroupVersion: await detectCgroupVersion(),
         nofile: await nofileLimit(),
@@ -221,596 +132,6 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
     return runtime;
   };
 
-  const runcArgs = (rt: Runtime, ...args: string[]): string[] => [
-    rt.runc,
-    '--root',
-    options.runcRoot,
-    ...args,
-  ];
-
-  class RuncSandbox implements SandboxHandle {
-    readonly id: string;
-    readonly config: PodSandboxConfig;
-    readonly dir: string;
-    readonly env: PodEnvironment;
-    readonly rt: Runtime;
-    readonly volumes: BlockVolumes;
-    readonly containers = new Map<string, RuncContainer>();
-    events: HandlerEvents;
-    stopped = false;
-
-    constructor(id: string, config: PodSandboxConfig, dir: string, rt: Runtime, events: HandlerEvents) {
-      this.id = id;
-      this.config = config;
-      this.dir = dir;
-      this.rt = rt;
-      this.events = events;
-      this.env = describePodEnvironment(dir, config);
-      this.volumes = new BlockVolumes(dir, log);
-    }
-
-    get cgroupDir(): string {
-      return `${cgroupParent}/${shortId(this.id)}`;
-    }
-
-    info(): Readonly<Record<string, unknown>> {
-      const net = this.env.namespaces.network;
-      return {
-        netns: net === 'host' ? 'host' : net.path,
-        hostname: this.env.hostname,
-        cgroup: this.cgroupDir,
-        containers: [...this.containers.values()].filter((c) => c.phase === 'running').length,
-      };
-    }
-
-    ip(): string {
-      return this.env.ip;
-    }
-
-    #get(containerId: string): RuncContainer {
-      const c = this.containers.get(containerId);
-      if (!c) throw internal(`Container "${containerId}" is not known to the runc handler`);
-      return c;
-    }
-
-    async createContainer(spec: ContainerSpec): Promise<void> {
-      if (this.stopped) throw conflict(`Pod sandbox "${this.id}" is stopped`);
-      if (spec.rootfs.kind !== 'layers') throw internal('The runc handler needs a layer tree');
-      const { config, image } = spec;
-      const sec = config.security ?? {};
-      const podSec = this.config.security ?? {};
-      const causes: StatusCause[] = [];
-      if (sec.privileged && !podSec.privileged) {
-        causes.push(cause('security.privileged', 'a privileged container needs a privileged pod sandbox'));
-      }
-      const caps = resolveCapabilities(
-        sec.capabilities?.addCapabilities,
-        sec.capabilities?.dropCapabilities,
-        this.rt.capabilities,
-      );
-      causes.push(...caps.causes);
-      const sysctls = this.config.sysctls ?? {};
-      for (const name of Object.keys(sysctls)) {
-        if (!isNamespacedSysctl(name, podSec.hostNetwork ?? false, podSec.hostIpc ?? false)) {
-          causes.push(
-            cause(`sysctls.${name}`, `sysctl "${name}" is not namespaced: it would change the host`),
-          );
-        }
-      }
-      (config.mounts ?? []).forEach((m, i) => {
-        if (!isAbsolute(m.containerPath) || hasDotDot(m.containerPath)) {
-          causes.push(cause(`mounts[${i}].containerPath`, 'must be an absolute path without ".."'));
-        }
-        if ((m.type ?? 'bind') !== 'tmpfs' && (!isAbsolute(m.hostPath) || hasDotDot(m.hostPath))) {
-          causes.push(cause(`mounts[${i}].hostPath`, 'must be an absolute path without ".."'));
-        }
-      });
-      const args = buildArgs(config, image.config);
-      if (args.length === 0) causes.push(cause('command', 'no command given and the image has none'));
-      const cwd = config.workingDir || image.config.workingDir || '/';
-      if (!isAbsolute(cwd)) causes.push(cause('workingDir', `"${cwd}" is not an absolute path`));
-      if (causes.length) {
-        throw invalid(
-          `Invalid container "${config.metadata.name}": ${causes[0]?.field}: ${causes[0]?.message}`,
-          {
-            details: { causes },
-          },
-        );
-      }
-
-      const dir = join(this.dir, `c-${shortId(spec.id)}`);
-      const rootfs = join(dir, 'rootfs');
-      await mkdir(join(dir, 'upper'), { recursive: true });
-      await mkdir(join(dir, 'work'), { recursive: true });
-      await mkdir(rootfs, { recursive: true });
-      try {
-        if (spec.rootfs.tree.lowerDirs.length === 0) throw invalid(`Image "${config.image}" has no layers`);
-        // the root is mounted by the monitor when the container starts; until then the image's
-        // files are read from its layers
-        const user = await resolveUser(
-          { layers: spec.rootfs.tree.lowerDirs },
-          {
-            ...(sec.runAsUser !== undefined ? { runAsUser: sec.runAsUser } : {}),
-            ...(sec.runAsGroup !== undefined ? { runAsGroup: sec.runAsGroup } : {}),
-            ...(sec.runAsUsername !== undefined ? { username: sec.runAsUsername } : {}),
-            ...(sec.supplementalGroups ? { supplementalGroups: sec.supplementalGroups } : {}),
-            imageUser: image.config.user,
-          },
-        );
-        const hostname = this.env.hostname || osHostname();
-        const env = buildEnv(image.config.env, config.envs ?? [], {
-          hostname,
-          home: user.home,
-          tty: config.tty ?? false,
-        });
-        const mounts: OciMount[] = [];
-        for (const [i, m] of (config.mounts ?? []).entries()) {
-          const type = m.type ?? 'bind';
-          const ro = m.readonly ? 'ro' : 'rw';
-          if (type === 'tmpfs') {
-            mounts.push({
-              destination: m.containerPath,
-              type: 'tmpfs',
-              source: 'tmpfs',
-              options: ['nosuid', 'nodev', 'mode=1777', ro],
-            });
-          } else if (type === 'block') {
-            const source = await this.volumes.ensure(m.hostPath, m.fsType ?? 'ext4', `mounts[${i}].hostPath`);
-            mounts.push({
-              destination: m.containerPath,
-              type: 'bind',
-              source,
-              options: ['rbind', 'rprivate', ro],
-            });
-          } else {
-            // as Docker and containerd do, a missing host directory is created
-            await stat(m.hostPath).catch(async () => mkdir(m.hostPath, { recursive: true }));
-            mounts.push({
-              destination: m.containerPath,
-              type: 'bind',
-              source: m.hostPath,
-              options: ['rbind', 'rprivate', ro],
-            });
-          }
-        }
-        const privileged = sec.privileged ?? false;
-        const cgroupsPath = `${this.cgroupDir}/${shortId(spec.id)}`;
-        const ociSpec = buildContainerSpec({
-          config,
-          args,
-          env,
-          cwd,
-          user,
-          capabilities: caps.capabilities,
-          hostCapabilities: this.rt.capabilities,
-          privileged,
-          rootfsPath: rootfs,
-          namespaces: this.env.namespaces,
-          podFiles: this.env.files,
-          mounts,
-          cgroupsPath,
-          cgroupVersion: this.rt.cgroupVersion,
-          resources: config.resources ?? {},
-          defaultPidsLimit,
-          sysctls,
-          ...(privileged ? { hostDevices: await listHostDevices() } : {}),
-          arch: process.arch,
-          nofile: this.rt.nofile,
-        });
-        await writeFile(join(dir, 'config.json'), JSON.stringify(ociSpec));
-        const file: ContainerFile = {
-          id: spec.id,
-          tty: config.tty ?? false,
-          stdin: config.stdin ?? false,
-          stdinOnce: config.stdinOnce ?? false,
-          cgroupsPath,
-          env,
-          cwd,
-          user,
-          imageUser: image.config.user,
-          capabilities: ociSpec.process.capabilities.bounding,
-          noNewPrivileges: ociSpec.process.noNewPrivileges,
-          logPath: spec.logPath,
-          lowerDirs: spec.rootfs.tree.lowerDirs,
-        };
-        await writeJsonAtomic(join(dir, 'container.json'), file);
-        this.containers.set(spec.id, newContainer(file, dir, 'created'));
-      } catch (err) {
-        await unmountAll(dir).catch(() => {});
-        await rm(dir, { recursive: true, force: true }).catch(() => {});
-        throw err;
-      }
-    }
-
-    async startContainer(containerId: string): Promise<void> {
-      const c = this.#get(containerId);
-      if (c.phase !== 'created') throw conflict(`Container "${containerId}" was already started`);
-      await mkdir(dirname(c.file.logPath), { recursive: true });
-      const argv = [
-        this.rt.shim,
-        'run',
-        '--runc',
-        this.rt.runc,
-        '--root',
-        options.runcRoot,
-        '--bundle',
-        c.dir,
-        '--id',
-        containerId,
-        '--dir',
-        c.dir,
-        '--log',
-        c.file.logPath,
-        '--log-max-bytes',
-        String(options.logMaxBytes ?? 10 * 1024 * 1024),
-        '--log-max-files',
-        String(options.logMaxFiles ?? 5),
-        ...(c.file.tty ? ['--tty'] : []),
-        ...(c.file.stdin ? ['--stdin'] : []),
-        ...(c.file.stdinOnce ? ['--stdin-once'] : []),
-        ...overlayArgs(c.file.lowerDirs, c.dir),
-      ];
-      await unlink(join(c.dir, 'exit.json')).catch(() => {});
-      // The monitor must outlive this daemon: detached, in its own session, owned by no one.
-      // PRIVILEGED: the monitor mounts the container's overlay root and runs `runc run -d`: new
-      // namespaces, cgroups and mounts for this container only, confined by its OCI spec.
-      const shim = await spawnProcess(argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      const line = await firstLine(shim.stdout, shim.stderr, shim.exited, 120_000);
-      shim.stdout?.destroy();
-      shim.stderr?.destroy();
-      const [word, a, ...rest] = line.split(' ');
-      if (word === 'ok') {
-        const pid = Number(a);
-        c.file.pid = pid;
-        const st = await processStartTime(pid);
-        if (st !== undefined) c.file.pidStartTime = st;
-        await writeJsonAtomic(join(c.dir, 'container.json'), c.file);
-        c.phase = 'running';
-        this.events.containerStarted(containerId, clock.now() * 1e6);
-        this.#watch(c);
-        return;
-      }
-      const code = word === 'error' ? Number(a) : 128;
-      const message = word === 'error' ? rest.join(' ') : line || 'the container monitor failed to start';
-      // PRIVILEGED: removes what a failed `runc run` left of this container (state, cgroup).
-      await execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
-      c.phase = 'exited';
-      c.exitCode = code;
-      this.events.containerExited({
-        containerId,
-        exitCode: Number.isFinite(code) ? code : 128,
-        finishedAt: clock.now() * 1e6,
-        reason: 'ContainerCannotRun',
-        message,
-      });
-      c.resolveExited({ exitCode: code });
-    }
-
-    /** Connects to the monitor; when it reports the exit (or vanishes), processes the exit. */
-    #watch(c: RuncContainer): void {
-      const sock = join(c.dir, 'shim.sock');
-      void watchShim(sock)
-        .then(({ ended }) => ended)
-        .catch(() => undefined)
-        .then((exit) => this.processExit(c, exit));
-    }
-
-    /** Records a container's exit once: exit file, OOM check, `runc delete`, event. */
-    processExit(c: RuncContainer, fromFrame: ShimExit | undefined): Promise<void> {
-      c.exitHandling ??= (async () => {
-        let exit = fromFrame;
-        const exitFile = join(c.dir, 'exit.json');
-        if (!exit) exit = parseShimExit(await readFile(exitFile, 'utf8').catch(() => ''));
-        let reason: string;
-        let message = '';
-        if (!exit) {
-          // the monitor died without recording an exit: do not leave an unwatched process behind
-          const pid = c.file.pid ?? 0;
-          if (pid > 0 && (await processStartTime(pid)) === c.file.pidStartTime) {
-            try {
-              // PRIVILEGED: kills a container of ours whose monitor died (pid checked by start time).
-              process.kill(pid, 'SIGKILL');
-            } catch {
-              // already gone
-            }
-          }
-          exit = { exitCode: 137, signal: 9, pid, finishedAtNs: clock.now() * 1e6 };
-          reason = 'Error';
-          message = 'The container monitor died; the container was killed';
-          log.warn('Container monitor died', { containerId: c.file.id });
-        } else {
-          reason = exit.exitCode === 0 ? 'Completed' : 'Error';
-        }
-        if ((await readOomKills(c.file.cgroupsPath, this.rt.cgroupVersion)) > 0) {
-          reason = 'OOMKilled';
-          message = message || 'The container ran out of memory';
-        }
-        // PRIVILEGED: removes the exited container's runc state and cgroup.
-        await execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), {
-          check: false,
-          timeoutMs: 30_000,
-        });
-        c.phase = 'exited';
-        c.exitCode = exit.exitCode;
-        this.events.containerExited({
-          containerId: c.file.id,
-          exitCode: exit.exitCode,
-          finishedAt: exit.finishedAtNs,
-          reason,
-          ...(message ? { message } : {}),
-        });
-        c.resolveExited({ exitCode: exit.exitCode });
-      })().catch((err: unknown) => {
-        log.error('Cannot process a container exit', { containerId: c.file.id, error: describeError(err) });
-      });
-      return c.exitHandling;
-    }
-
-    async #signal(c: RuncContainer, sig: NodeJS.Signals | number): Promise<void> {
-      const pid = c.file.pid;
-      if (!pid || c.phase !== 'running') return;
-      if ((await processStartTime(pid)) !== c.file.pidStartTime) return;
-      try {
-        // PRIVILEGED: signals the container's init (pid checked against its recorded start time).
-        process.kill(pid, sig);
-      } catch {
-        // exited meanwhile
-      }
-    }
-
-    async stopContainer(containerId: string, timeoutSeconds: number, stopSignal: string): Promise<void> {
-      const c = this.#get(containerId);
-      if (c.phase !== 'running') return;
-      if (timeoutSeconds > 0) {
-        await this.#signal(c, signalNumber(stopSignal || 'SIGTERM'));
-        const done = await Promise.race([
-          c.exited.then(() => true),
-          clock.sleep(timeoutSeconds * 1000).then(() => false),
-        ]);
-        if (done) return;
-      }
-      await this.#signal(c, 'SIGKILL');
-      const done = await Promise.race([c.exited.then(() => true), clock.sleep(30_000).then(() => false)]);
-      if (!done) throw timeoutError(`Container "${containerId}" did not exit 30 s after SIGKILL`);
-    }
-
-    async removeContainer(containerId: string): Promise<void> {
-      const c = this.containers.get(containerId);
-      if (!c) return;
-      if (c.phase === 'running') await this.stopContainer(containerId, 0, 'SIGKILL');
-      // PRIVILEGED: removes the container's runc state and cgroup.
-      await execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
-      await unmountAll(c.dir);
-      await rm(c.dir, { recursive: true, force: true });
-      await removeCgroupTree(c.file.cgroupsPath, this.rt.cgroupVersion);
-      this.containers.delete(containerId);
-    }
-
-    #running(containerId: string): RuncContainer {
-      const c = this.#get(containerId);
-      if (c.phase !== 'running') throw conflict(`Container "${containerId}" is not running`);
-      return c;
-    }
-
-    async exec(containerId: string, opts: ExecOptions): Promise<StreamSession> {
-      const c = this.#running(containerId);
-      if (opts.cmd.length === 0) throw invalid('Cannot exec: the command is empty');
-      const tty = opts.tty ?? false;
-      let user = c.file.user;
-      if (opts.user) {
-        user = await resolveUser(
-          { rootfs: join(c.dir, 'rootfs') },
-          { username: opts.user, imageUser: c.file.imageUser },
-        );
-      }
-      const env = [...c.file.env];
-      for (const { key, value } of opts.envs ?? []) {
-        const i = env.findIndex((e) => e.startsWith(`${key}=`));
-        if (i >= 0) env.splice(i, 1);
-        env.push(`${key}=${value}`);
-      }
-      if (tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-      const spec = buildProcess({
-        args: opts.cmd,
-        env,
-        cwd: opts.workingDir || c.file.cwd,
-        user,
-        capabilities: c.file.capabilities,
-        tty,
-        noNewPrivileges: c.file.noNewPrivileges,
-        consoleSize: opts.initialSize,
-        nofile: this.rt.nofile,
-      });
-      const tag = `x-${randomBytes(4).toString('hex')}`;
-      const specFile = join(c.dir, `${tag}.json`);
-      await writeFile(specFile, JSON.stringify(spec));
-      const wantStdin = opts.stdin ?? false;
-      // PRIVILEGED: `runc exec` joins the container's namespaces and cgroup with its capabilities
-      // and seccomp profile; nothing is granted beyond what the container itself has.
-      const child = await spawnProcess(
-        [
-          this.rt.shim,
-          'exec',
-          '--runc',
-          this.rt.runc,
-          '--root',
-          options.runcRoot,
-          '--id',
-          containerId,
-          '--process',
-          specFile,
-          '--tag',
-          tag,
-          '--dir',
-          c.dir,
-          ...(tty ? ['--tty'] : []),
-          ...(opts.initialSize
-            ? ['--cols', String(opts.initialSize.width), '--rows', String(opts.initialSize.height)]
-            : []),
-        ],
-        { stdio: [wantStdin ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'] },
-      );
-      const status = readExecStatus(child.raw.stdio[4] as Readable);
-      const started = await status.started;
-      const cleanup = (): void => {
-        void unlink(specFile).catch(() => {});
-      };
-      if (!started.ok) {
-        cleanup();
-        child.raw.stdio[3]?.destroy();
-        child.stdin?.destroy();
-        await child.exited;
-        return failedSession(started.code, started.message, opts);
-      }
-      const exitCode = Promise.all([status.exit, child.exited]).then(([fromStatus, st]) => {
-        cleanup();
-        if (fromStatus !== undefined) return fromStatus;
-        return st.code ?? (st.signal ? 128 + (osConstants.signals[st.signal] ?? 9) : 255);
-      });
-      return createExecSession(
-        child,
-        { tty, stdout: opts.stdout ?? true, stderr: opts.stderr ?? true },
-        exitCode,
-        cleanup,
-      );
-    }
-
-    async attach(containerId: string, opts: AttachOptions): Promise<StreamSession> {
-      const c = this.#running(containerId);
-      const flags = (opts.stdout || opts.stderr ? helloWantsOutput : 0) | (opts.stdin ? helloSendsStdin : 0);
-      if (opts.stdin && !c.file.stdin) {
-        throw invalid(`Cannot attach stdin: container "${containerId}" was not created with stdin`);
-      }
-      const sock = await connectShim(join(c.dir, 'shim.sock'), flags).catch((err: unknown) => {
-        throw conflict(`Cannot attach to container "${containerId}": it has exited`, { cause: err });
-      });
-      return createAttachSession(
-        sock,
-        { stdout: opts.stdout ?? true, stderr: opts.stderr ?? true, tty: c.file.tty },
-        c.exited,
-      );
-    }
-
-    async updateResources(containerId: string, r: LinuxContainerResources): Promise<void> {
-      const c = this.#get(containerId);
-      if (c.phase === 'exited') throw conflict(`Container "${containerId}" has exited`);
-      if (c.phase === 'created') throw conflict(`Container "${containerId}" is not running yet`);
-      const res: Record<string, unknown> = {};
-      if (r.memoryLimitInBytes !== undefined) res['memory'] = { limit: r.memoryLimitInBytes || -1 };
-      const cpu: Record<string, number> = {};
-      if (r.cpuShares) cpu['shares'] = r.cpuShares;
-      if (r.cpuQuota !== undefined) cpu['quota'] = r.cpuQuota;
-      if (r.cpuPeriod) cpu['period'] = r.cpuPeriod;
-      if (Object.keys(cpu).length) res['cpu'] = cpu;
-      if (r.pidsLimit !== undefined) res['pids'] = { limit: r.pidsLimit };
-      const file = join(c.dir, `update-${randomBytes(3).toString('hex')}.json`);
-      await writeFile(file, JSON.stringify(res));
-      try {
-        // PRIVILEGED: changes the cgroup limits of one of our containers.
-        await execFile(runcArgs(this.rt, 'update', '-r', file, containerId));
-      } catch (err) {
-        throw invalid(`Cannot update the resources of container "${containerId}"`, { cause: err });
-      } finally {
-        await unlink(file).catch(() => {});
-      }
-    }
-
-    async stats(containerId: string): Promise<ContainerStats> {
-      const c = this.#get(containerId);
-      const now = clock.now() * 1e6;
-      if (c.phase !== 'running') {
-        return { containerId, timestampNs: now, cpuUsageCoreNanoSeconds: 0, memoryWorkingSetBytes: 0 };
-      }
-      const r = await execFile(runcArgs(this.rt, 'events', '--stats', containerId), { timeoutMs: 10_000 });
-      const v = JSON.parse(r.stdout) as {
-        data?: {
-          cpu?: { usage?: { total?: number } };
-          memory?: { usage?: { usage?: number }; stats?: Record<string, number> };
-        };
-      };
-      const usage = v.data?.memory?.usage?.usage ?? 0;
-      const stats = v.data?.memory?.stats ?? {};
-      const inactive = stats['total_inactive_file'] ?? stats['inactive_file'] ?? 0;
-      return {
-        containerId,
-        timestampNs: now,
-        cpuUsageCoreNanoSeconds: v.data?.cpu?.usage?.total ?? 0,
-        memoryWorkingSetBytes: Math.max(0, usage - inactive),
-      };
-    }
-
-    async portForward(port: number): Promise<Duplex> {
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`Invalid port ${port}`);
-      if (this.stopped) throw conflict(`Pod sandbox "${this.id}" is stopped`);
-      const net = this.env.namespaces.network;
-      if (net === 'host') {
-        return new Promise<Duplex>((resolve, reject) => {
-          const s = connect(port, '127.0.0.1');
-          s.once('connect', () => resolve(s));
-          s.once('error', (e) =>
-            reject(unavailable(`Cannot connect to port ${port} of pod sandbox "${this.id}"`, { cause: e })),
-          );
-        });
-      }
-      // PRIVILEGED: the helper enters only the pod's network namespace to connect to one port.
-      const child = await spawnProcess(
-        [this.rt.shim, 'port-forward', '--netns', net.path, '--port', String(port)],
-        {
-          stdio: ['pipe', 'pipe', 'pipe'],
-        },
-      );
-      let stderr = '';
-      child.stderr?.setEncoding('utf8');
-      child.stderr?.on('data', (s: string) => {
-        if (stderr.length < 4096) stderr += s;
-      });
-      const readable = new PassThrough();
-      child.stdout?.pipe(readable);
-      const duplex = Duplex.from({ readable, writable: child.stdin ?? new PassThrough() });
-      void child.exited.then((st) => {
-        if (st.code !== 0 && stderr) duplex.destroy(unavailable(stderr.trim()));
-      });
-      duplex.on('close', () => {
-        child.kill('SIGKILL');
-      });
-      return duplex;
-    }
-
-    async stop(): Promise<void> {
-      for (const c of this.containers.values()) {
-        if (c.phase === 'running') {
-          await this.stopContainer(c.file.id, 0, 'SIGKILL').catch((err: unknown) =>
-            log.warn('Cannot kill a container of a stopping sandbox', { containerId: c.file.id, error: err }),
-          );
-        }
-      }
-      for (const c of this.containers.values()) {
-        await c.exitHandling;
-        // PRIVILEGED: removes the stopped container's runc state and cgroup.
-        await execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), { check: false });
-        await unmountAll(join(c.dir, 'rootfs')).catch((err: unknown) =>
-          log.warn('Cannot unmount a container root', { containerId: c.file.id, error: err }),
-        );
-      }
-      await this.volumes.releaseAll();
-      await teardownPodEnvironment(this.dir);
-      await removeCgroupTree(this.cgroupDir, this.rt.cgroupVersion);
-      this.stopped = true;
-      await writeJsonAtomic(join(this.dir, 'sandbox.json'), { id: this.id, stopped: true });
-    }
-
-    async destroy(): Promise<void> {
-      await this.stop();
-      await unmountAll(this.dir);
-    }
-  }
-
-  function newContainer(file: ContainerFile, dir: string, phase: ContainerPhase): RuncContainer {
-    let resolveExited!: (v: { exitCode: number }) => void;
-    const exited = new Promise<{ exitCode: number }>((r) => (resolveExited = r));
-    return { file, dir, phase, exited, resolveExited };
-  }
-
   return {
     name: 'runc',
     rootfsKind: 'layers',
@@ -818,7 +139,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
     async probe(): Promise<HandlerProbe> {
       try {
         const rt = await prepare();
-        const v = await execFile([rt.runc, '--version'], { timeoutMs: 10_000 });
+        const v = await exec.execFile([rt.runc, '--version'], { timeoutMs: 10_000 });
         const version = /runc version (\S+)/.exec(v.stdout)?.[1] ?? 'unknown';
         return {
           available: true,
@@ -827,7 +148,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
             runcVersion: version,
             cgroupVersion: rt.cgroupVersion,
             shim: rt.shim,
-            cgroupParent,
+            cgroupParent: settings.cgroupParent,
           },
         };
       } catch (err) {
@@ -838,12 +159,16 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
     async startSandbox(req: SandboxStartRequest): Promise<SandboxHandle> {
       const rt = await prepare();
       req.signal?.throwIfAborted();
-      const sb = new RuncSandbox(req.id, req.config, req.stateDir, rt, req.events);
-      await writeJsonAtomic(join(req.stateDir, 'sandbox.json'), { id: req.id, stopped: false });
+      const sb = newSandbox(rt, req);
+      await writeJsonFileAtomic(join(req.stateDir, 'sandbox.json'), { id: req.id, stopped: false });
       try {
         await setupPodEnvironment(req.stateDir, req.config, rt.shim, osHostname());
       } catch (err) {
-        await teardownPodEnvironment(req.stateDir).catch(() => {});
+        await bestEffort(
+          log,
+          'tear down a sandbox that failed to start',
+          teardownPodEnvironment(req.stateDir),
+        );
         throw err;
       }
       return sb;
@@ -854,12 +179,12 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       const state = (await readJson(join(req.stateDir, 'sandbox.json')).catch(() => undefined)) as
         { stopped?: boolean } | undefined;
       if (!state) return undefined;
-      const sb = new RuncSandbox(req.id, req.config, req.stateDir, rt, req.events);
+      const sb = newSandbox(rt, req);
       sb.stopped = state.stopped ?? false;
       const alive = !sb.stopped && (await isPodEnvironmentAlive(req.stateDir, req.config));
       for (const known of req.containers) {
         const id = known.spec.id;
-        const dir = join(req.stateDir, `c-${shortId(id)}`);
+        const dir = containerDir(req.stateDir, id);
         const file = (await readJson(join(dir, 'container.json')).catch(() => undefined)) as
           ContainerFile | undefined;
         if (!file) continue;
@@ -892,7 +217,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
               c.file.pid = pid;
               const st = await processStartTime(pid);
               if (st !== undefined) c.file.pidStartTime = st;
-              await writeJsonAtomic(join(dir, 'container.json'), c.file);
+              await writeJsonFileAtomic(join(dir, 'container.json'), c.file);
             }
             req.events.containerStarted(id, clock.now() * 1e6);
             if (watched) void watched.ended.then((exit) => sb.processExit(c, exit));
@@ -903,9 +228,9 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       if (!alive && !sb.stopped) {
         for (const c of sb.containers.values()) {
           // PRIVILEGED: removes runc state of containers that no longer run (host rebooted).
-          await execFile(runcArgs(rt, 'delete', '--force', c.file.id), { check: false });
+          await exec.execFile(runcArgs(rt, 'delete', '--force', c.file.id), { check: false });
         }
-        await unmountAll(req.stateDir).catch(() => {});
+        await bestEffort(log, 'unmount a sandbox that no longer runs', unmountAll(req.stateDir));
         return undefined;
       }
       return sb;
@@ -923,133 +248,4 @@ async function nofileLimit(): Promise<number> {
   const m = /^Max open files\s+\S+\s+(\S+)/m.exec(text);
   const hard = m?.[1] === 'unlimited' ? Infinity : Number(m?.[1] ?? 1_048_576);
   return Math.min(1_048_576, Number.isFinite(hard) && hard > 0 ? hard : 1_048_576);
-}
-
-/** Reads the monitor's first output line (`ok <pid>` or `error <code> <message>`). */
-async function firstLine(
-  stdout: Readable | null,
-  stderr: Readable | null,
-  exited: Promise<unknown>,
-  timeoutMs: number,
-): Promise<string> {
-  let out = '';
-  let err = '';
-  stderr?.setEncoding('utf8');
-  stderr?.on('data', (s: string) => {
-    if (err.length < 4096) err += s;
-  });
-  return new Promise<string>((resolve) => {
-    const timer = setTimeout(
-      () => resolve('error 128 the container monitor did not answer in time'),
-      timeoutMs,
-    );
-    const finish = (line: string): void => {
-      clearTimeout(timer);
-      resolve(line);
-    };
-    if (!stdout) {
-      finish('error 128 the container monitor has no output');
-      return;
-    }
-    stdout.setEncoding('utf8');
-    stdout.on('data', (s: string) => {
-      out += s;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) finish(out.slice(0, nl));
-      else if (out.length > 8192) finish(`error 128 ${out.slice(0, 200)}`);
-    });
-    void exited.then(() => {
-      // give buffered output a turn before deciding the monitor said nothing
-      setImmediate(() => finish(`error 128 ${err.trim() || 'the container monitor exited without a word'}`));
-    });
-  });
-}
-
-/** A session for an exec whose process could not start (127 not found, 126 not executable). */
-function failedSession(code: number, message: string, opts: ExecOptions): StreamSession {
-  const stdout = new ByteChannel();
-  const stderr = new ByteChannel();
-  const text = Buffer.from(`${message}\n`);
-  if (opts.tty) stdout.push(text);
-  else stderr.push(text);
-  stdout.end();
-  stderr.end();
-  return {
-    writeStdin: async () => {},
-    closeStdin: async () => {},
-    resize: async () => {},
-    stdout,
-    stderr,
-    exit: Promise.resolve({ exitCode: code }),
-    close: async () => {},
-  };
-}
-
-/**
- * The monitor's arguments for mounting the container root: overlayfs over the image's layers
- * (`lowerDirs` lowest first). Long layer lists are given relative to their common parent so the
- * mount options stay within the kernel's page-size limit.
- */
-function overlayArgs(lowerDirs: readonly string[], dir: string): string[] {
-  const top = [...lowerDirs].reverse();
-  const upper = join(dir, 'upper');
-  const work = join(dir, 'work');
-  let lower = top.join(':');
-  const args: string[] = [];
-  if (lower.length + upper.length + work.length > 3000) {
-    const cwd = commonDir(top);
-    lower = top.map((d) => relative(cwd, d)).join(':');
-    args.push('--overlay-cwd', cwd);
-  }
-  if (lower.length + upper.length + work.length > 4000) {
-    throw invalid(`The image has too many layers (${lowerDirs.length}) for overlayfs`);
-  }
-  return [
-    ...args,
-    '--overlay-lower',
-    lower,
-    '--overlay-upper',
-    upper,
-    '--overlay-work',
-    work,
-    '--rootfs',
-    join(dir, 'rootfs'),
-  ];
-}
-
-function commonDir(paths: readonly string[]): string {
-  const parts = paths.map((p) => p.split(sep));
-  const first = parts[0] ?? [];
-  let n = first.length;
-  for (const p of parts) {
-    let i = 0;
-    while (i < n && p[i] === first[i]) i++;
-    n = i;
-  }
-  return first.slice(0, n).join(sep) || '/';
-}
-
-/** Host device nodes for privileged containers (/dev and /dev/net, not recursive). */
-async function listHostDevices(): Promise<OciDevice[]> {
-  const { readdir, lstat } = await import('node:fs/promises');
-  const out: OciDevice[] = [];
-  for (const dir of ['/dev', '/dev/net']) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const p = join(dir, name);
-      const st = await lstat(p).catch(() => undefined);
-      if (!st || !(st.isCharacterDevice() || st.isBlockDevice())) continue;
-      if (['/dev/console', '/dev/tty', '/dev/ptmx'].includes(p) || /^\/dev\/tty\d/.test(p)) continue;
-      const rdev = st.rdev;
-      out.push({
-        path: p,
-        type: st.isBlockDevice() ? 'b' : 'c',
-        major: Number((BigInt(rdev) >> 8n) & 0xfffn),
-        minor: Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & 0xfff00n)),
-        fileMode: st.mode & 0o777,
-        uid: st.uid,
-        gid: st.gid,
-      });
-    }
-  }
-  return out;
 }

@@ -8,7 +8,7 @@ import { execFile } from '../../lib/index.js';
 import type { ContainerConfig } from '../runtime-service.js';
 import type { ContainerSpec } from '../sandbox-handler.js';
 import type { RootDisk } from '../../images/index.js';
-import { buildBusyboxLayer, busyboxImageRecord } from '../testing/busybox-layer.js';
+import { buildBusyboxLayer, busyboxImageRecord } from './busybox-layer.js';
 
 /** Builds `<dir>/busybox.ext4` (64 MiB sparse) and returns it as a RootDisk. */
 export async function buildBusyboxRootDisk(dir: string): Promise<RootDisk> {
