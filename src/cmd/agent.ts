@@ -15,12 +15,11 @@ import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { stringify as stringifyYaml } from 'yaml';
 import { createAgent } from '../agent/index.js';
 import { createApiClient, loadKubeconfig, type ApiClientOptions } from '../client/index.js';
 import { describeError, type Logger, type LogLevel } from '../lib/index.js';
 import { RuntimeClient } from '../runtime/index.js';
-import { createDaemonLogger, runUntilSignalled } from './daemon.js';
+import { daemonMain } from './daemon.js';
 import {
   ConfigError,
   flagUsage,
@@ -245,47 +244,24 @@ export async function runAgent(config: AgentCommandConfig, log: Logger, signal: 
   }
 }
 
-export async function agentMain(argv: readonly string[]): Promise<number> {
-  let resolved: ReturnType<typeof resolveAgentConfig>;
-  try {
-    resolved = resolveAgentConfig(argv, process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`h8s agent: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
-  const { config, args } = resolved;
-  if (args.help) {
-    console.log(usage());
-    return 0;
-  }
-  if (args.printConfig) {
-    process.stdout.write(stringifyYaml(config));
-    return 0;
-  }
-  try {
-    checkAgentCredentials(config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`h8s agent: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
-  const log = createDaemonLogger({
-    level: config['log-level'],
-    format: config['log-format'],
-    component: 'agent',
-  });
-  return runUntilSignalled('h8s agent', log, async (signal) => {
-    try {
-      await runAgent(config, log, signal);
-    } catch (err) {
-      // A bad token or CA file is a configuration error, named as such.
-      if (err instanceof ConfigError) throw new Error(err.message);
-      throw err;
-    }
-  });
+export function agentMain(argv: readonly string[]): Promise<number> {
+  return daemonMain(
+    {
+      command: 'h8s agent',
+      component: 'agent',
+      resolve: resolveAgentConfig,
+      usage,
+      check: checkAgentCredentials,
+      run: async (config, log, signal) => {
+        try {
+          await runAgent(config, log, signal);
+        } catch (err) {
+          // An unreadable token or CA file is reported by its message, like a flag error.
+          if (err instanceof ConfigError) throw new Error(err.message);
+          throw err;
+        }
+      },
+    },
+    argv,
+  );
 }

@@ -3,6 +3,7 @@
  * a logger on stderr, and running until SIGINT/SIGTERM with a clear exit code.
  */
 import { readFileSync } from 'node:fs';
+import { stringify as stringifyYaml } from 'yaml';
 import {
   createLogger,
   describeError,
@@ -11,6 +12,7 @@ import {
   type Logger,
   type LogLevel,
 } from '../lib/index.js';
+import { ConfigError } from './flags.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -61,4 +63,64 @@ export async function runUntilSignalled(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** What `daemonMain` needs from one long-running command. */
+export interface DaemonCommand<
+  C extends { readonly 'log-level': LogLevel; readonly 'log-format': 'json' | 'text' },
+> {
+  /** `h8s server`, `h8s runtime`, `h8s agent`. */
+  readonly command: string;
+  /** The log lines' `component`. */
+  readonly component: string;
+  /** Resolves the layered configuration. @throws ConfigError */
+  resolve(
+    argv: readonly string[],
+    env: NodeJS.ProcessEnv,
+  ): {
+    config: C;
+    args: { readonly help: boolean; readonly printConfig: boolean };
+  };
+  usage(): string;
+  /** What `--print-config` prints (secrets masked); default the whole config. */
+  printable?(config: C): unknown;
+  /** Checks that need more than the flags' own syntax, after --help and --print-config. @throws ConfigError */
+  check?(config: C): void;
+  run(config: C, log: Logger, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * The `main` of a daemon command: resolves its configuration (a ConfigError prints
+ * `<command>: <message>` and exits 2), answers `--help` and `--print-config`, then runs it
+ * with a daemon logger until SIGINT/SIGTERM.
+ */
+export async function daemonMain<
+  C extends { readonly 'log-level': LogLevel; readonly 'log-format': 'json' | 'text' },
+>(cmd: DaemonCommand<C>, argv: readonly string[]): Promise<number> {
+  let resolved: ReturnType<DaemonCommand<C>['resolve']>;
+  try {
+    resolved = cmd.resolve(argv, process.env);
+    if (!resolved.args.help && !resolved.args.printConfig) cmd.check?.(resolved.config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`${cmd.command}: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const { config, args } = resolved;
+  if (args.help) {
+    console.log(cmd.usage());
+    return 0;
+  }
+  if (args.printConfig) {
+    process.stdout.write(stringifyYaml(cmd.printable ? cmd.printable(config) : { ...config }));
+    return 0;
+  }
+  const log = createDaemonLogger({
+    level: config['log-level'],
+    format: config['log-format'],
+    component: cmd.component,
+  });
+  return runUntilSignalled(cmd.command, log, (signal) => cmd.run(config, log, signal));
 }

@@ -11,7 +11,6 @@
  */
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify as stringifyYaml } from 'yaml';
 import {
   createImageService,
   defaultMaxUnpackedBytes,
@@ -26,7 +25,7 @@ import {
   type RuntimeHandlerName,
   type SandboxHandler,
 } from '../runtime/index.js';
-import { createDaemonLogger, packageVersion, runUntilSignalled } from './daemon.js';
+import { daemonMain, packageVersion } from './daemon.js';
 import {
   ConfigError,
   flagUsage,
@@ -274,30 +273,9 @@ export async function runRuntime(config: RuntimeConfig, log: Logger, signal: Abo
 }
 
 /** `h8s runtime ...` */
-export async function runtimeMain(argv: readonly string[]): Promise<number> {
-  let config: RuntimeConfig;
-  let args: ParsedArgs<typeof flagSpecs>;
-  try {
-    ({ config, args } = resolveRuntimeConfig(argv, process.env));
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`h8s runtime: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
-  if (args.help) {
-    console.log(usage());
-    return 0;
-  }
-  if (args.printConfig) {
-    process.stdout.write(stringifyYaml({ ...config }));
-    return 0;
-  }
-  const log = createDaemonLogger({
-    level: config['log-level'],
-    format: config['log-format'],
-    component: 'runtime',
-  });
-  return runUntilSignalled('h8s runtime', log, (signal) => runRuntime(config, log, signal));
+export function runtimeMain(argv: readonly string[]): Promise<number> {
+  return daemonMain(
+    { command: 'h8s runtime', component: 'runtime', resolve: resolveRuntimeConfig, usage, run: runRuntime },
+    argv,
+  );
 }

@@ -15,7 +15,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify as stringifyYaml } from 'yaml';
 import { allKinds } from '../api/index.js';
 import {
   ApiServer,
@@ -34,7 +33,7 @@ import { createLeaderElector, createLeaseLock } from '../reconcile/index.js';
 import { createScheduler } from '../scheduler/index.js';
 import { ensureBootstrapObjects } from './bootstrap-objects.js';
 import { superviseAgent, superviseRuntime, type SupervisedChild } from './supervised-child.js';
-import { createDaemonLogger, runUntilSignalled } from './daemon.js';
+import { daemonMain } from './daemon.js';
 import { versionInfo } from './version-info.js';
 import {
   ConfigError,
@@ -321,32 +320,17 @@ async function startServerControllers(
   return { ...running, done: running.done.finally(() => client.close()) };
 }
 
-export async function serverMain(argv: readonly string[]): Promise<number> {
-  let resolved: ReturnType<typeof resolveServerConfig>;
-  try {
-    resolved = resolveServerConfig(argv, process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`h8s server: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
-  const { config, args } = resolved;
-  if (args.help) {
-    console.log(usage());
-    return 0;
-  }
-  if (args.printConfig) {
-    process.stdout.write(
-      stringifyYaml({ ...config, datastore: config.datastore.replace(/\/\/[^/@]*@/, '//***@') }),
-    );
-    return 0;
-  }
-  const log = createDaemonLogger({
-    level: config['log-level'],
-    format: config['log-format'],
-    component: 'server',
-  });
-  return runUntilSignalled('h8s server', log, (signal) => runServer(config, log, signal));
+export function serverMain(argv: readonly string[]): Promise<number> {
+  return daemonMain(
+    {
+      command: 'h8s server',
+      component: 'server',
+      resolve: resolveServerConfig,
+      usage,
+      // A datastore URL may carry credentials (etcd://user:password@host).
+      printable: (config) => ({ ...config, datastore: config.datastore.replace(/\/\/[^/@]*@/, '//***@') }),
+      run: runServer,
+    },
+    argv,
+  );
 }

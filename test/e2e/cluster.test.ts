@@ -8,7 +8,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { startTestServer, type TestServer } from '../../src/client/testing/test-server.js';
@@ -25,6 +24,7 @@ import {
   type Kubectl,
   type ServerProcess,
 } from './helpers/api-server.js';
+import { killProcessesUnder } from './helpers/processes.js';
 
 const nodeName = 'e2e-node';
 
@@ -45,21 +45,6 @@ interface ObjectJson {
   };
 }
 const cgroupParent = `/h8s-e2e-${randomBytes(4).toString('hex')}`;
-
-/** Kills what the runtime started under `dir` (VMs, runc monitors) if a failed test left any. */
-async function killProcessesUnder(dir: string): Promise<void> {
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if ((cmd.startsWith('qemu-system') || cmd.includes('h8s-runc-shim')) && cmd.includes(dir)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
 
 describe('a one-node cluster from h8s server', { timeout: 900_000 }, () => {
   let registry: TestRegistry;

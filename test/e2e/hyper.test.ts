@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { execFile, waitFor } from '../../src/lib/index.js';
@@ -14,20 +14,7 @@ import { defaultGuestDir, findGuestAssets, type GuestAssets } from '../../src/ru
 import { repoRoot, startTestRuntime, type TestRuntime } from '../../src/runtime/testing/test-runtime.js';
 
 import { hyperctlBin } from './helpers/hyperctl.js';
-
-async function killQemuUnder(root: string): Promise<void> {
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.startsWith('qemu-system') && cmd.includes(root)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-}
+import { killProcessesUnder } from './helpers/processes.js';
 
 describe('hyper pods through the daemon and hyperctl', { timeout: 900_000 }, () => {
   let d: TestRuntime;
@@ -60,7 +47,7 @@ describe('hyper pods through the daemon and hyperctl', { timeout: 900_000 }, () 
     if (process.exitCode) console.error(`runtime root: ${d?.root}\n${d?.logs().slice(-6000)}`);
     const root = d?.root;
     await d?.stop();
-    if (root) await killQemuUnder(root); // pooled VMs outlive the daemon by design
+    if (root) await killProcessesUnder(root); // pooled VMs outlive the daemon by design
     await rm(tmp, { recursive: true, force: true });
   });
 
