@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.cache/**', 'guest/**', 'bin/**', '**/*.cjs'] },
+  { ignores: ['node_modules/**', '.cache/**', 'dist/**', 'guest/**', 'bin/**', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

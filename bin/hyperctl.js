@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// `hyperctl`: the runtime daemon's CLI, an alias of `h8s hyperctl`.
-import { register } from 'tsx/esm/api';
+// `hyperctl`: the runtime daemon's CLI, an alias of `h8s hyperctl`, run from its bundle in
+// dist/ (`npm run build`; a missing or stale build is refused).
+import { checkBuild } from './build-stamp.js';
+import { enableCompileCache } from './compile-cache.js';
 
-register();
-const { main } = await import('../src/cmd/h8s.ts');
-process.exitCode = await main(['hyperctl', ...process.argv.slice(2)]);
+checkBuild('hyperctl', 'bin/hyperctl');
+enableCompileCache();
+const { hyperctlCommandMain } = await import('../dist/bin/hyperctl.js');
+process.exitCode = await hyperctlCommandMain(process.argv.slice(2));

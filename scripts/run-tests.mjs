@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { findStaleReason } from '../bin/build-stamp.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -49,6 +50,13 @@ const selected = files
 if (selected.length === 0) {
   console.error('No test files matched');
   process.exit(1);
+}
+
+// Tests run the sources, but those that start `h8s` or `hyperctl` run bin/, which runs dist/:
+// build it first when it is missing or stale (a second or two; nothing when it is fresh).
+if (findStaleReason() !== undefined) {
+  const b = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { stdio: 'inherit' });
+  if (b.status !== 0) process.exit(b.status ?? 1);
 }
 
 const nodeArgs = [

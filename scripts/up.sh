@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `npm run up`: prepares the host, then starts a one-node cluster (`h8s server`, which also starts
-# the runtime daemon on unix:///run/h8s/runtime.sock and the node agent) in the background with
-# its data in /var/lib/h8s, and waits until the API answers and the node is Ready.
+# `npm run up`: prepares the host, compiles dist/ (`npm run build`), then starts a one-node cluster
+# (`h8s server`, which also starts the runtime daemon on unix:///run/h8s/runtime.sock and the node
+# agent) in the background with its data in /var/lib/h8s, and waits until the node is Ready.
 #
 #   npm run up [-- <h8s server flags>]      e.g. npm run up -- --disable agent,runtime
 #
@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 if [ "${H8S_SKIP_HOST_SETUP:-0}" != 1 ]; then
   bash scripts/host-setup.sh
 fi
+# The server and the runtime daemon run the compiled build (bin/h8s.js refuses a stale one).
+npm run --silent build -- --quiet
 
 data_dir="${H8S_DATA_DIR:-/var/lib/h8s}"
 port="${H8S_PORT:-6443}"

@@ -4,13 +4,15 @@
  */
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isatty } from 'node:tty';
 import { hyperctlMain, type HyperctlIO, type HyperctlTerminal } from '../cli/index.js';
 
 function processTerminal(): HyperctlTerminal {
-  const stdin = process.stdin;
   return {
-    isTTY: stdin.isTTY === true,
+    // isatty, not process.stdin.isTTY: the stream is created only by a command that reads it
+    isTTY: isatty(0),
     setRaw(on) {
+      const stdin = process.stdin;
       if (stdin.isTTY) stdin.setRawMode(on);
     },
     size() {
@@ -34,12 +36,17 @@ export async function hyperctlCommandMain(argv: readonly string[]): Promise<numb
   const interrupt = (): void => ac.abort(new Error('Interrupted'));
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
+  let stdinUsed = false;
   const dockerConfig = process.env['DOCKER_CONFIG'] ?? join(process.env['HOME'] ?? homedir(), '.docker');
   const io: HyperctlIO = {
     stdout: process.stdout,
     stderr: process.stderr,
     isTTY: process.stdout.isTTY === true,
-    stdin: process.stdin,
+    // A getter: creating process.stdin costs a few milliseconds, and most commands never read it.
+    get stdin() {
+      stdinUsed = true;
+      return process.stdin;
+    },
     authConfigPath: join(dockerConfig, 'config.json'),
     tmpDir: process.env['TMPDIR'] ?? tmpdir(),
     terminal: processTerminal(),
@@ -50,8 +57,10 @@ export async function hyperctlCommandMain(argv: readonly string[]): Promise<numb
       ...(process.env['HYPERCTL_HOST'] ? { defaultHost: process.env['HYPERCTL_HOST'] } : {}),
     });
     // stdin may still be open (a pipe nobody closed): do not let it keep the process alive
-    process.stdin.pause();
-    process.stdin.unref?.();
+    if (stdinUsed) {
+      process.stdin.pause();
+      process.stdin.unref?.();
+    }
     return code;
   } finally {
     process.off('SIGINT', interrupt);

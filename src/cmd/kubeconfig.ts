@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 
 function usage(): string {
   return [
@@ -62,6 +61,8 @@ export async function kubeconfigMain(argv: readonly string[]): Promise<number> {
     return 1;
   }
   if (server !== undefined) {
+    // Loaded only here: printing the file as it is must not pay for a YAML parser at start.
+    const { parse: parseYaml, stringify: stringifyYaml } = await import('yaml');
     const doc = parseYaml(text) as { clusters?: { cluster?: { server?: string } }[] };
     for (const c of doc.clusters ?? []) if (c.cluster) c.cluster.server = server;
     text = stringifyYaml(doc);

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Backoff, describeError, spawnProcess, type ChildHandle, type Logger } from '../lib/index.js';
 
-const h8sBin = fileURLToPath(new URL('../../bin/h8s.js', import.meta.url));
+// The same build as this process: dist/ through bin/h8s.js, or the sources through bin/h8s-dev.js.
+const h8sBin = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? '../../bin/h8s-dev.js' : '../../bin/h8s.js', import.meta.url),
+);
 
 export interface SupervisedChildOptions {
   /** What the log lines call it: `runtime daemon`, `node agent`. */

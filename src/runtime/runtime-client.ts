@@ -6,7 +6,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
-import { Agent, request, type IncomingMessage } from 'node:http';
+import { Agent, request, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { H8sError, abortReason, describeError, internal, invalid, unavailable } from '../lib/index.js';
@@ -110,10 +110,7 @@ export class RuntimeClient implements NodeRuntime {
         headers['Content-Type'] = 'application/x-tar';
         headers['Content-Length'] = body.size;
       }
-      const req = request(
-        { socketPath: this.#socketPath, path, method, headers, agent: this.#agent },
-        resolve,
-      );
+      const req = request({ ...this.#requestBase(), path, method, headers, agent: this.#agent }, resolve);
       const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
       if (timeoutMs > 0) {
         req.setTimeout(timeoutMs, () =>
@@ -160,11 +157,20 @@ export class RuntimeClient implements NodeRuntime {
     return value as T;
   }
 
+  /**
+   * What every request names: the socket, and an empty TLS server name. Node's HTTP agent
+   * otherwise derives one from the host (`localhost`) with `net.isIP`, whose IPv6 pattern costs
+   * a CLI about 4 ms to compile on its one request; over a unix socket there is no TLS at all.
+   */
+  #requestBase(): RequestOptions & { readonly servername: string } {
+    return { socketPath: this.#socketPath, servername: '' };
+  }
+
   /** Opens an upgraded stream; a refusal comes back as the daemon's JSON error. */
   #upgrade(method: Method, path: string): Promise<{ sock: Duplex; head: Buffer }> {
     return new Promise((resolve, reject) => {
       const req = request({
-        socketPath: this.#socketPath,
+        ...this.#requestBase(),
         path,
         method,
         headers: { Connection: 'Upgrade', Upgrade: streamProtocol },

@@ -47,7 +47,7 @@ export function hyperctlUsage(): string {
   const all: [string, string][] = [
     ...Object.entries(podCommands).map(([n, c]): [string, string] => [n, c.summary]),
     ...Object.entries(imageCommands).map(([n, c]): [string, string] => [n, c.summary]),
-  ].sort((a, b) => a[0].localeCompare(b[0]));
+  ].sort((a, b) => (a[0] < b[0] ? -1 : 1)); // not localeCompare: loading ICU's collator costs ~7 ms
   return [
     'Usage: hyperctl [--host unix:///run/h8s/runtime.sock] COMMAND [ARGS...]',
     '',

@@ -29,7 +29,7 @@ import {
   parseCommandLine,
   type HyperctlIO,
 } from './hyperctl-io.js';
-import { parsePodfile, planFromPodfile, type PodPlan } from './podfile.js';
+import type { PodPlan } from './podfile.js';
 import { pumpSession } from './session-pump.js';
 
 export const runUsage = `Usage: hyperctl run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -216,6 +216,9 @@ export async function runRun(rt: NodeRuntime, argv: readonly string[], io: Hyper
         `cannot read pod file "${podfile}": ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
       );
     });
+    // Loaded here: the pod file parser brings YAML and the schema compiler, which every other
+    // hyperctl command would otherwise pay for at start (docs/benchmarks.md, CLI start).
+    const { parsePodfile, planFromPodfile } = await import('./podfile.js');
     plan = planFromPodfile(parsePodfile(text, podfile), {
       name: flagValue(p, 'name') ?? `pod-${randomInt(1_000_000_000, 9_999_999_999)}`,
       uid: randomBytes(8).toString('hex'),
