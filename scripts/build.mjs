@@ -29,6 +29,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { analyzeMetafile, build } from 'esbuild';
 import { currentStamp, distDir, extraInputs, repoRoot, stampPath } from '../bin/build-stamp.js';
 

@@ -14,7 +14,7 @@ export function versionInfo(): VersionInfo {
     gitTreeState: 'clean',
     buildDate: '2025-01-01T00:00:00Z',
     goVersion: `node${process.versions.node}`,
-    compiler: 'tsx',
+    compiler: import.meta.url.endsWith('.ts') ? 'tsx' : 'esbuild',
     platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
   };
 }

@@ -3,17 +3,22 @@
  * hashing and writing a layer's files use another core while the main thread downloads and
  * serves requests. Layers in overlay form are independent, so a pull unpacks several at once.
  *
- * One pool serves the whole process (`sharedUnpackPool`): starting a worker costs a few hundred
- * milliseconds (it loads the TypeScript sources through tsx), so workers are started ahead of
+ * One pool serves the whole process (`sharedUnpackPool`): starting a worker costs tens of
+ * milliseconds (hundreds when it loads the TypeScript sources through tsx), so workers are started ahead of
  * use (`warm`), kept while there is work and for `idleMs` after, and never keep the process
  * alive on their own. With `size: 0`, or when workers cannot start, jobs run in the calling
  * thread with the same code (unpack-job.ts).
  */
 import { availableParallelism } from 'node:os';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { H8sError, internal, type ErrorCode, type LogLevel, type Logger } from '../lib/index.js';
+import type { Worker } from 'node:worker_threads';
+import {
+  H8sError,
+  internal,
+  startWorkerThread,
+  type ErrorCode,
+  type LogLevel,
+  type Logger,
+} from '../lib/index.js';
 import { FollowState, runUnpackJob, type UnpackJobResult, type UnpackJobSpec } from './unpack-job.js';
 
 /** Messages from the pool to a worker. */
@@ -93,19 +98,6 @@ interface PoolWorker {
 function rebuildError(e: { code: ErrorCode; message: string; errno?: string | undefined }): H8sError {
   const cause = e.errno ? Object.assign(new Error(e.message), { code: e.errno }) : undefined;
   return new H8sError(e.code, e.message, cause ? { cause } : {});
-}
-
-/** The worker's entry: the .ts source through tsx when running from source, else the .js file. */
-function workerEntry(): { code: string; eval: true } | { url: URL; eval: false } {
-  const ext = extname(fileURLToPath(import.meta.url));
-  const url = new URL(`./unpack-worker${ext}`, import.meta.url);
-  if (ext !== '.ts') return { url, eval: false };
-  // A worker does not inherit the main thread's module hooks: register tsx first.
-  return {
-    // resolved here: eval code would resolve bare names from the working directory
-    code: `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`,
-    eval: true,
-  };
 }
 
 export class UnpackPool {
@@ -230,10 +222,7 @@ export class UnpackPool {
   }
 
   #spawn(): PoolWorker {
-    const entry = workerEntry();
-    const thread = entry.eval
-      ? new Worker(entry.code, { eval: true, name: 'h8s-unpack' })
-      : new Worker(entry.url, { name: 'h8s-unpack' });
+    const thread = startWorkerThread(new URL('./unpack-worker.js', import.meta.url), { name: 'h8s-unpack' });
     let markStarted!: () => void;
     const started = new Promise<void>((resolve) => (markStarted = resolve));
     const w: PoolWorker = {

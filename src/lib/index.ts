@@ -18,3 +18,4 @@ export * from './atomic-file.js';
 export * from './best-effort.js';
 export * from './wire-error.js';
 export * from './metrics.js';
+export * from './worker-thread.js';

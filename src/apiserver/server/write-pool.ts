@@ -10,9 +10,9 @@
  * its requests with an InternalError (500) and is replaced, at most `maxRestarts` times a
  * minute; a bad body never takes a worker down (the worker answers with its Status error).
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { allKinds, type KindDefinition } from '../../api/index.js';
-import { describeError, errorFromWire, internal, type Logger } from '../../lib/index.js';
+import { describeError, errorFromWire, internal, startWorkerThread, type Logger } from '../../lib/index.js';
 import type { CreatePreparer, PreparedCreateReply } from '../endpoints/resource-handler.js';
 import type { PrepareCreateRequest, WorkerReply, WorkerRequest } from './write-worker-protocol.js';
 
@@ -48,17 +48,6 @@ const builtIn = new Set<KindDefinition>(allKinds());
 
 /** A batch of bodies this large is sent at once instead of at the end of the event-loop turn. */
 const maxBatchBytes = 4 * 1024 * 1024;
-
-function startWorker(): Worker {
-  const self = import.meta.url;
-  const entry = new URL(self.endsWith('.ts') ? './write-worker.ts' : './write-worker.js', self).href;
-  if (!self.endsWith('.ts')) return new Worker(new URL(entry));
-  // Running from TypeScript sources: load them through the same loader (tsx) as this process
-  // (hooks registered with module.register do not reach worker threads).
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true });
-}
 
 export class WritePool implements CreatePreparer {
   readonly #options: WritePoolOptions;
@@ -167,7 +156,7 @@ export class WritePool implements CreatePreparer {
   #spawn(): Promise<void> {
     let worker: Worker;
     try {
-      worker = startWorker();
+      worker = startWorkerThread(new URL('./write-worker.js', import.meta.url));
     } catch (err) {
       this.#log.error('Cannot start a write worker; creates run on the event loop', {
         error: describeError(err),

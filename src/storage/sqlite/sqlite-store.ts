@@ -22,7 +22,7 @@
  */
 import Database from 'better-sqlite3';
 import { isAbsolute } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   badRequest,
   bestEffort,
@@ -33,6 +33,7 @@ import {
   internal,
   type Logger,
   notFound,
+  startWorkerThread,
   timeout,
   unavailable,
 } from '../../lib/index.js';
@@ -215,7 +216,7 @@ class WriterThread {
 
   /** Starts the thread and waits until its connection is open. */
   static async start(init: WriterInit, log: Logger): Promise<WriterThread> {
-    const worker = startWorker(init);
+    const worker = startWorkerThread(new URL('./sqlite-writer.js', import.meta.url), { workerData: init });
     const thread = new WriterThread(worker, log);
     let first: WriterReply;
     try {
@@ -284,17 +285,6 @@ class WriterThread {
     await this.#worker.terminate();
     await this.#exited;
   }
-}
-
-function startWorker(init: WriterInit): Worker {
-  const self = import.meta.url;
-  const entry = new URL(self.endsWith('.ts') ? './sqlite-writer.ts' : './sqlite-writer.js', self).href;
-  if (!self.endsWith('.ts')) return new Worker(new URL(entry), { workerData: init });
-  // Running from TypeScript sources: the thread loads them through the same loader (tsx) as
-  // this process (hooks registered with module.register do not reach worker threads).
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: init });
 }
 
 /** The error the writer thread sent (already classified there). */
