@@ -55,7 +55,13 @@ const common = {
 };
 
 // 1. One module per source file: what the daemons and worker threads run.
-const modules = await build({ ...common, entryPoints: sources, outdir: distDir, outbase: 'src', bundle: false });
+const modules = await build({
+  ...common,
+  entryPoints: sources,
+  outdir: distDir,
+  outbase: 'src',
+  bundle: false,
+});
 
 /**
  * Our modules declare no import-time side effects (a module runs only definitions), so a
@@ -129,7 +135,8 @@ const prune = (dir) => {
 prune(distDir);
 say(`${sources.length} modules and 2 bundles (${written} files written, ${removed} removed)`);
 for (const [name, out] of Object.entries(bundles.metafile.outputs)) {
-  if (name.endsWith('.js')) say(`${name}: ${Object.keys(out.inputs).length} inputs, ${Math.round(out.bytes / 1024)} KiB`);
+  if (name.endsWith('.js'))
+    say(`${name}: ${Object.keys(out.inputs).length} inputs, ${Math.round(out.bytes / 1024)} KiB`);
 }
 
 if (process.argv.includes('--analyze')) console.log(await analyzeMetafile(bundles.metafile));
@@ -154,7 +161,9 @@ if (!existsSync(shimPath)) {
     }
   });
   if (!cc) {
-    console.error('build: cannot build the runc shim: no C compiler (cc or gcc) on PATH; run "npm run setup" first');
+    console.error(
+      'build: cannot build the runc shim: no C compiler (cc or gcc) on PATH; run "npm run setup" first',
+    );
     process.exit(1);
   }
   const tmp = `${shimPath}.${process.pid}.tmp`;
