@@ -53,7 +53,7 @@ const flagSpecs = {
   'image-max-bytes': { type: 'int', help: 'Largest size one image may unpack to, in bytes', min: 1 },
   'image-max-entries': { type: 'int', help: 'Most files one image may unpack to', min: 1 },
   runc: { type: 'string', help: 'runc binary (default: runc on PATH)' },
-  shim: { type: 'string', help: 'Prebuilt runc monitor (default: built from source into <root>/bin)' },
+  shim: { type: 'string', help: 'runc monitor binary (default: the one npm run build put in dist/libexec)' },
   'cgroup-parent': { type: 'required-string', help: 'Parent cgroup of runc pods' },
   'pids-limit': { type: 'int', help: 'Default pids limit of runc containers (0 = none)', min: 0 },
   'log-max-bytes': { type: 'int', help: 'Rotate a container log file at this size', min: 0 },
@@ -190,7 +190,7 @@ async function buildHandlers(
         createRuncHandler({
           runcRoot: join(config.root, 'runc'),
           ...(config.runc ? { runcPath: config.runc } : {}),
-          ...(config.shim ? { shimPath: config.shim } : { shimCacheDir: join(config.root, 'bin') }),
+          ...(config.shim ? { shimPath: config.shim } : {}),
           cgroupParent: config['cgroup-parent'],
           defaultPidsLimit: config['pids-limit'],
           logMaxBytes: config['log-max-bytes'],

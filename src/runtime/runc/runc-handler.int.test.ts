@@ -13,8 +13,6 @@ import { buildBusyboxLayer, busyboxImageRecord } from '../testing/busybox-layer.
 import { removeCgroupTree, detectCgroupVersion } from './cgroups.js';
 import { createRuncHandler } from './runc-handler.js';
 
-const repoCache = new URL('../../../.cache/runtime', import.meta.url).pathname;
-
 describe('runc handler', () => {
   let dir = '';
   let layer = '';
@@ -31,7 +29,6 @@ describe('runc handler', () => {
     layer = await buildBusyboxLayer(join(dir, 'layer'));
     handler = createRuncHandler({
       runcRoot: join(dir, 'runc'),
-      shimCacheDir: repoCache,
       cgroupParent,
       log,
       logMaxBytes: 64 * 1024,
@@ -234,7 +231,6 @@ describe('runc handler', () => {
     const started2 = new Set<string>();
     const second = createRuncHandler({
       runcRoot: join(dir, 'runc'),
-      shimCacheDir: repoCache,
       cgroupParent,
       log,
     });

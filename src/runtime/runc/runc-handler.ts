@@ -50,7 +50,7 @@ import {
   type RuncRuntime,
   type RuncSettings,
 } from './runc-sandbox.js';
-import { ensureShimBinary } from './shim-binary.js';
+import { findShimBinary } from './shim-binary.js';
 import { watchShim } from './shim-client.js';
 
 export interface RuncHandlerOptions {
@@ -58,9 +58,8 @@ export interface RuncHandlerOptions {
   readonly runcRoot: string;
   /** Default: `runc` on PATH. */
   readonly runcPath?: string;
-  /** A prebuilt shim; otherwise built from source into `shimCacheDir`. */
+  /** The shim binary; default the one `npm run build` installed (shim-binary.ts). */
   readonly shimPath?: string;
-  readonly shimCacheDir?: string;
   /** Parent of every pod's cgroup, e.g. `/h8s`. */
   readonly cgroupParent?: string;
   /** pids.max for containers that do not set one (fork bombs stop here). 0 = unlimited. */
@@ -112,8 +111,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       });
       const fs = await readFile('/proc/filesystems', 'utf8');
       if (!/\boverlay\b/.test(fs)) throw unavailable('The kernel has no overlayfs');
-      const shim =
-        options.shimPath ?? (await ensureShimBinary(options.shimCacheDir ?? join(options.runcRoot, 'bin')));
+      const shim = options.shimPath ?? (await findShimBinary());
       await mkdir(options.runcRoot, { recursive: true, mode: 0o700 });
       const status = await readFile('/proc/self/status', 'utf8');
       const capabilities = capabilitiesFromMask(/^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '');

@@ -29,7 +29,7 @@ import {
 } from '../../lib/index.js';
 import { removeCgroupTree, detectCgroupVersion } from '../runc/cgroups.js';
 import { createRuncHandler } from '../runc/runc-handler.js';
-import { ensureShimBinary } from '../runc/shim-binary.js';
+import { findShimBinary } from '../runc/shim-binary.js';
 import { unmountAll } from '../host-mounts.js';
 import { RuntimeClient } from '../runtime-client.js';
 import { createRuntimeCore, type RuntimeCore } from '../runtime-core.js';
@@ -38,7 +38,6 @@ import type { RuntimeHandlerName } from '../runtime-service.js';
 import type { SandboxHandler } from '../sandbox-handler.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-export const shimCacheDir = join(repoRoot, '.cache', 'runtime');
 
 export interface TestRuntimeOptions {
   /** Handlers to run (built here for runc; pass others in `extraHandlers`). Default ['runc']. */
@@ -92,7 +91,7 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
   const handlers = options.handlers ?? ['runc'];
   const ownRegistry = !options.registry;
   const registry = options.registry ?? (await startTestRegistry());
-  const shim = await ensureShimBinary(shimCacheDir);
+  const shim = await findShimBinary();
   const { log, text, push } = boundedLog();
   let child: ChildHandle | undefined;
   let inProcess: { core: RuntimeCore; server: RuntimeServer } | undefined;
