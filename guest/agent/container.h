@@ -1,0 +1,19 @@
+/* Containers inside the VM: root disk mounts, the cgroup v2 leaf (limits, OOM counting and
+ * the PSI livelock guard, kill-all) and their release. */
+#ifndef H8S_CONTAINER_H
+#define H8S_CONTAINER_H
+#include "agent.h"
+
+container *find_container(const char *id);
+/* Kills what is left in c, unmounts its root and volumes, frees the slot. */
+void container_release(container *c);
+/* Reads memoryBytes, pidsLimit, cpuQuota, cpuPeriod (absent keys keep the current value). */
+void read_resources(jnode *res, container *c);
+/* Writes c's limits to its cgroup; err is set (not cleared) on a failure. */
+void apply_resources(container *c, char *err, size_t errlen);
+/* createContainer: 1 = waiting for disks, 0 = done, -1 = failed (err and code set). */
+int op_create_container(jnode *r, char *err, size_t errlen, const char **code);
+/* OOM kills counted in c's memory.events. */
+int64_t oom_kills(container *c);
+
+#endif
