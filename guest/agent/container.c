@@ -17,6 +17,36 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+/* Every container's cgroup is a child of this one. Its pids.max keeps the sum of all
+ * containers' processes below the kernel's threads-max, so a fork bomb with any limit (or
+ * none) can never take the last task slots from the agent, which stays in the root cgroup:
+ * the agent can always fork to start an exec or a helper. */
+#define CONTAINERS_CGROUP "/sys/fs/cgroup/containers"
+
+int64_t g_default_pids_max = 1024;
+
+void containers_cgroup_init(void) {
+  char buf[32];
+  int64_t threads = read_file("/proc/sys/kernel/threads-max", buf, sizeof buf) > 0 ? strtoll(buf, NULL, 10) : 0;
+  if (threads <= 0) threads = 4096;
+  /* A container's share when its resources name no pids limit: a quarter of the VM's task
+   * slots (threads-max scales with guest RAM: about 1000 at 128 MiB), at most docker's and
+   * runc's usual 4096, at least enough for an ordinary service. */
+  g_default_pids_max = threads / 4;
+  if (g_default_pids_max > 4096) g_default_pids_max = 4096;
+  if (g_default_pids_max < 64) g_default_pids_max = 64;
+  if (mkdir(CONTAINERS_CGROUP, 0755) < 0 && errno != EEXIST) {
+    logk("cgroup %s: %s", CONTAINERS_CGROUP, strerror(errno));
+    return;
+  }
+  if (write_file(CONTAINERS_CGROUP "/cgroup.subtree_control", "+memory +pids +cpu") < 0)
+    logk("enable cgroup controllers for containers: %s", strerror(errno));
+  /* Three quarters for all containers together; the rest is the agent's, pod init's, the
+   * helpers' and the kernel threads'. */
+  snprintf(buf, sizeof buf, "%lld", (long long)(threads - threads / 4));
+  if (write_file(CONTAINERS_CGROUP "/pids.max", buf) < 0) logk("containers pids.max: %s", strerror(errno));
+}
+
 container *find_container(const char *id) {
   for (int i = 0; i < MAX_CONTAINERS; i++)
     if (g_containers[i].used && strcmp(g_containers[i].id, id) == 0) return &g_containers[i];
@@ -74,11 +104,12 @@ void apply_resources(container *c, char *err, size_t errlen) {
     snprintf(val, sizeof val, "%lld", (long long)c->memory_max);
     if (write_file(path, val) < 0) snprintf(err, errlen, "memory.max: %s", strerror(errno));
   }
-  if (c->pids_max > 0) {
-    snprintf(path, sizeof path, "%s/pids.max", c->cgroup);
-    snprintf(val, sizeof val, "%lld", (long long)c->pids_max);
-    if (write_file(path, val) < 0) snprintf(err, errlen, "pids.max: %s", strerror(errno));
-  }
+  /* Always a pids limit: the container's own, or the default (a fork bomb stays inside its
+   * container); -1 asks for none of its own, and the containers' parent still bounds it. */
+  snprintf(path, sizeof path, "%s/pids.max", c->cgroup);
+  if (c->pids_max < 0) snprintf(val, sizeof val, "max");
+  else snprintf(val, sizeof val, "%lld", (long long)(c->pids_max > 0 ? c->pids_max : g_default_pids_max));
+  if (write_file(path, val) < 0) snprintf(err, errlen, "pids.max: %s", strerror(errno));
   if (c->cpu_quota > 0) {
     snprintf(path, sizeof path, "%s/cpu.max", c->cgroup);
     snprintf(val, sizeof val, "%lld %lld", (long long)c->cpu_quota, (long long)(c->cpu_period > 0 ? c->cpu_period : 100000));
@@ -90,7 +121,7 @@ void read_resources(jnode *res, container *c) {
   bool ok = true;
   if (!res) return;
   c->memory_max = jint(res, "memoryBytes", c->memory_max, 0, INT64_MAX, &ok);
-  c->pids_max = jint(res, "pidsLimit", c->pids_max, 0, 4194304, &ok);
+  c->pids_max = jint(res, "pidsLimit", c->pids_max, -1, 4194304, &ok);
   c->cpu_quota = jint(res, "cpuQuota", c->cpu_quota, 0, INT64_MAX, &ok);
   c->cpu_period = jint(res, "cpuPeriod", c->cpu_period, 0, 1000000, &ok);
 }
@@ -260,7 +291,7 @@ int op_create_container(jnode *r, char *err, size_t errlen, const char **code) {
     }
     c->nmounts++;
   }
-  snprintf(c->cgroup, sizeof c->cgroup, "/sys/fs/cgroup/c-%s", id);
+  snprintf(c->cgroup, sizeof c->cgroup, CONTAINERS_CGROUP "/c-%s", id);
   if (mkdir(c->cgroup, 0755) < 0 && errno != EEXIST) {
     snprintf(err, errlen, "cgroup: %s", strerror(errno));
     container_release(c);

@@ -4,6 +4,10 @@
 #define H8S_CONTAINER_H
 #include "agent.h"
 
+/* The pids limit of a container whose resources name none (set by containers_cgroup_init). */
+extern int64_t g_default_pids_max;
+/* Boot: the parent cgroup of all containers, with a pids limit that spares the agent. */
+void containers_cgroup_init(void);
 container *find_container(const char *id);
 /* Kills what is left in c, unmounts its root and volumes, frees the slot. */
 void container_release(container *c);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/resource.h>
@@ -174,6 +175,31 @@ static void console_print(const char *s) {
   close(fd);
 }
 
+/* The agent must outlive anything a container does: a fork bomb, a memory hog. Its processes
+ * (containers' and the helpers') drop these again (process.c child_leave_agent). */
+#define AGENT_MIN_FREE_KIB 4096
+static void protect_agent(void) {
+  /* Never chosen by the OOM killer. */
+  int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (oom >= 0) { ssize_t w = write(oom, "-1000", 5); (void)w; close(oom); }
+  /* Its pages stay resident: nothing it touched is reclaimed or waits for I/O while the VM is
+   * short of memory. MCL_ONFAULT: locked as they are touched, so the large static tables
+   * (streams, processes, containers) cost only what is used. */
+  if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0) logk("mlockall: %s", strerror(errno));
+  /* A floor of free memory the kernel keeps for itself (atomic allocations, OOM victims on
+   * their way out), so the agent's sockets and pipes still get buffers at the edge of OOM.
+   * Raised only: a larger VM's default is already higher. */
+  char buf[32] = "";
+  int fd = open("/proc/sys/vm/min_free_kbytes", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  if (n > 0 && atol(buf) < AGENT_MIN_FREE_KIB) {
+    int l = snprintf(buf, sizeof buf, "%d", AGENT_MIN_FREE_KIB);
+    if (pwrite(fd, buf, (size_t)l, 0) != l) logk("vm.min_free_kbytes: %s", strerror(errno));
+  }
+  close(fd);
+}
+
 int main(void) {
   if (getpid() != 1) {
     fprintf(stderr, "h8s-agent: must run as PID 1 inside a hyper VM\n");
@@ -189,8 +215,7 @@ int main(void) {
   setsid();
   int fd0 = open("/dev/null", O_RDWR);
   if (fd0 >= 0) { dup2(fd0, 0); dup2(fd0, 1); dup2(fd0, 2); if (fd0 > 2) close(fd0); }
-  int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-  if (oom >= 0) { ssize_t w = write(oom, "-1000", 5); (void)w; close(oom); }
+  protect_agent();
   struct rlimit rl = { 1048576, 1048576 };
   setrlimit(RLIMIT_NOFILE, &rl);
   setenv("PATH", "/bin", 1);

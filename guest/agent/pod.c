@@ -73,6 +73,7 @@ void pod_init(void) {
     logk("mount cgroup2: %s", strerror(errno));
   if (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu") < 0)
     logk("enable cgroup controllers: %s", strerror(errno));
+  containers_cgroup_init();
   write_file("/run/h8s/pod/hostname", "localhost\n");
   write_file("/run/h8s/pod/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
   write_file("/run/h8s/pod/resolv.conf", "");

@@ -214,20 +214,22 @@ static int prefork(container *c, char *err, size_t errlen) {
     snprintf(err, errlen, "prepare: %s", strerror(errno));
     goto fail;
   }
-  pid_t a = fork();
+  pid_t a = fork_retrying();
   if (a < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); goto fail; }
   if (a == 0) {
     close(sp[0]); close(ep[0]); close(pp[0]);
-    char procs[220];
-    snprintf(procs, sizeof procs, "%s/cgroup.procs", c->cgroup);
-    if (write_file(procs, "0") < 0) child_fail(ep[1], 125, "join cgroup: %s", strerror(errno));
+    child_leave_agent();
+    int procs = open_cgroup_procs(c);
+    if (procs < 0) child_fail(ep[1], 125, "join cgroup: %s", strerror(errno));
     if (setns(podns_pid, CLONE_NEWPID) < 0 || setns(podns_uts, CLONE_NEWUTS) < 0 || setns(podns_ipc, CLONE_NEWIPC) < 0)
       child_fail(ep[1], 125, "join pod namespaces: %s", strerror(errno));
     if (unshare(CLONE_NEWNS) < 0) child_fail(ep[1], 125, "mount namespace: %s", strerror(errno));
-    pid_t b = fork();
+    /* Joins the cgroup after the fork, as spawn's processes do (process.c). */
+    pid_t b = fork_retrying();
     if (b < 0) child_fail(ep[1], 125, "fork: %s", strerror(errno));
     if (b == 0) {
       close(pp[1]);
+      child_join_cgroup(procs, ep[1]);
       prepared_main(c, sp[1], ep[1]);
       _exit(0);
     }

@@ -59,13 +59,49 @@ void free_process(process *p) {
   memset(p, 0, sizeof *p);
 }
 
+pid_t fork_retrying(void) {
+  for (int i = 0;; i++) {
+    pid_t pid = fork();
+    if (pid >= 0 || errno != EAGAIN || i == 4) return pid;
+    /* EAGAIN: the VM is out of task slots or memory for a moment (the OOM killer is at work);
+     * try a few times over about 30 ms rather than failing the request at once. */
+    usleep(2000u << i);
+  }
+}
+
+void child_leave_agent(void) {
+  /* The agent runs at oom_score_adj -1000 and its children inherit that: a container's
+   * processes would be unkillable by the OOM killer, and a memory hog would leave it nothing
+   * to kill but a kernel panic. They get the default back (raising it is always allowed). */
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t w = write(fd, "0", 1);
+    (void)w;
+    close(fd);
+  }
+}
+
+int open_cgroup_procs(container *c) {
+  char path[220];
+  snprintf(path, sizeof path, "%s/cgroup.procs", c->cgroup);
+  return open(path, O_WRONLY | O_CLOEXEC);
+}
+
+void child_join_cgroup(int procs_fd, int efd) {
+  /* "0": the writing process. The fd was opened in the agent's mount namespace, before the
+   * child entered the container's, where the cgroup file system is not mounted. */
+  if (write(procs_fd, "0", 1) != 1) child_fail(efd, 125, "join cgroup: %s", strerror(errno));
+  close(procs_fd);
+}
+
 /* Runs a helper (busybox) to completion; its output (bounded) goes to err. */
 int run_helper(char *const argv[], char *err, size_t errlen) {
   int pfd[2];
   if (pipe2(pfd, O_CLOEXEC) < 0) { snprintf(err, errlen, "pipe: %s", strerror(errno)); return -1; }
-  pid_t pid = fork();
+  pid_t pid = fork_retrying();
   if (pid < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); close(pfd[0]); close(pfd[1]); return -1; }
   if (pid == 0) {
+    child_leave_agent();
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
@@ -394,13 +430,12 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
   }
   if (pipe2(epipe, O_CLOEXEC) < 0 || pipe2(pidpipe, O_CLOEXEC) < 0) { snprintf(err, errlen, "pipe: %s", strerror(errno)); goto out; }
   tracek("spawn %s: fork", c->id);
-  pid_t a = fork();
+  pid_t a = fork_retrying();
   if (a < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); goto out; }
   if (a == 0) {
-    char procs[220];
-    snprintf(procs, sizeof procs, "%s/cgroup.procs", c->cgroup);
-    if (write_file(procs, "0") < 0) child_fail(epipe[1], 125, "join cgroup: %s", strerror(errno));
-    tracek("mid: cgroup joined");
+    child_leave_agent();
+    int procs = open_cgroup_procs(c);
+    if (procs < 0) child_fail(epipe[1], 125, "join cgroup: %s", strerror(errno));
     if (setns(podns_pid, CLONE_NEWPID) < 0 || setns(podns_uts, CLONE_NEWUTS) < 0 || setns(podns_ipc, CLONE_NEWIPC) < 0)
       child_fail(epipe[1], 125, "join pod namespaces: %s", strerror(errno));
     tracek("mid: pod ns joined");
@@ -410,9 +445,14 @@ static int spawn(process *p, procspec *ps, char *err, size_t errlen) {
       child_fail(epipe[1], 125, "join container: %s", strerror(errno));
     }
     tracek("mid: mnt ns");
-    pid_t b = fork();
+    /* Forked before it joins the container's cgroup: a fork there fails once the container
+     * is at its pids limit (a fork bomb), while joining (a migration) is never refused. So an
+     * exec still starts in a container whose processes fill its limit. */
+    pid_t b = fork_retrying();
     if (b < 0) child_fail(epipe[1], 125, "fork: %s", strerror(errno));
     if (b == 0) {
+      child_join_cgroup(procs, epipe[1]);
+      tracek("child: cgroup joined");
       child_exec(p, ps, epipe[1], ps->in_id ? in_pipe[0] : nul, ps->out_id ? out_pipe[1] : nul,
                  ps->err_id ? err_pipe[1] : nul, slave_fd);
     }

@@ -21,6 +21,15 @@ void free_process(process *p);
 /* Runs a helper (busybox) to completion; its output (bounded) goes to err. The exit code, or
  * -1 when it could not be started. */
 int run_helper(char *const argv[], char *err, size_t errlen);
+/* fork(), retried a few times (about 30 ms in all) while it fails with EAGAIN. */
+pid_t fork_retrying(void);
+/* Child side, first thing after the agent's fork: drop what only the agent may keep (its
+ * oom_score_adj of -1000). */
+void child_leave_agent(void);
+/* c's cgroup.procs opened for writing (close-on-exec), or -1. */
+int open_cgroup_procs(container *c);
+/* Child side: moves the calling process into the cgroup of procs_fd (then closes it). */
+void child_join_cgroup(int procs_fd, int efd);
 int parse_procspec(jnode *p, procspec *ps, char *err, size_t errlen);
 
 /* Child side: report a setup error to the agent on efd and exit with docker's code. */
