@@ -41,6 +41,25 @@ void containers_cgroup_init(void) {
   }
   if (write_file(CONTAINERS_CGROUP "/cgroup.subtree_control", "+memory +pids +cpu") < 0)
     logk("enable cgroup controllers for containers: %s", strerror(errno));
+  /* Memory for all containers together: the VM's less what the agent, pod init and the
+   * kernel's own tables need (1/8, at least 16 MiB), so a container without a memory limit
+   * meets an OOM kill inside the containers' cgroup before the agent runs short. Set at boot
+   * from MemTotal: a balloon inflated later shrinks the VM below it, and then the agent's
+   * oom_score_adj and vm.min_free_kbytes (main.c) protect it. */
+  char mi[4096];
+  long long total_kib = 0;
+  if (read_file("/proc/meminfo", mi, sizeof mi) > 0) {
+    const char *t = strstr(mi, "MemTotal:");
+    if (t) total_kib = atoll(t + 9);
+  }
+  if (total_kib > 0) {
+    long long reserve = total_kib / 8 > 16384 ? total_kib / 8 : 16384;
+    if (total_kib > reserve * 2) {
+      char mb[32];
+      snprintf(mb, sizeof mb, "%lld", (total_kib - reserve) * 1024);
+      if (write_file(CONTAINERS_CGROUP "/memory.max", mb) < 0) logk("containers memory.max: %s", strerror(errno));
+    }
+  }
   /* Three quarters for all containers together; the rest is the agent's, pod init's, the
    * helpers' and the kernel threads'. */
   snprintf(buf, sizeof buf, "%lld", (long long)(threads - threads / 4));
@@ -161,27 +180,53 @@ static int64_t cgroup_int(container *c, const char *file) {
   return strtoll(buf, NULL, 10);
 }
 
+static int64_t file_int(const char *path) {
+  char buf[64];
+  ssize_t n = read_file(path, buf, sizeof buf);
+  if (n <= 0 || buf[0] < '0' || buf[0] > '9') return -1; /* missing, or "max" */
+  return strtoll(buf, NULL, 10);
+}
+
+static bool near_limit(int64_t cur, int64_t max) { return max > 0 && cur >= 0 && cur >= max - max / 16; }
+
 void pod_on_psi_fd(int idx) {
   if (idx < 0 || idx >= MAX_CONTAINERS) return;
   container *c = &g_containers[idx];
   if (!c->used || c->psi_killed) return;
   int64_t max = cgroup_int(c, "memory.max"), cur = cgroup_int(c, "memory.current");
-  /* stalls below the limit are the whole guest's memory pressure, not this container's */
-  if (max <= 0 || cur < 0 || cur < max - max / 16) { c->psi_strikes = 0; return; }
+  /* A container stalled at its own limit is the victim. One stalled while all containers
+   * together sit at theirs (containers_cgroup_init: the memory kept for the agent) is a sign
+   * that the largest container is starving everyone: that one is the victim. Stalls below
+   * both limits are the whole guest's pressure, not the containers'. */
+  container *victim = c;
+  if (!near_limit(cur, max)) {
+    int64_t all_max = file_int(CONTAINERS_CGROUP "/memory.max"), all_cur = file_int(CONTAINERS_CGROUP "/memory.current");
+    if (!near_limit(all_cur, all_max)) { c->psi_strikes = 0; return; }
+    int64_t most = -1;
+    for (int i = 0; i < MAX_CONTAINERS; i++) {
+      container *o = &g_containers[i];
+      if (!o->used || o->psi_killed || !o->cgroup[0]) continue;
+      int64_t m = cgroup_int(o, "memory.current");
+      if (m > most) { most = m; victim = o; }
+    }
+    cur = most;
+    max = all_max;
+  }
   int64_t now = mono_ms();
   if (c->psi_strikes == 0 || now - c->psi_first_ms > PSI_SPAN_MS) { c->psi_first_ms = now; c->psi_strikes = 0; }
   if (++c->psi_strikes < PSI_STRIKES) return;
+  c->psi_strikes = 0;
   char path[220];
-  snprintf(path, sizeof path, "%s/cgroup.kill", c->cgroup);
+  snprintf(path, sizeof path, "%s/cgroup.kill", victim->cgroup);
   if (write_file(path, "1") < 0) return;
-  c->psi_killed = true;
-  logk("container %s: stalled at its memory limit (%lld of %lld bytes); killed as out of memory", c->id, (long long)cur, (long long)max);
+  victim->psi_killed = true;
+  logk("container %s: stalled at a memory limit (%lld of %lld bytes); killed as out of memory", victim->id, (long long)cur, (long long)max);
   jwriter w;
   jw_init(&w, 512);
   jw_begin_obj(&w);
   jw_str(&w, "type", "oom");
-  jw_str(&w, "container", c->id);
-  jw_int(&w, "oomKills", c->oom_kills + 1);
+  jw_str(&w, "container", victim->id);
+  jw_int(&w, "oomKills", victim->oom_kills + 1);
   jw_end_obj(&w);
   if (!w.failed) chan_event(w.buf, w.len);
   jw_free(&w);

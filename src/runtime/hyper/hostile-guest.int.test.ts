@@ -153,10 +153,14 @@ describe('hostile workloads in a VM pod', { timeout: 900_000 }, () => {
   });
 
   test('a memory hog without a memory limit is OOM-killed inside its container and the agent survives', async () => {
-    // busybox sort holds its whole input (one endless line of zeros) in memory
-    const hog = await run({ command: ['sort', '/dev/zero'] });
+    // dd's one 256 MiB buffer, filled by a single read: more than the whole VM (128 MiB)
+    const hog = await run({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'] });
     const st = await exited(hog);
-    assert.equal(st.reason, 'OOMKilled', `exit ${st.exitCode} ${st.reason} ${st.message}\n${await consoleTail()}`);
+    assert.equal(
+      st.reason,
+      'OOMKilled',
+      `exit ${st.exitCode} ${st.reason} ${st.message}\n${await consoleTail()}`,
+    );
     await assertPodAlive('the memory hog');
   });
 });
