@@ -68,6 +68,9 @@ typedef struct container {
   int nmounts;
   int oom_fd;
   int64_t oom_kills;
+  /* oom_kill count when the last exit was classified: the OOM event may be handled (and
+   * oom_kills advanced) before the killed process's exit is, so exits compare with this. */
+  int64_t oom_kills_at_exit;
   /* memory.pressure trigger: a container stuck reclaiming at its limit is killed as OOM */
   int psi_fd;
   int psi_strikes;

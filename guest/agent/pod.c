@@ -476,8 +476,9 @@ void pod_progress(void) {
     bool oom = false;
     if (c) {
       int64_t k = oom_kills(c);
-      oom = (k > c->oom_kills || c->psi_killed) && WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL;
+      oom = (k > c->oom_kills_at_exit || c->psi_killed) && WIFSIGNALED(p->status) && WTERMSIG(p->status) == SIGKILL;
       if (k > c->oom_kills) c->oom_kills = k;
+      c->oom_kills_at_exit = k;
     }
     uint64_t dropped = (p->sout ? p->sout->dropped : 0) + (p->serr ? p->serr->dropped : 0);
     jwriter w;

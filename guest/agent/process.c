@@ -569,6 +569,7 @@ void op_start(uint32_t id, jnode *r, bool is_exec) {
     c->init = p;
     c->state = 1;
     c->oom_kills = oom_kills(c);
+    c->oom_kills_at_exit = c->oom_kills;
     c->mntns_fd = open_ns(p->pid, "mnt");
   }
   tracek("start %s: responding", c->id);
