@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import {
   badRequest,
+  bestEffort,
   describeError,
   findH8sError,
   methodNotAllowed,
@@ -28,6 +29,7 @@ import {
   parseWith,
   tooLarge,
   unavailable,
+  unlessMissing,
   unsupportedMediaType,
   type Logger,
 } from '../lib/index.js';
@@ -464,7 +466,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
           const loaded = await rt.images.loadImage(tmp, { signal: ctx.signal });
           return { items: loaded };
         } finally {
-          await unlink(tmp).catch(() => {});
+          await bestEffort(log, 'remove an uploaded image tarball', unlessMissing(unlink(tmp)));
         }
       },
     },
@@ -648,7 +650,8 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       if (await isSocketServed(path)) {
         throw unavailable(`Another runtime daemon already serves "${endpoint}"`);
       }
-      await unlink(path).catch(() => {});
+      // a stale socket of a daemon that died (nobody answers on it, checked above)
+      await unlessMissing(unlink(path));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(path, () => {
@@ -665,7 +668,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      if (socketPath) await unlink(socketPath).catch(() => {});
+      if (socketPath) await bestEffort(log, 'remove the runtime socket', unlessMissing(unlink(socketPath)));
     },
   };
 }

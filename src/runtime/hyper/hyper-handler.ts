@@ -518,7 +518,8 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
 
     async close(): Promise<void> {
       if (!prepared) return;
-      const p = await prepared.catch(() => undefined);
+      // a handler whose preparation failed has nothing to close (the failure was reported then)
+      const p = await bestEffort(log, 'finish preparing the hyper handler', prepared);
       await p?.pool.close();
       await hotImageWrite;
       for (const t of balloonTimers.values()) t.cancel();
@@ -529,7 +530,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
 
     async shutdownPool(): Promise<void> {
       if (!prepared) return;
-      const p = await prepared.catch(() => undefined);
+      const p = await bestEffort(log, 'finish preparing the hyper handler', prepared);
       await p?.pool.shutdown();
       await p?.boot.templates?.removeAll();
     },

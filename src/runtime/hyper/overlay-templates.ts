@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFile } from '../../lib/index.js';
+import { execFile, unlessMissing } from '../../lib/index.js';
 
 export class OverlayTemplates {
   readonly #dir: string;
@@ -74,7 +74,7 @@ export class OverlayTemplates {
     const withTimes = await Promise.all(
       names.map(async (n) => ({
         path: join(this.#dir, n),
-        t: (await stat(join(this.#dir, n)).catch(() => undefined))?.mtimeMs ?? 0,
+        t: (await unlessMissing(stat(join(this.#dir, n))))?.mtimeMs ?? 0,
       })),
     );
     withTimes.sort((a, b) => a.t - b.t);

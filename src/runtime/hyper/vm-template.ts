@@ -21,12 +21,14 @@ import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } fr
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import {
+  bestEffort,
   execFile,
   internal,
   invalid,
   parseJson,
   parseWith,
   systemClock,
+  unlessMissing,
   type Clock,
   type Logger,
 } from '../../lib/index.js';
@@ -92,7 +94,8 @@ async function sha256File(path: string): Promise<string> {
  */
 async function sha256Ram(path: string): Promise<string> {
   const digest = await sha256File(path);
-  await execFile(['dd', `if=${path}`, 'iflag=nocache', 'count=0', 'status=none']).catch(() => undefined);
+  // only a page-cache hint: the digest above is what matters
+  await execFile(['dd', `if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { check: false });
   return digest;
 }
 
@@ -137,7 +140,7 @@ export class VmTemplates {
   /** What the saved state depends on besides the size and the guest build. */
   #hash(): Promise<string> {
     this.#keyHash ??= (async () => {
-      const q = await stat(this.#o.qemuBinary).catch(() => undefined);
+      const q = await unlessMissing(stat(this.#o.qemuBinary));
       const h = createHash('sha256');
       h.update(
         JSON.stringify([
@@ -238,7 +241,7 @@ export class VmTemplates {
     try {
       text = await readFile(join(dir, 'template.json'), 'utf8');
     } catch {
-      if (await stat(dir).catch(() => undefined)) throw internal(`Template "${name}" has no template.json`);
+      if (await unlessMissing(stat(dir))) throw internal(`Template "${name}" has no template.json`);
       return undefined;
     }
     const meta = parseWith(TemplateMetaSchema, parseJson(text, 'template.json'), `template "${name}"`);
@@ -366,7 +369,7 @@ export class VmTemplates {
       log.info('VM template ready', { template: name, buildMs: meta.buildMs, stateBytes: ss.size });
       return this.#ref(name, size);
     } catch (err) {
-      await vm?.stop(0).catch(() => {});
+      if (vm) await bestEffort(log, `stop the VM of failed template ${name}`, vm.stop(0));
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }

@@ -6,9 +6,17 @@
  * What is attached is recorded in `<stateDir>/volumes.json` so a restarted daemon can release it.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFile, findExecutable, invalid, type Logger } from '../../lib/index.js';
+import {
+  describeError,
+  execFile,
+  findExecutable,
+  invalid,
+  unlessMissing,
+  writeJsonFileAtomic,
+  type Logger,
+} from '../../lib/index.js';
 import { isMountPoint, unmount } from '../host-mounts.js';
 
 interface AttachedVolume {
@@ -48,9 +56,7 @@ export class BlockVolumes {
   }
 
   async #save(): Promise<void> {
-    const tmp = `${this.#file}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.#volumes));
-    await rename(tmp, this.#file);
+    await writeJsonFileAtomic(this.#file, this.#volumes);
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -69,7 +75,7 @@ export class BlockVolumes {
       await this.#load();
       const known = this.#volumes.find((v) => v.hostPath === hostPath);
       if (known && (await isMountPoint(known.mountPoint))) return known.mountPoint;
-      const st = await stat(hostPath).catch(() => undefined);
+      const st = await unlessMissing(stat(hostPath));
       const cause = (message: string) => ({
         details: { causes: [{ reason: 'FieldValueInvalid', message, field }] },
       });
@@ -132,7 +138,12 @@ export class BlockVolumes {
       await execFile(['losetup', '-d', v.device], { check: false });
     }
     this.#volumes = this.#volumes.filter((x) => x !== v);
-    await this.#save().catch(() => {});
+    await this.#save().catch((err: unknown) =>
+      this.#log.warn('Cannot record a released block volume; the next adoption releases it again', {
+        hostPath: v.hostPath,
+        error: describeError(err),
+      }),
+    );
   }
 
   /** Unmounts and detaches every volume of the pod. Idempotent. */
