@@ -23,11 +23,12 @@ import {
   isProcessAlive,
   parseJson,
   parseWith,
-  spawnProcess,
   systemClock,
+  systemExec,
   unavailable,
   unlessMissing,
   type Clock,
+  type Exec,
   type Logger,
 } from '../../lib/index.js';
 import { QmpClient } from './qmp-client.js';
@@ -143,6 +144,8 @@ export type VmFacts = Static<typeof VmFactsSchema>;
 export interface VmDeps {
   readonly log: Logger;
   readonly clock?: Clock;
+  /** How QEMU is spawned; default the real one (lib's systemExec). */
+  readonly exec?: Exec;
 }
 
 const consoleMaxBytes = 1024 * 1024;
@@ -272,7 +275,7 @@ export class QemuVm {
     const errLog = await open(join(spec.dir, 'qemu.log'), 'a');
     let child;
     try {
-      child = await spawnProcess(argv, {
+      child = await (deps.exec ?? systemExec).spawnProcess(argv, {
         detached: true,
         stdio: ['ignore', errLog.fd, errLog.fd],
         // One malloc arena: QEMU's threads otherwise each get a 64 MiB arena of which a few

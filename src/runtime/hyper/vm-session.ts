@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bestEffort, type Clock, type Logger } from '../../lib/index.js';
+import { bestEffort, type Clock, type Exec, type Logger } from '../../lib/index.js';
 import { AgentConnection, type OutputSink } from './agent-connection.js';
 import type { AgentEvent } from './protocol.js';
 import { QemuVm, type GuestMachine, type VmSpec } from './qemu-vm.js';
@@ -27,6 +27,8 @@ export interface BootParams extends GuestMachine {
   readonly templates?: VmTemplates;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** How processes (QEMU) are spawned; default the real one. */
+  readonly exec?: Exec;
 }
 
 const idleHandlers = (log: Logger): VmSessionHandlers => ({
@@ -105,7 +107,12 @@ export class VmSession {
           ...(p.ramBackend ? { ramBackend: p.ramBackend } : {}),
           ...(clone ? { ram: clone.ram } : {}),
         },
-        { log: p.log, ...(p.clock ? { clock: p.clock } : {}), ...(signal ? { signal } : {}) },
+        {
+          log: p.log,
+          ...(p.clock ? { clock: p.clock } : {}),
+          ...(p.exec ? { exec: p.exec } : {}),
+          ...(signal ? { signal } : {}),
+        },
       );
       const conn = await AgentConnection.connect(
         {

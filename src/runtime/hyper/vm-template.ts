@@ -22,14 +22,15 @@ import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import {
   bestEffort,
-  execFile,
   internal,
   invalid,
   parseJson,
   parseWith,
   systemClock,
+  systemExec,
   unlessMissing,
   type Clock,
+  type Exec,
   type Logger,
 } from '../../lib/index.js';
 import { AgentConnection } from './agent-connection.js';
@@ -43,6 +44,8 @@ export interface TemplateMachine extends GuestMachine {
   readonly bootTimeoutMs: number;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** How processes (QEMU, fallocate, dd) are spawned; default the real one. */
+  readonly exec?: Exec;
 }
 
 export interface VmTemplateOptions extends TemplateMachine {
@@ -92,10 +95,10 @@ async function sha256File(path: string): Promise<string> {
  * read as zero pages, pages no clone maps): otherwise the check alone would keep the whole
  * guest size resident. Pages clones map stay.
  */
-async function sha256Ram(path: string): Promise<string> {
+async function sha256Ram(path: string, exec: Exec): Promise<string> {
   const digest = await sha256File(path);
   // only a page-cache hint: the digest above is what matters
-  await execFile(['dd', `if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { check: false });
+  await exec.execFile(['dd', `if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { check: false });
   return digest;
 }
 
@@ -254,7 +257,7 @@ export class VmTemplates {
       throw internal(`Template "${name}": RAM file has ${rs.size} bytes, expected ${meta.ramBytes}`);
     if (ss.size !== meta.stateBytes)
       throw internal(`Template "${name}": state file has ${ss.size} bytes, expected ${meta.stateBytes}`);
-    const [rh, sh] = await Promise.all([sha256Ram(ram), sha256File(state)]);
+    const [rh, sh] = await Promise.all([sha256Ram(ram, this.#o.exec ?? systemExec), sha256File(state)]);
     if (rh !== meta.ramSha256 || sh !== meta.stateSha256)
       throw internal(`Template "${name}": RAM or state does not match its recorded hash`);
     return this.#ref(name, size);
@@ -303,7 +306,11 @@ export class VmTemplates {
           useCgroup: false,
           ram: { mode: 'template', file: join(tmp, 'ram') },
         },
-        { log, ...(this.#o.clock ? { clock: this.#o.clock } : {}) },
+        {
+          log,
+          ...(this.#o.clock ? { clock: this.#o.clock } : {}),
+          ...(this.#o.exec ? { exec: this.#o.exec } : {}),
+        },
       );
       // Wait for the idle agent, without entropy: whatever the template holds, every clone holds.
       const conn = await AgentConnection.connect(
@@ -334,9 +341,11 @@ export class VmTemplates {
       const state = join(tmp, 'state');
       // The agent zeroed the guest's free memory (channel.c, template_prepare): zero pages
       // become holes, so the template keeps only what the guest kernel uses.
-      await execFile(['fallocate', '--dig-holes', ram]).catch((err: unknown) =>
-        log.warn('Cannot punch the zero pages out of a VM template', { template: name, err: err as Error }),
-      );
+      await (this.#o.exec ?? systemExec)
+        .execFile(['fallocate', '--dig-holes', ram])
+        .catch((err: unknown) =>
+          log.warn('Cannot punch the zero pages out of a VM template', { template: name, err: err as Error }),
+        );
       // Written back now, so the page cache can drop what no clone maps (sha256Ram).
       const fh = await open(ram, 'r+');
       try {
@@ -352,7 +361,7 @@ export class VmTemplates {
         cpus: size.cpus,
         memoryMiB: size.memoryMiB,
         ramBytes: rs.size,
-        ramSha256: await sha256Ram(ram),
+        ramSha256: await sha256Ram(ram, this.#o.exec ?? systemExec),
         stateBytes: ss.size,
         stateSha256: await sha256File(state),
         builtAtMs: this.#clock.now(),
@@ -437,6 +446,7 @@ export async function openVmTemplates(
     bootTimeoutMs: boot.bootTimeoutMs,
     log: boot.log,
     ...(boot.clock ? { clock: boot.clock } : {}),
+    ...(boot.exec ? { exec: boot.exec } : {}),
   });
   await t.gc(o.keepSizes);
   return t;

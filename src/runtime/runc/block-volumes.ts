@@ -10,11 +10,12 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   describeError,
-  execFile,
   findExecutable,
   invalid,
+  systemExec,
   unlessMissing,
   writeJsonFileAtomic,
+  type Exec,
   type Logger,
 } from '../../lib/index.js';
 import { isMountPoint, unmount } from '../host-mounts.js';
@@ -31,11 +32,13 @@ interface AttachedVolume {
 export class BlockVolumes {
   readonly #dir: string;
   readonly #log: Logger;
+  readonly #exec: Exec;
   #volumes: AttachedVolume[] = [];
   #loaded = false;
   #chain: Promise<unknown> = Promise.resolve();
 
-  constructor(sandboxDir: string, log: Logger) {
+  constructor(sandboxDir: string, log: Logger, exec: Exec = systemExec) {
+    this.#exec = exec;
     this.#dir = sandboxDir;
     this.#log = log;
   }
@@ -89,7 +92,7 @@ export class BlockVolumes {
       let isLoop = false;
       if (st.isFile()) {
         // PRIVILEGED: attaches the pod's disk image file to a free loop device.
-        const r = await execFile(['losetup', '--find', '--show', hostPath], { timeoutMs: 30_000 });
+        const r = await this.#exec.execFile(['losetup', '--find', '--show', hostPath], { timeoutMs: 30_000 });
         device = r.stdout.trim();
         isLoop = true;
       }
@@ -102,14 +105,16 @@ export class BlockVolumes {
       this.#volumes = [...this.#volumes.filter((v) => v.hostPath !== hostPath), record];
       await this.#save();
       try {
-        const probe = await execFile(['blkid', '-o', 'value', '-s', 'TYPE', device], { check: false });
+        const probe = await this.#exec.execFile(['blkid', '-o', 'value', '-s', 'TYPE', device], {
+          check: false,
+        });
         const existing = probe.stdout.trim();
         if (existing === '') {
           const mkfs = await findExecutable(`mkfs.${fsType}`);
           if (!mkfs)
             throw invalid(`Cannot format block volume "${hostPath}": mkfs.${fsType} is not installed`);
           // PRIVILEGED: formats the pod's own (empty) volume on first use.
-          await execFile(fsType === 'ext4' ? [mkfs, '-q', '-F', device] : [mkfs, '-q', device], {
+          await this.#exec.execFile(fsType === 'ext4' ? [mkfs, '-q', '-F', device] : [mkfs, '-q', device], {
             timeoutMs: 300_000,
           });
         } else if (existing !== fsType) {
@@ -120,7 +125,7 @@ export class BlockVolumes {
         }
         await mkdir(mountPoint, { recursive: true });
         // PRIVILEGED: mounts the pod's volume under the sandbox's state dir (bound into containers).
-        await execFile(['mount', '-t', fsType, '-o', 'nosuid,nodev', device, mountPoint], {
+        await this.#exec.execFile(['mount', '-t', fsType, '-o', 'nosuid,nodev', device, mountPoint], {
           timeoutMs: 60_000,
         });
       } catch (err) {
@@ -135,7 +140,7 @@ export class BlockVolumes {
     if (await isMountPoint(v.mountPoint)) await unmount(v.mountPoint);
     if (v.isLoop) {
       // PRIVILEGED: detaches the loop device this pod attached.
-      await execFile(['losetup', '-d', v.device], { check: false });
+      await this.#exec.execFile(['losetup', '-d', v.device], { check: false });
     }
     this.#volumes = this.#volumes.filter((x) => x !== v);
     await this.#save().catch((err: unknown) =>

@@ -202,7 +202,7 @@ export class RuncSandbox implements SandboxHandle {
     this.#clock = d.clock;
     this.#exec = d.exec;
     this.env = describePodEnvironment(d.dir, d.config);
-    this.volumes = new BlockVolumes(d.dir, d.log);
+    this.volumes = new BlockVolumes(d.dir, d.log, this.#exec);
   }
 
   get cgroupDir(): string {
