@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { unlessMissing } from './best-effort.js';
+import { describeError } from './errors.js';
 
 export interface WriteFileAtomicOptions {
   /** File mode of the new file; default 0o600 (state files are private to the daemon). */
@@ -29,7 +31,10 @@ export async function writeFileAtomic(
     await rename(tmp, path);
   } catch (err) {
     // The temporary name is ours alone; a failed write must not leave it behind.
-    await unlink(tmp).catch(() => undefined);
+    // (absent when writeFile itself failed; any other failure is reported with the first one)
+    await unlessMissing(unlink(tmp)).catch((cleanup: unknown) => {
+      throw new AggregateError([err, cleanup], `${describeError(err)}; the temporary file "${tmp}" is left`);
+    });
     throw err;
   }
   if (options.isDurable) await fsyncPath(dirname(path));

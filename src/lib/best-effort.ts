@@ -33,3 +33,19 @@ export function bestEffortSync<T>(log: Logger, what: string, work: () => T): T |
     return undefined;
   }
 }
+
+/**
+ * A file-system step on a path that may legitimately be absent (a log not written yet, a
+ * state file of a pod that never started): resolves to undefined when the path or one of its
+ * parents does not exist, and rejects with every other failure (permissions, I/O), which a
+ * blanket `.catch(() => undefined)` would hide.
+ */
+export async function unlessMissing<T>(work: Promise<T>): Promise<T | undefined> {
+  try {
+    return await work;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}

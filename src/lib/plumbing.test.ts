@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonFileAtomic } from './atomic-file.js';
-import { bestEffort, bestEffortSync } from './best-effort.js';
+import { bestEffort, bestEffortSync, unlessMissing } from './best-effort.js';
 import { isNotFound, notFound, internal, invalid } from './errors.js';
 import { createMemoryLogger } from './log.js';
 import { isRecord } from './records.js';
@@ -31,6 +31,20 @@ describe('lib plumbing', () => {
       await mkdir(join(dir, 'taken', 'child'));
       await assert.rejects(writeFileAtomic(join(dir, 'taken'), 'x'));
       assert.deepEqual(await readdir(dir), ['taken']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('unlessMissing answers undefined for an absent path and rejects every other failure', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'h8s-missing-'));
+    try {
+      assert.equal(await unlessMissing(readFile(join(dir, 'absent'), 'utf8')), undefined);
+      assert.equal(await unlessMissing(readFile(join(dir, 'absent', 'below'), 'utf8')), undefined);
+      await mkdir(join(dir, 'a-dir'));
+      // reading a directory is EISDIR: a real failure, not an absent file
+      await assert.rejects(unlessMissing(readFile(join(dir, 'a-dir'), 'utf8')), { code: 'EISDIR' });
+      assert.deepEqual(await unlessMissing(readdir(dir)), ['a-dir']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

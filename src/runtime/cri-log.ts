@@ -10,7 +10,7 @@
  */
 import { open, stat, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { LogLine, LogOptions } from './runtime-service.js';
-import { abortReason, systemClock, type Clock } from '../lib/index.js';
+import { abortReason, systemClock, unlessMissing, type Clock } from '../lib/index.js';
 
 /** Lines longer than this are written as several `P` records. */
 export const criLogLineMaxBytes = 16 * 1024;
@@ -175,13 +175,13 @@ export class CriLogWriter {
     await this.#fh?.close();
     this.#fh = undefined;
     if (this.#maxFiles <= 1) {
-      await unlink(this.#path).catch(() => {});
+      await unlessMissing(unlink(this.#path));
     } else {
-      await unlink(`${this.#path}.${this.#maxFiles - 1}`).catch(() => {});
+      await unlessMissing(unlink(`${this.#path}.${this.#maxFiles - 1}`));
       for (let i = this.#maxFiles - 2; i >= 1; i--) {
-        await rename(`${this.#path}.${i}`, `${this.#path}.${i + 1}`).catch(() => {});
+        await unlessMissing(rename(`${this.#path}.${i}`, `${this.#path}.${i + 1}`));
       }
-      await rename(this.#path, `${this.#path}.1`).catch(() => {});
+      await unlessMissing(rename(this.#path, `${this.#path}.1`));
     }
     this.#size = 0;
   }
@@ -226,7 +226,7 @@ async function tailPosition(files: readonly string[], n: number): Promise<Positi
   const chunk = Buffer.allocUnsafe(64 * 1024);
   for (let i = files.length - 1; i >= 0; i--) {
     const file = files[i] as string;
-    const fh = await open(file, 'r').catch(() => undefined);
+    const fh = await unlessMissing(open(file, 'r'));
     if (!fh) continue;
     try {
       // every newline ends a record; the record after the (remaining+1)-th newline from the
@@ -304,7 +304,7 @@ export async function* readCriLog(path: string, options: ReadCriLogOptions = {})
     for (;;) {
       if (signal?.aborted) throw abortReason(signal);
       if (!fh) {
-        fh = await open(live, 'r').catch(() => undefined);
+        fh = await unlessMissing(open(live, 'r'));
         if (fh) ino = (await fh.stat()).ino;
       }
       let progressed = false;
@@ -332,7 +332,7 @@ export async function* readCriLog(path: string, options: ReadCriLogOptions = {})
         continue;
       }
       // at the end of what is written: rotated away?
-      const st = await stat(live).catch(() => undefined);
+      const st = await unlessMissing(stat(live));
       if (fh && (!st || st.ino !== ino)) {
         // the writer moved on to a new file; what we had open is complete
         await fh.close();
@@ -364,7 +364,7 @@ export async function* readCriLog(path: string, options: ReadCriLogOptions = {})
 }
 
 async function* readRecords(file: string, offset: number, signal?: AbortSignal): AsyncGenerator<LogLine> {
-  const fh = await open(file, 'r').catch(() => undefined);
+  const fh = await unlessMissing(open(file, 'r'));
   if (!fh) return;
   try {
     const chunk = Buffer.allocUnsafe(64 * 1024);

@@ -5,7 +5,7 @@
  * ServiceUnavailable with a message naming the socket.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { stat, unlink } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { Agent, request, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -428,8 +428,11 @@ export class RuntimeClient implements NodeRuntime {
         try {
           await pipeline(res, createWriteStream(tarPath, { mode: 0o644 }));
         } catch (err) {
-          await unlink(tarPath).catch(() => {});
-          throw unavailable('The image tarball from the runtime was cut short', { cause: err });
+          const left = await rm(tarPath, { force: true }).then(
+            () => '',
+            (e: unknown) => `; the partial file "${tarPath}" is left: ${describeError(e)}`,
+          );
+          throw unavailable(`The image tarball from the runtime was cut short${left}`, { cause: err });
         }
       },
       ensureRootDisk: (ref, options) =>

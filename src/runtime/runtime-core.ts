@@ -19,6 +19,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import type { ImageService } from '../images/index.js';
 import {
   alreadyExists,
+  bestEffort,
   conflict,
   describeError,
   invalid,
@@ -227,7 +228,14 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
         const rec = index.findSandbox(sandboxId);
         if (!rec || rec.state === 'SANDBOX_NOTREADY') return;
         log.warn('Pod sandbox died', { podSandboxId: sandboxId, reason });
-        void index.putSandbox({ ...rec, state: 'SANDBOX_NOTREADY' }).catch(() => {});
+        void index
+          .putSandbox({ ...rec, state: 'SANDBOX_NOTREADY' })
+          .catch((e: unknown) =>
+            log.warn('Cannot record a dead pod sandbox as not ready', {
+              podSandboxId: sandboxId,
+              error: describeError(e),
+            }),
+          );
         markContainersExited(sandboxId, `The pod sandbox died: ${reason}`);
       },
     };
@@ -307,8 +315,10 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
       }
       await handle.removeContainer(rec.id);
     }
-    await images.release(rec.id).catch(() => {});
-    if (sb?.ownsLogDirectory) await rm(rec.logPath, { force: true }).catch(() => {});
+    await bestEffort(log, `release the image of container ${rec.id}`, images.release(rec.id));
+    if (sb?.ownsLogDirectory) {
+      await bestEffort(log, `remove the log of container ${rec.id}`, rm(rec.logPath, { force: true }));
+    }
     await index.deleteContainer(rec.id);
     notifyExit(rec.id);
   }
@@ -387,7 +397,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
     async close() {
       started = false;
       await index.flush();
-      for (const h of handlers.values()) await h.close().catch(() => {});
+      for (const [name, h] of handlers) await bestEffort(log, `close the ${name} handler`, h.close());
       await releaseRoot(root);
     },
 
@@ -473,7 +483,13 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
           await removeTreeSafely(stateDir).catch((e: unknown) =>
             log.error('Cannot clean up a failed pod sandbox', { podSandboxId: id, error: describeError(e) }),
           );
-          if (ownsLogDirectory) await rm(logDirectory, { recursive: true, force: true }).catch(() => {});
+          if (ownsLogDirectory) {
+            await bestEffort(
+              log,
+              `remove the log directory of failed pod sandbox ${id}`,
+              rm(logDirectory, { recursive: true, force: true }),
+            );
+          }
           throw err;
         }
         await index.putSandbox({ ...rec, state: 'SANDBOX_READY' });
@@ -620,7 +636,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
           await handle.createContainer(specOf(rec));
         } catch (err) {
           await index.deleteContainer(id);
-          await images.release(id).catch(() => {});
+          await bestEffort(log, `release the image of container ${id}`, images.release(id));
           throw err;
         }
         log.info('Created container', { containerId: id, podSandboxId: sb.id, name: config.metadata.name });
@@ -756,7 +772,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
         const [stdout, stderr, exit] = await (limit ? Promise.race([work, limit]) : work);
         return { stdout, stderr, exitCode: exit.exitCode };
       } catch (err) {
-        await session.close().catch(() => {});
+        await bestEffort(log, 'close a failed exec session', session.close());
         throw err;
       } finally {
         if (timer) clearTimeout(timer);

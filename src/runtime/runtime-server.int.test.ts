@@ -64,6 +64,23 @@ describe('runtime API robustness', () => {
     assert.ok(info.handlers.some((h) => h.name === 'runc' && h.available));
   });
 
+  it('serves Prometheus metrics: requests by route template and code, objects by state', async () => {
+    await http(sock, 'GET', '/v1/info');
+    await http(sock, 'GET', '/v1/sandboxes/no-such-id');
+    const r = await http(sock, 'GET', '/metrics');
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    assert.match(r.body, /^h8s_runtime_requests_total\{method="GET",route="\/v1\/info",code="200"\} [1-9]/m);
+    // a path with an id is counted under its template, so ids never become label values
+    assert.match(
+      r.body,
+      /^h8s_runtime_requests_total\{method="GET",route="\/v1\/sandboxes\/\{id\}",code="404"\} 1$/m,
+    );
+    assert.doesNotMatch(r.body, /no-such-id/);
+    assert.match(r.body, /^# TYPE h8s_runtime_sandboxes gauge$/m);
+    assert.match(r.body, /^# TYPE h8s_runtime_request_duration_seconds histogram$/m);
+  });
+
   it('refuses malformed and oversized requests with JSON errors', async () => {
     const json = { 'Content-Type': 'application/json' };
     let r = await http(sock, 'POST', '/v1/sandboxes', '{"config": ', json);

@@ -20,17 +20,24 @@ import { pipeline } from 'node:stream/promises';
 import { Type, type TSchema, type Static } from '@sinclair/typebox';
 import {
   badRequest,
+  bestEffort,
   describeError,
   findH8sError,
+  metricsContentType,
   methodNotAllowed,
+  MetricsRegistry,
   notFound,
   parseJson,
   parseWith,
   tooLarge,
   unavailable,
+  unlessMissing,
   unsupportedMediaType,
+  type Labels,
   type Logger,
 } from '../lib/index.js';
+
+type GaugeSample = { readonly labels: Labels; readonly value: number };
 import {
   CreateContainerRequestSchema,
   ExecSyncRequestSchema,
@@ -58,6 +65,8 @@ export interface RuntimeServerOptions {
   readonly maxBodyBytes?: number;
   /** Largest image tarball upload (`load`). Default 64 GiB. */
   readonly maxUploadBytes?: number;
+  /** Where the daemon's metrics live (served as Prometheus text on `GET /metrics`); default its own. */
+  readonly metrics?: MetricsRegistry;
 }
 
 export interface RuntimeServer {
@@ -87,15 +96,19 @@ type Handler = (ctx: Ctx) => Promise<unknown>;
 /** Returns a function that takes over the upgraded socket once the 101 has been sent. */
 type StreamHandler = (ctx: StreamCtx) => Promise<(sock: Duplex, head: Buffer) => Promise<void>>;
 
+/** A route's path pattern, with the template it was made from (the `route` label of metrics). */
+type RoutePattern = RegExp & { readonly template: string };
+
 interface Route {
   readonly method: string;
-  readonly pattern: RegExp;
+  readonly pattern: RoutePattern;
   readonly handler?: Handler;
   readonly stream?: StreamHandler;
 }
 
 const seg = '([^/]+)';
-const re = (path: string): RegExp => new RegExp(`^${path.replace(/\{[a-z]+\}/g, seg)}$`);
+const re = (path: string): RoutePattern =>
+  Object.assign(new RegExp(`^${path.replace(/\{[a-z]+\}/g, seg)}$`), { template: path });
 
 function bool(q: Query, name: string, def = false): boolean {
   const v = q.get(name);
@@ -169,6 +182,48 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
   const maxUpload = options.maxUploadBytes ?? 64 * 1024 * 1024 * 1024;
   let socketPath: string | undefined;
 
+  // Prometheus metrics (GET /metrics): requests, sandbox start latency, objects by state.
+  const metrics = options.metrics ?? new MetricsRegistry();
+  const requestsTotal = metrics.counter(
+    'h8s_runtime_requests_total',
+    'Runtime API requests by method, route and HTTP status code.',
+  );
+  const requestSeconds = metrics.histogram(
+    'h8s_runtime_request_duration_seconds',
+    'Runtime API request latency by method and route (streams excluded).',
+  );
+  const sandboxStartSeconds = metrics.histogram(
+    'h8s_runtime_sandbox_start_duration_seconds',
+    'Time to run a pod sandbox (a VM for hyper, namespaces for runc), by runtime handler.',
+    [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+  );
+  let objects: { sandboxes: GaugeSample[]; containers: GaugeSample[] } = { sandboxes: [], containers: [] };
+  metrics
+    .gauge('h8s_runtime_sandboxes', 'Pod sandboxes by runtime handler and state.')
+    .collectWith(() => objects.sandboxes);
+  metrics
+    .gauge('h8s_runtime_containers', 'Containers by runtime handler and state.')
+    .collectWith(() => objects.containers);
+  /** Counts the runtime's sandboxes and containers for the scrape being answered. */
+  async function countObjects(): Promise<void> {
+    const sandboxes = await rt.listPodSandbox();
+    const handlerOf = new Map(sandboxes.map((x) => [x.id, x.runtimeHandler]));
+    const count = (keys: string[][]): GaugeSample[] => {
+      const by = new Map<string, number>();
+      for (const k of keys) by.set(JSON.stringify(k), (by.get(JSON.stringify(k)) ?? 0) + 1);
+      return [...by].map(([k, value]) => {
+        const [handler, state] = JSON.parse(k) as [string, string];
+        return { labels: { handler, state }, value };
+      });
+    };
+    objects = {
+      sandboxes: count(sandboxes.map((x) => [x.runtimeHandler, x.state])),
+      containers: count(
+        (await rt.listContainers()).map((c) => [handlerOf.get(c.podSandboxId) ?? '', c.state]),
+      ),
+    };
+  }
+
   async function json<T extends TSchema>(ctx: Ctx, schema: T, what: string): Promise<Static<T>> {
     const type = ctx.req.headers['content-type'];
     if (type && !type.startsWith('application/json')) {
@@ -183,6 +238,16 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
 
   const routes: Route[] = [
     { method: 'GET', pattern: re('/_ping'), handler: async () => 'OK' },
+    {
+      method: 'GET',
+      pattern: re('/metrics'),
+      handler: async (ctx) => {
+        await countObjects();
+        ctx.res.writeHead(200, { 'Content-Type': metricsContentType });
+        ctx.res.end(metrics.render());
+        return streamedResponse;
+      },
+    },
     { method: 'GET', pattern: re('/v1/info'), handler: () => rt.info() },
     {
       method: 'GET',
@@ -196,7 +261,12 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       pattern: re('/v1/sandboxes'),
       handler: async (ctx) => {
         const body = await json(ctx, RunPodSandboxRequestSchema, 'run pod sandbox request');
+        const t0 = performance.now();
         const sid = await rt.runPodSandbox(body.config, body.runtimeHandler);
+        sandboxStartSeconds.observe(
+          { handler: body.runtimeHandler || 'default' },
+          (performance.now() - t0) / 1000,
+        );
         ctx.res.statusCode = 201;
         return { id: sid };
       },
@@ -464,7 +534,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
           const loaded = await rt.images.loadImage(tmp, { signal: ctx.signal });
           return { items: loaded };
         } finally {
-          await unlink(tmp).catch(() => {});
+          await bestEffort(log, 'remove an uploaded image tarball', unlessMissing(unlink(tmp)));
         }
       },
     },
@@ -565,9 +635,16 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://runtime');
     const ac = new AbortController();
-    res.on('close', () => ac.abort());
+    let routeLabel = 'unmatched';
+    res.on('close', () => {
+      ac.abort();
+      const labels = { method, route: routeLabel };
+      requestsTotal.inc({ ...labels, code: String(res.statusCode) });
+      requestSeconds.observe(labels, (performance.now() - started) / 1000);
+    });
     try {
       const { route, params } = match(method, url.pathname);
+      routeLabel = route.pattern.template;
       if (!route.handler)
         throw badRequest(`"${url.pathname}" is a stream: connect with "Connection: Upgrade"`);
       const result = await route.handler({ req, res, params, query: url.searchParams, signal: ac.signal });
@@ -648,7 +725,8 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       if (await isSocketServed(path)) {
         throw unavailable(`Another runtime daemon already serves "${endpoint}"`);
       }
-      await unlink(path).catch(() => {});
+      // a stale socket of a daemon that died (nobody answers on it, checked above)
+      await unlessMissing(unlink(path));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(path, () => {
@@ -665,7 +743,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      if (socketPath) await unlink(socketPath).catch(() => {});
+      if (socketPath) await bestEffort(log, 'remove the runtime socket', unlessMissing(unlink(socketPath)));
     },
   };
 }

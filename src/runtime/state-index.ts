@@ -14,7 +14,16 @@ import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { ImageRecord } from '../images/index.js';
-import { describeError, invalid, notFound, parseJson, parseWith, type Logger } from '../lib/index.js';
+import {
+  bestEffort,
+  describeError,
+  invalid,
+  notFound,
+  parseJson,
+  parseWith,
+  unlessMissing,
+  type Logger,
+} from '../lib/index.js';
 import {
   ContainerConfigSchema,
   HandlerNameSchema,
@@ -138,7 +147,12 @@ export class StateIndex {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       for (const name of await readdir(dir)) {
         if (name.endsWith('.tmp')) {
-          await unlink(join(dir, name)).catch(() => {});
+          // a write the daemon did not finish: the .json beside it is the last complete one
+          await bestEffort(
+            this.#log,
+            `remove unfinished state file ${name}`,
+            unlessMissing(unlink(join(dir, name))),
+          );
           continue;
         }
         if (!name.endsWith('.json')) continue;
@@ -157,7 +171,7 @@ export class StateIndex {
             file,
             error: describeError(err),
           });
-          await rename(file, `${file}.corrupt`).catch(() => {});
+          await bestEffort(this.#log, `move aside ${file}`, rename(file, `${file}.corrupt`));
         }
       }
     }

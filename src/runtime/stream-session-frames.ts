@@ -8,7 +8,7 @@
  * is congested, and stops reading the socket while stdin is being written.
  */
 import type { Duplex } from 'node:stream';
-import { describeError, matchesSchema, type Logger } from '../lib/index.js';
+import { bestEffort, describeError, matchesSchema, type Logger } from '../lib/index.js';
 import { TerminalSizeSchema } from './api-schemas.js';
 import type { StreamSession, TerminalSize } from './runtime-service.js';
 import { FrameDecoder, channel, encodeData, encodeJsonFrame } from './stream-frames.js';
@@ -75,7 +75,7 @@ export async function serveSession(
   let peerGone = false;
   sock.on('close', () => {
     peerGone = true;
-    void session.close().catch(() => {});
+    void bestEffort(log, 'close a session whose client went away', session.close());
   });
   sock.on('error', () => {});
   if (head.length) handleInput(head);

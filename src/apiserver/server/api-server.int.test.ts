@@ -738,6 +738,21 @@ describe('API server discovery, auth and health', () => {
     assert.match(verbose.text, /\[\+\]etcd ok/);
   });
 
+  it('serves Prometheus metrics to authenticated users: requests by verb, resource and code', async () => {
+    await s.request('GET', '/api/v1/namespaces');
+    await s.request('GET', '/api/v1/namespaces/default/configmaps/absent');
+    assert.equal((await s.request('GET', '/metrics', { token: null })).status, 401);
+    const r = await s.request('GET', '/metrics');
+    assert.equal(r.status, 200);
+    assert.match(r.text, /^apiserver_request_total\{verb="list",resource="namespaces",code="200"\} [1-9]/m);
+    assert.match(r.text, /^apiserver_request_total\{verb="get",resource="configmaps",code="404"\} 1$/m);
+    assert.match(
+      r.text,
+      /^apiserver_request_duration_seconds_count\{verb="list",resource="namespaces"\} [1-9]/m,
+    );
+    assert.match(r.text, /^apiserver_current_inflight_requests\{request_kind="watches"\} 0$/m);
+  });
+
   it('serves the version kubectl dispatchers read', async () => {
     const r = await s.request('GET', '/version');
     assert.equal(r.json['major'], '1');

@@ -18,7 +18,17 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { setMaxListeners } from 'node:events';
 import type { KindDefinition } from '../../api/index.js';
-import { describeError, notFound, tooManyRequests, type Clock, type Logger } from '../../lib/index.js';
+import {
+  describeError,
+  metricsContentType,
+  MetricsRegistry,
+  notFound,
+  tooManyRequests,
+  type Clock,
+  type Counter,
+  type Histogram,
+  type Logger,
+} from '../../lib/index.js';
 import type { KeyValueStore } from '../../storage/index.js';
 import { Discovery } from '../endpoints/discovery.js';
 import { OpenApiHandler } from '../endpoints/openapi-handler.js';
@@ -78,6 +88,8 @@ export interface ApiServerDeps {
   readonly log: Logger;
   readonly kinds: readonly KindDefinition[];
   readonly authenticator: Authenticator;
+  /** Where the server's metrics live (served as Prometheus text on `GET /metrics`); default its own. */
+  readonly metrics?: MetricsRegistry;
 }
 
 const mutatingMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -144,11 +156,33 @@ export class ApiServer {
   #isReady = false;
   #inFlight = 0;
   #watches = 0;
+  readonly #metrics: MetricsRegistry;
+  readonly #requestsTotal: Counter;
+  readonly #requestSeconds: Histogram;
 
   constructor(deps: ApiServerDeps, config: ApiServerConfig) {
     this.#deps = deps;
     this.#config = config;
     this.#log = deps.log;
+    // Upstream's names, so dashboards made for kube-apiserver read these.
+    this.#metrics = deps.metrics ?? new MetricsRegistry();
+    this.#requestsTotal = this.#metrics.counter(
+      'apiserver_request_total',
+      'Counter of apiserver requests broken out for each verb, resource and HTTP response code.',
+    );
+    this.#requestSeconds = this.#metrics.histogram(
+      'apiserver_request_duration_seconds',
+      'Response latency distribution in seconds for each verb and resource (watches excluded).',
+    );
+    this.#metrics
+      .gauge(
+        'apiserver_current_inflight_requests',
+        'Requests being served now, by kind (long-running watches apart).',
+      )
+      .collectWith(() => [
+        { labels: { request_kind: 'requests' }, value: this.#inFlight },
+        { labels: { request_kind: 'watches' }, value: this.#watches },
+      ]);
     // Every open watch listens for shutdown (thousands may): no MaxListenersExceededWarning.
     setMaxListeners(0, this.#shutdown.signal);
     // Admission plugins in upstream's order; the next issues add service accounts, node
@@ -308,6 +342,12 @@ export class ApiServer {
 
   #logRequest(ctx: RequestContext, startedMs: number, error: unknown): void {
     const code = ctx.res.statusCode;
+    const verb = typeof ctx.logFields['verb'] === 'string' ? ctx.logFields['verb'] : ctx.method.toLowerCase();
+    // Only kinds the server serves name a resource: a path of the client's own never becomes a label.
+    const resource = typeof ctx.logFields['resource'] === 'string' ? ctx.logFields['resource'] : '';
+    this.#requestsTotal.inc({ verb, resource, code: String(code) });
+    if (verb !== 'watch')
+      this.#requestSeconds.observe({ verb, resource }, (performance.now() - startedMs) / 1000);
     const fields = {
       requestId: ctx.requestId,
       method: ctx.method,
@@ -339,6 +379,12 @@ export class ApiServer {
       return writeJson(res, 200, this.#config.version);
     }
     if (/^\/(healthz|livez|readyz)(\/.*)?$/.test(path)) return this.#health(ctx);
+    if (path === '/metrics') {
+      if (ctx.method !== 'GET') throw notFound('the server could not find the requested resource');
+      ctx.res.writeHead(200, { 'Content-Type': metricsContentType });
+      ctx.res.end(this.#metrics.render());
+      return;
+    }
     if (this.#openApi.handle(ctx)) return;
 
     const info = resolveRequestInfo(ctx.method, path, ctx.query);

@@ -83,7 +83,7 @@ export async function runList(rt: NodeRuntime, argv: readonly string[], io: Hype
   if (what === 'pod') {
     rows.push(['POD ID', 'POD Name', 'VM name', 'Status', 'Runtime']);
     for (const pod of pods) {
-      const st = await rt.podSandboxStatus(pod.id).catch(() => undefined);
+      const st = await unlessGone(rt.podSandboxStatus(pod.id));
       if (!st) continue;
       rows.push([
         short(pod.id),
@@ -97,8 +97,7 @@ export async function runList(rt: NodeRuntime, argv: readonly string[], io: Hype
     rows.push(['Container ID', 'Name', 'POD ID', 'Status', 'Runtime']);
     const handlerOf = new Map(pods.map((x) => [x.id, x.runtimeHandler]));
     for (const c of await rt.listContainers()) {
-      const st =
-        c.state === 'CONTAINER_EXITED' ? await rt.containerStatus(c.id).catch(() => undefined) : undefined;
+      const st = c.state === 'CONTAINER_EXITED' ? await unlessGone(rt.containerStatus(c.id)) : undefined;
       rows.push([
         short(c.id),
         c.metadata.name,
@@ -111,7 +110,7 @@ export async function runList(rt: NodeRuntime, argv: readonly string[], io: Hype
     rows.push(['VM name', 'Status']);
     for (const pod of pods) {
       if (pod.runtimeHandler !== 'hyper' || pod.state !== 'SANDBOX_READY') continue;
-      const st = await rt.podSandboxStatus(pod.id).catch(() => undefined);
+      const st = await unlessGone(rt.podSandboxStatus(pod.id));
       if (st && vmName(st)) rows.push([vmName(st), 'associated']);
     }
   }
@@ -426,4 +425,14 @@ export async function runInfo(rt: NodeRuntime, argv: readonly string[], io: Hype
   }
   io.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** A pod or container removed between the list and its status is left out of the table; any other failure is the command's. */
+async function unlessGone<T>(status: Promise<T>): Promise<T | undefined> {
+  try {
+    return await status;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }

@@ -10,7 +10,7 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isConflict, isNotFound } from '../../lib/index.js';
+import { describeError, isConflict, isNotFound } from '../../lib/index.js';
 import type {
   ContainerConfig,
   Mount,
@@ -190,7 +190,13 @@ async function pullMissing(rt: NodeRuntime, images: readonly string[], io: Hyper
   for (const image of [...new Set(images)]) {
     if (await rt.images.findImage(image)) continue;
     io.stderr.write(`Unable to find image '${image}' locally; pulling it\n`);
-    const auth = await findCredentials(io.authConfigPath, registryOfReference(image)).catch(() => undefined);
+    const auth = await findCredentials(io.authConfigPath, registryOfReference(image)).catch(
+      (err: unknown) => {
+        // an unreadable credentials file is the user's to fix, but an anonymous pull may still work
+        io.stderr.write(`Warning: ignoring the credentials in ${io.authConfigPath}: ${describeError(err)}\n`);
+        return undefined;
+      },
+    );
     const renderer = new PullRenderer({ ...io, stdout: { write: (c) => io.stderr.write(String(c)) } });
     await rt.images.pullImage(image, {
       ...(auth ? { auth } : {}),
@@ -243,7 +249,9 @@ export async function runRun(rt: NodeRuntime, argv: readonly string[], io: Hyper
     for (const c of plan.containers) ids.push(await rt.createContainer(podId, c));
     for (const id of ids) await rt.startContainer(id);
   } catch (err) {
-    await rt.removePodSandbox(podId).catch(() => {});
+    await rt.removePodSandbox(podId).catch((cleanup: unknown) => {
+      io.stderr.write(`Warning: the failed pod ${podId} was not removed: ${describeError(cleanup)}\n`);
+    });
     throw err;
   }
   const elapsedMs = Math.round(now() - t0);

@@ -23,9 +23,12 @@ export async function pumpSession(
   if (raw) {
     term.setRaw(true);
     const size = term.size();
-    if (size) await session.resize(size).catch(() => {});
+    // A resize races the process's exit; one lost after the exit changes nothing the user sees.
+    const resize = (s: { width: number; height: number }): Promise<void> =>
+      session.resize(s).catch(ignoreAfterExit);
+    if (size) await resize(size);
     unsubscribe = term.onResize((s) => {
-      void session.resize(s).catch(() => {});
+      void resize(s);
     });
   }
   let done = false;
@@ -61,6 +64,10 @@ export async function pumpSession(
     io.signal?.removeEventListener('abort', onAbort);
     unsubscribe?.();
     if (raw) term.setRaw(false);
-    await session.close().catch(() => {});
+    // the exit code is known: closing a session the daemon already ended is not an error
+    await session.close().catch(ignoreAfterExit);
   }
 }
+
+/** For calls that may race the end of the session; the session's own outcome reports failures. */
+function ignoreAfterExit(): void {}

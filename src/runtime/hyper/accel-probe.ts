@@ -6,7 +6,7 @@
  */
 import { access, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError, type Logger } from '../../lib/index.js';
+import { bestEffort, describeError, type Logger } from '../../lib/index.js';
 import { AgentConnection } from './agent-connection.js';
 import { QemuVm, type Accel } from './qemu-vm.js';
 
@@ -87,7 +87,7 @@ async function runProbe(o: AccelProbeOptions): Promise<AccelChoice> {
   } catch (err) {
     return { accel: 'tcg', reason: `KVM probe boot failed: ${describeError(err).slice(0, 300)}` };
   } finally {
-    await vm?.stop(0).catch(() => {});
+    if (vm) await bestEffort(o.log, 'stop the KVM probe VM', vm.stop(0));
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -15,6 +15,7 @@ import {
   invalid,
   systemClock,
   type Clock,
+  type Exec,
   type Logger,
   type StatusCause,
   type TimerHandle,
@@ -43,6 +44,8 @@ export interface HyperHandlerOptions {
   readonly root: string;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** How processes (QEMU, qemu-img, fallocate) are spawned; default the real one (lib's systemExec). */
+  readonly exec?: Exec;
   readonly kernel: string;
   readonly initrd: string;
   readonly kernelVersion?: string;
@@ -226,7 +229,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
     maxCpus: o.maxCpus ?? 16,
   };
   const sandboxes = new Set<HyperSandbox>();
-  const overlays = new OverlayTemplates(join(o.root, 'overlay-templates'));
+  const overlays = new OverlayTemplates(join(o.root, 'overlay-templates'), undefined, o.exec);
   const balloonHeadroomMiB = o.balloonHeadroomMiB ?? 12;
   const balloon = balloonHeadroomMiB > 0 ? { headroomMiB: balloonHeadroomMiB } : undefined;
   const balloonTimers = new Map<HyperSandbox, TimerHandle>();
@@ -312,6 +315,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
         bootTimeoutMs: o.bootTimeoutMs ?? 60_000,
         log,
         ...(o.clock ? { clock: o.clock } : {}),
+        ...(o.exec ? { exec: o.exec } : {}),
       };
       if (o.vmTemplates !== false && !o.enableKsm) {
         const keepSizes = [{ cpus: defaultCpus, memoryMiB: defaultMemoryMiB }];
@@ -518,7 +522,8 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
 
     async close(): Promise<void> {
       if (!prepared) return;
-      const p = await prepared.catch(() => undefined);
+      // a handler whose preparation failed has nothing to close (the failure was reported then)
+      const p = await bestEffort(log, 'finish preparing the hyper handler', prepared);
       await p?.pool.close();
       await hotImageWrite;
       for (const t of balloonTimers.values()) t.cancel();
@@ -529,7 +534,7 @@ export function createHyperHandler(o: HyperHandlerOptions): HyperHandler {
 
     async shutdownPool(): Promise<void> {
       if (!prepared) return;
-      const p = await prepared.catch(() => undefined);
+      const p = await bestEffort(log, 'finish preparing the hyper handler', prepared);
       await p?.pool.shutdown();
       await p?.boot.templates?.removeAll();
     },

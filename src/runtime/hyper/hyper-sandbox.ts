@@ -18,6 +18,7 @@ import {
   isNotFound,
   notFound,
   systemClock,
+  unlessMissing,
   type Clock,
   type Logger,
 } from '../../lib/index.js';
@@ -513,7 +514,7 @@ export class HyperSandbox implements SandboxHandle {
       if (m.type === 'tmpfs') {
         mounts.push({ type: 'tmpfs', containerPath: m.containerPath, readonly: m.readonly ?? false });
       } else if (m.type === 'block') {
-        const st = await stat(m.hostPath).catch(() => undefined);
+        const st = await unlessMissing(stat(m.hostPath));
         if (!st || !(st.isFile() || st.isBlockDevice())) {
           throw invalid(
             `Volume "${m.hostPath}" for "${m.containerPath}" is not a disk image or block device`,

@@ -13,16 +13,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFile } from '../../lib/index.js';
+import { systemExec, unlessMissing, type Exec } from '../../lib/index.js';
 
 export class OverlayTemplates {
   readonly #dir: string;
   readonly #maxTemplates: number;
   readonly #making = new Map<string, Promise<string>>();
+  readonly #exec: Exec;
 
-  constructor(dir: string, maxTemplates = 64) {
+  constructor(dir: string, maxTemplates = 64, exec: Exec = systemExec) {
     this.#dir = dir;
     this.#maxTemplates = maxTemplates;
+    this.#exec = exec;
   }
 
   /**
@@ -56,9 +58,12 @@ export class OverlayTemplates {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     const tmp = join(this.#dir, `.${key}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      await execFile(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', backing, tmp], {
-        timeoutMs: 30_000,
-      });
+      await this.#exec.execFile(
+        ['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', backing, tmp],
+        {
+          timeoutMs: 30_000,
+        },
+      );
       await rename(tmp, path);
     } finally {
       await rm(tmp, { force: true });
@@ -74,7 +79,7 @@ export class OverlayTemplates {
     const withTimes = await Promise.all(
       names.map(async (n) => ({
         path: join(this.#dir, n),
-        t: (await stat(join(this.#dir, n)).catch(() => undefined))?.mtimeMs ?? 0,
+        t: (await unlessMissing(stat(join(this.#dir, n))))?.mtimeMs ?? 0,
       })),
     );
     withTimes.sort((a, b) => a.t - b.t);

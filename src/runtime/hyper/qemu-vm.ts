@@ -16,15 +16,19 @@ import { open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import {
+  bestEffort,
+  describeError,
   internal,
   invalid,
   isProcessAlive,
   parseJson,
   parseWith,
-  spawnProcess,
   systemClock,
+  systemExec,
   unavailable,
+  unlessMissing,
   type Clock,
+  type Exec,
   type Logger,
 } from '../../lib/index.js';
 import { QmpClient } from './qmp-client.js';
@@ -140,6 +144,8 @@ export type VmFacts = Static<typeof VmFactsSchema>;
 export interface VmDeps {
   readonly log: Logger;
   readonly clock?: Clock;
+  /** How QEMU is spawned; default the real one (lib's systemExec). */
+  readonly exec?: Exec;
 }
 
 const consoleMaxBytes = 1024 * 1024;
@@ -232,6 +238,11 @@ export class QemuVm {
   #qmp: QmpClient;
   readonly #log: Logger;
   readonly #clock: Clock;
+
+  /** The logger this VM's own steps report to (its sessions' clean-up too). */
+  get log(): Logger {
+    return this.#log;
+  }
   #console: Socket | undefined;
   #exited: Promise<void>;
   #stopping = false;
@@ -264,7 +275,7 @@ export class QemuVm {
     const errLog = await open(join(spec.dir, 'qemu.log'), 'a');
     let child;
     try {
-      child = await spawnProcess(argv, {
+      child = await (deps.exec ?? systemExec).spawnProcess(argv, {
         detached: true,
         stdio: ['ignore', errLog.fd, errLog.fd],
         // One malloc arena: QEMU's threads otherwise each get a 64 MiB arena of which a few
@@ -325,7 +336,7 @@ export class QemuVm {
       try {
         await vm.#restore(spec.ram.stateFile);
       } catch (err) {
-        await vm.stop(0).catch(() => {});
+        await bestEffort(deps.log, `stop VM ${spec.vmId} whose restore failed`, vm.stop(0));
         throw err;
       }
     }
@@ -449,13 +460,16 @@ export class QemuVm {
       writing = writing
         .then(async () => {
           if (size + chunk.length > consoleMaxBytes) {
-            await rename(file, file + '.1').catch(() => {});
+            await unlessMissing(rename(file, file + '.1'));
             size = 0;
           }
           await writeFile(file, chunk, { flag: 'a' });
           size += chunk.length;
         })
-        .catch(() => {})
+        .catch((err: unknown) => {
+          // the guest keeps running; only its console trace is incomplete
+          this.#log.debug('Cannot write the guest console', { vm: this.dir, error: describeError(err) });
+        })
         .finally(() => {
           if (!this.#consoleClosed) s.resume();
         });
@@ -533,7 +547,11 @@ export class QemuVm {
           : { driver: 'virtio-blk-pci', id: `dev-${id}`, drive: `blk-${id}`, bus: port, serial },
       );
     } catch (err) {
-      await this.#qmp.execute('blockdev-del', { 'node-name': `blk-${id}` }).catch(() => {});
+      await bestEffort(
+        this.#log,
+        `remove block node blk-${id} after a failed hot-plug`,
+        this.#qmp.execute('blockdev-del', { 'node-name': `blk-${id}` }),
+      );
       this.#facts.devices = this.#facts.devices.filter((d) => d.id !== id);
       await this.#persist();
       throw err;
@@ -575,7 +593,11 @@ export class QemuVm {
         bus: port,
       });
     } catch (err) {
-      await this.#qmp.execute('netdev_del', { id: `net-${id}` }).catch(() => {});
+      await bestEffort(
+        this.#log,
+        `remove netdev net-${id} after a failed hot-plug`,
+        this.#qmp.execute('netdev_del', { id: `net-${id}` }),
+      );
       this.#facts.devices = this.#facts.devices.filter((d) => d.id !== id);
       await this.#persist();
       throw err;
@@ -648,7 +670,8 @@ export class QemuVm {
   async stop(graceMs = 3000): Promise<void> {
     this.#stopping = true;
     if (this.isAlive()) {
-      await this.#qmp.execute('quit', undefined, 2000).catch(() => {});
+      // QEMU may already be going (the socket closes under the request): SIGKILL follows anyway
+      await bestEffort(this.#log, 'ask QEMU to quit', this.#qmp.execute('quit', undefined, 2000));
       const killed = this.#clock.sleep(graceMs).then(() => {
         if (isProcessAlive(this.#facts.pid)) {
           try {
@@ -668,7 +691,11 @@ export class QemuVm {
       }
     }
     this.detach();
-    await removeVmCgroup(this.#facts.vmId);
+    await bestEffort(
+      this.#log,
+      `remove the cgroup of VM ${this.#facts.vmId}`,
+      removeVmCgroup(this.#facts.vmId),
+    );
   }
 
   /** Closes the host's connections to the VM; QEMU keeps running. */

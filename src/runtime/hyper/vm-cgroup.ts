@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../../lib/index.js';
+import { bestEffort, unlessMissing, type Logger } from '../../lib/index.js';
 
 const root = '/sys/fs/cgroup';
 const groupName = 'h8s-hyper';
@@ -65,8 +65,15 @@ export async function placeVmInCgroup(
       // controllers for it; only QEMU processes of this runtime are placed there, and the limits
       // only ever restrict them.
       await mkdir(parent, { recursive: true });
-      await writeFile(join(root, 'cgroup.subtree_control'), '+cpu +memory').catch(() => {});
-      await writeFile(join(parent, 'cgroup.subtree_control'), '+cpu +memory').catch(() => {});
+      // already enabled, or delegated by whoever runs us: the limits below fail loudly if not
+      const enable = (dir: string) =>
+        bestEffort(
+          log,
+          `enable cpu and memory in ${dir}`,
+          writeFile(join(dir, 'cgroup.subtree_control'), '+cpu +memory'),
+        );
+      await enable(root);
+      await enable(parent);
       const dir = found.dirs.cpu as string;
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'cpu.max'), `${quotaUs} ${periodUs}`);
@@ -101,8 +108,8 @@ export async function removeVmCgroup(vmId: string): Promise<void> {
   const found = await dirsFor(vmId);
   if (!found) return;
   for (const d of new Set(Object.values(found.dirs))) {
-    // PRIVILEGED: removes this VM's (empty) cgroup.
-    await rmdir(d).catch(() => {});
+    // PRIVILEGED: removes this VM's (empty) cgroup; EBUSY (a process left) is the caller's to report.
+    await unlessMissing(rmdir(d));
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bestEffort, systemClock, type Clock, type Logger } from '../../lib/index.js';
+import { bestEffort, systemClock, unlessMissing, type Clock, type Logger } from '../../lib/index.js';
 import { VmSession, type BootParams, type VmSessionHandlers } from './vm-session.js';
 import { deflate, rebalance, type BalloonPolicy } from './balloon.js';
 
@@ -116,7 +116,7 @@ export class VmPool {
     }
     for (const name of names) {
       const dir = join(this.#o.boot.vmsDir, name);
-      const owner = await readFile(join(dir, 'owner'), 'utf8').catch(() => undefined);
+      const owner = await unlessMissing(readFile(join(dir, 'owner'), 'utf8'));
       if (owner) {
         // Owned by a sandbox: adoptSandbox takes it. Its state dir gone means the core
         // forgot the sandbox: nobody will ever adopt it.
@@ -165,7 +165,11 @@ export class VmPool {
       else {
         // Dead, orphaned or not ours to keep: make sure its QEMU is gone, then remove.
         const { QemuVm } = await import('./qemu-vm.js');
-        const vm = await QemuVm.adopt(dir, { log: this.#o.log }).catch(() => undefined);
+        const vm = await bestEffort(
+          this.#o.log,
+          `adopt VM ${name} to stop it`,
+          QemuVm.adopt(dir, { log: this.#o.log }),
+        );
         if (vm) await bestEffort(this.#o.log, 'stop an orphaned VM', vm.stop(0));
         await rm(dir, { recursive: true, force: true });
       }

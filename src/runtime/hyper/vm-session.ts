@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock, Logger } from '../../lib/index.js';
+import { bestEffort, type Clock, type Exec, type Logger } from '../../lib/index.js';
 import { AgentConnection, type OutputSink } from './agent-connection.js';
 import type { AgentEvent } from './protocol.js';
 import { QemuVm, type GuestMachine, type VmSpec } from './qemu-vm.js';
@@ -27,6 +27,8 @@ export interface BootParams extends GuestMachine {
   readonly templates?: VmTemplates;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** How processes (QEMU) are spawned; default the real one. */
+  readonly exec?: Exec;
 }
 
 const idleHandlers = (log: Logger): VmSessionHandlers => ({
@@ -105,7 +107,12 @@ export class VmSession {
           ...(p.ramBackend ? { ramBackend: p.ramBackend } : {}),
           ...(clone ? { ram: clone.ram } : {}),
         },
-        { log: p.log, ...(p.clock ? { clock: p.clock } : {}), ...(signal ? { signal } : {}) },
+        {
+          log: p.log,
+          ...(p.clock ? { clock: p.clock } : {}),
+          ...(p.exec ? { exec: p.exec } : {}),
+          ...(signal ? { signal } : {}),
+        },
       );
       const conn = await AgentConnection.connect(
         {
@@ -123,7 +130,7 @@ export class VmSession {
       holder.s = s;
       return s;
     } catch (err) {
-      await vm?.stop(0).catch(() => {});
+      if (vm) await bestEffort(p.log, `stop VM ${dir} that did not boot`, vm.stop(0));
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
@@ -167,7 +174,7 @@ export class VmSession {
       return s;
     } catch (err) {
       p.log.warn('Adopted VM does not answer; stopping it', { dir, err: err as Error });
-      await vm.stop(0).catch(() => {});
+      await bestEffort(p.log, `stop adopted VM ${dir}`, vm.stop(0));
       return undefined;
     }
   }
@@ -180,7 +187,8 @@ export class VmSession {
   /** Powers the guest off (it syncs disks), then stops QEMU, then removes the VM's directory. */
   async destroy(): Promise<void> {
     if (this.vm.isAlive() && !this.conn.isClosed) {
-      await this.conn.request('shutdown', {}, 3000).catch(() => {});
+      // a guest that does not answer is stopped below all the same
+      await bestEffort(this.vm.log, 'ask the guest to power off', this.conn.request('shutdown', {}, 3000));
       await Promise.race([this.vm.exited, new Promise((r) => setTimeout(r, 3000))]);
     }
     this.conn.close();

@@ -21,13 +21,16 @@ import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } fr
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import {
-  execFile,
+  bestEffort,
   internal,
   invalid,
   parseJson,
   parseWith,
   systemClock,
+  systemExec,
+  unlessMissing,
   type Clock,
+  type Exec,
   type Logger,
 } from '../../lib/index.js';
 import { AgentConnection } from './agent-connection.js';
@@ -41,6 +44,8 @@ export interface TemplateMachine extends GuestMachine {
   readonly bootTimeoutMs: number;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** How processes (QEMU, fallocate, dd) are spawned; default the real one. */
+  readonly exec?: Exec;
 }
 
 export interface VmTemplateOptions extends TemplateMachine {
@@ -90,9 +95,10 @@ async function sha256File(path: string): Promise<string> {
  * read as zero pages, pages no clone maps): otherwise the check alone would keep the whole
  * guest size resident. Pages clones map stay.
  */
-async function sha256Ram(path: string): Promise<string> {
+async function sha256Ram(path: string, exec: Exec): Promise<string> {
   const digest = await sha256File(path);
-  await execFile(['dd', `if=${path}`, 'iflag=nocache', 'count=0', 'status=none']).catch(() => undefined);
+  // only a page-cache hint: the digest above is what matters
+  await exec.execFile(['dd', `if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { check: false });
   return digest;
 }
 
@@ -137,7 +143,7 @@ export class VmTemplates {
   /** What the saved state depends on besides the size and the guest build. */
   #hash(): Promise<string> {
     this.#keyHash ??= (async () => {
-      const q = await stat(this.#o.qemuBinary).catch(() => undefined);
+      const q = await unlessMissing(stat(this.#o.qemuBinary));
       const h = createHash('sha256');
       h.update(
         JSON.stringify([
@@ -238,7 +244,7 @@ export class VmTemplates {
     try {
       text = await readFile(join(dir, 'template.json'), 'utf8');
     } catch {
-      if (await stat(dir).catch(() => undefined)) throw internal(`Template "${name}" has no template.json`);
+      if (await unlessMissing(stat(dir))) throw internal(`Template "${name}" has no template.json`);
       return undefined;
     }
     const meta = parseWith(TemplateMetaSchema, parseJson(text, 'template.json'), `template "${name}"`);
@@ -251,7 +257,7 @@ export class VmTemplates {
       throw internal(`Template "${name}": RAM file has ${rs.size} bytes, expected ${meta.ramBytes}`);
     if (ss.size !== meta.stateBytes)
       throw internal(`Template "${name}": state file has ${ss.size} bytes, expected ${meta.stateBytes}`);
-    const [rh, sh] = await Promise.all([sha256Ram(ram), sha256File(state)]);
+    const [rh, sh] = await Promise.all([sha256Ram(ram, this.#o.exec ?? systemExec), sha256File(state)]);
     if (rh !== meta.ramSha256 || sh !== meta.stateSha256)
       throw internal(`Template "${name}": RAM or state does not match its recorded hash`);
     return this.#ref(name, size);
@@ -300,7 +306,11 @@ export class VmTemplates {
           useCgroup: false,
           ram: { mode: 'template', file: join(tmp, 'ram') },
         },
-        { log, ...(this.#o.clock ? { clock: this.#o.clock } : {}) },
+        {
+          log,
+          ...(this.#o.clock ? { clock: this.#o.clock } : {}),
+          ...(this.#o.exec ? { exec: this.#o.exec } : {}),
+        },
       );
       // Wait for the idle agent, without entropy: whatever the template holds, every clone holds.
       const conn = await AgentConnection.connect(
@@ -331,9 +341,11 @@ export class VmTemplates {
       const state = join(tmp, 'state');
       // The agent zeroed the guest's free memory (channel.c, template_prepare): zero pages
       // become holes, so the template keeps only what the guest kernel uses.
-      await execFile(['fallocate', '--dig-holes', ram]).catch((err: unknown) =>
-        log.warn('Cannot punch the zero pages out of a VM template', { template: name, err: err as Error }),
-      );
+      await (this.#o.exec ?? systemExec)
+        .execFile(['fallocate', '--dig-holes', ram])
+        .catch((err: unknown) =>
+          log.warn('Cannot punch the zero pages out of a VM template', { template: name, err: err as Error }),
+        );
       // Written back now, so the page cache can drop what no clone maps (sha256Ram).
       const fh = await open(ram, 'r+');
       try {
@@ -349,7 +361,7 @@ export class VmTemplates {
         cpus: size.cpus,
         memoryMiB: size.memoryMiB,
         ramBytes: rs.size,
-        ramSha256: await sha256Ram(ram),
+        ramSha256: await sha256Ram(ram, this.#o.exec ?? systemExec),
         stateBytes: ss.size,
         stateSha256: await sha256File(state),
         builtAtMs: this.#clock.now(),
@@ -366,7 +378,7 @@ export class VmTemplates {
       log.info('VM template ready', { template: name, buildMs: meta.buildMs, stateBytes: ss.size });
       return this.#ref(name, size);
     } catch (err) {
-      await vm?.stop(0).catch(() => {});
+      if (vm) await bestEffort(log, `stop the VM of failed template ${name}`, vm.stop(0));
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }
@@ -434,6 +446,7 @@ export async function openVmTemplates(
     bootTimeoutMs: boot.bootTimeoutMs,
     log: boot.log,
     ...(boot.clock ? { clock: boot.clock } : {}),
+    ...(boot.exec ? { exec: boot.exec } : {}),
   });
   await t.gc(o.keepSizes);
   return t;

@@ -6,9 +6,18 @@
  * What is attached is recorded in `<stateDir>/volumes.json` so a restarted daemon can release it.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFile, findExecutable, invalid, type Logger } from '../../lib/index.js';
+import {
+  describeError,
+  findExecutable,
+  invalid,
+  systemExec,
+  unlessMissing,
+  writeJsonFileAtomic,
+  type Exec,
+  type Logger,
+} from '../../lib/index.js';
 import { isMountPoint, unmount } from '../host-mounts.js';
 
 interface AttachedVolume {
@@ -23,11 +32,13 @@ interface AttachedVolume {
 export class BlockVolumes {
   readonly #dir: string;
   readonly #log: Logger;
+  readonly #exec: Exec;
   #volumes: AttachedVolume[] = [];
   #loaded = false;
   #chain: Promise<unknown> = Promise.resolve();
 
-  constructor(sandboxDir: string, log: Logger) {
+  constructor(sandboxDir: string, log: Logger, exec: Exec = systemExec) {
+    this.#exec = exec;
     this.#dir = sandboxDir;
     this.#log = log;
   }
@@ -48,9 +59,7 @@ export class BlockVolumes {
   }
 
   async #save(): Promise<void> {
-    const tmp = `${this.#file}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.#volumes));
-    await rename(tmp, this.#file);
+    await writeJsonFileAtomic(this.#file, this.#volumes);
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -69,7 +78,7 @@ export class BlockVolumes {
       await this.#load();
       const known = this.#volumes.find((v) => v.hostPath === hostPath);
       if (known && (await isMountPoint(known.mountPoint))) return known.mountPoint;
-      const st = await stat(hostPath).catch(() => undefined);
+      const st = await unlessMissing(stat(hostPath));
       const cause = (message: string) => ({
         details: { causes: [{ reason: 'FieldValueInvalid', message, field }] },
       });
@@ -83,7 +92,7 @@ export class BlockVolumes {
       let isLoop = false;
       if (st.isFile()) {
         // PRIVILEGED: attaches the pod's disk image file to a free loop device.
-        const r = await execFile(['losetup', '--find', '--show', hostPath], { timeoutMs: 30_000 });
+        const r = await this.#exec.execFile(['losetup', '--find', '--show', hostPath], { timeoutMs: 30_000 });
         device = r.stdout.trim();
         isLoop = true;
       }
@@ -96,14 +105,16 @@ export class BlockVolumes {
       this.#volumes = [...this.#volumes.filter((v) => v.hostPath !== hostPath), record];
       await this.#save();
       try {
-        const probe = await execFile(['blkid', '-o', 'value', '-s', 'TYPE', device], { check: false });
+        const probe = await this.#exec.execFile(['blkid', '-o', 'value', '-s', 'TYPE', device], {
+          check: false,
+        });
         const existing = probe.stdout.trim();
         if (existing === '') {
           const mkfs = await findExecutable(`mkfs.${fsType}`);
           if (!mkfs)
             throw invalid(`Cannot format block volume "${hostPath}": mkfs.${fsType} is not installed`);
           // PRIVILEGED: formats the pod's own (empty) volume on first use.
-          await execFile(fsType === 'ext4' ? [mkfs, '-q', '-F', device] : [mkfs, '-q', device], {
+          await this.#exec.execFile(fsType === 'ext4' ? [mkfs, '-q', '-F', device] : [mkfs, '-q', device], {
             timeoutMs: 300_000,
           });
         } else if (existing !== fsType) {
@@ -114,7 +125,7 @@ export class BlockVolumes {
         }
         await mkdir(mountPoint, { recursive: true });
         // PRIVILEGED: mounts the pod's volume under the sandbox's state dir (bound into containers).
-        await execFile(['mount', '-t', fsType, '-o', 'nosuid,nodev', device, mountPoint], {
+        await this.#exec.execFile(['mount', '-t', fsType, '-o', 'nosuid,nodev', device, mountPoint], {
           timeoutMs: 60_000,
         });
       } catch (err) {
@@ -129,10 +140,15 @@ export class BlockVolumes {
     if (await isMountPoint(v.mountPoint)) await unmount(v.mountPoint);
     if (v.isLoop) {
       // PRIVILEGED: detaches the loop device this pod attached.
-      await execFile(['losetup', '-d', v.device], { check: false });
+      await this.#exec.execFile(['losetup', '-d', v.device], { check: false });
     }
     this.#volumes = this.#volumes.filter((x) => x !== v);
-    await this.#save().catch(() => {});
+    await this.#save().catch((err: unknown) =>
+      this.#log.warn('Cannot record a released block volume; the next adoption releases it again', {
+        hostPath: v.hostPath,
+        error: describeError(err),
+      }),
+    );
   }
 
   /** Unmounts and detaches every volume of the pod. Idempotent. */

@@ -6,6 +6,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { unlessMissing } from '../../lib/index.js';
 
 const cgroupRoot = '/sys/fs/cgroup';
 
@@ -53,8 +54,9 @@ async function removeDirTree(dir: string): Promise<void> {
     return;
   }
   for (const e of entries) if (e.isDirectory()) await removeDirTree(join(dir, e.name));
-  // PRIVILEGED: removes an (empty) cgroup the runtime created for one of its pods.
-  await rmdir(dir).catch(() => {});
+  // PRIVILEGED: removes an (empty) cgroup the runtime created for one of its pods; one that
+  // still holds a process (EBUSY) is the caller's to report.
+  await unlessMissing(rmdir(dir));
 }
 
 /** Removes a cgroup subtree (children first) in every hierarchy; cgroups still in use stay. */

@@ -11,7 +11,7 @@
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { invalid } from '../../lib/index.js';
+import { invalid, unlessMissing } from '../../lib/index.js';
 
 export interface ResolvedUser {
   readonly uid: number;
@@ -64,10 +64,10 @@ async function readImageFile(files: ImageFiles, name: 'passwd' | 'group'): Promi
     }
     // the topmost layer that has /etc/<name> (or deletes it) decides, as overlayfs would
     for (const layer of [...files.layers].reverse()) {
-      const etc = await lstat(join(layer, 'etc')).catch(() => undefined);
+      const etc = await unlessMissing(lstat(join(layer, 'etc')));
       if (!etc) continue;
       if (!etc.isDirectory()) return undefined; // deleted or replaced by a non-directory
-      const st = await lstat(join(layer, 'etc', name)).catch(() => undefined);
+      const st = await unlessMissing(lstat(join(layer, 'etc', name)));
       if (!st) continue;
       if (isWhiteout(st) || !st.isFile()) return undefined;
       return await readRegularFile(join(layer, 'etc', name));

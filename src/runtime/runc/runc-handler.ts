@@ -23,6 +23,7 @@ import {
   systemClock,
   systemExec,
   unavailable,
+  unlessMissing,
   writeJsonFileAtomic,
   type Logger,
   type Clock,
@@ -79,6 +80,18 @@ async function readJson(file: string): Promise<unknown> {
 /** Creates the runc handler. Nothing touches the host until `probe` or `startSandbox`. */
 export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
   const log = options.log.child({ handler: 'runc' });
+  /** A state file of an adopted pod: absent is normal (it never got that far); unreadable is logged. */
+  const readStateFile = async (path: string): Promise<unknown> => {
+    try {
+      return await unlessMissing(readJson(path));
+    } catch (err) {
+      log.warn('Cannot read a runc state file; the object it describes is not adopted', {
+        path,
+        error: describeError(err),
+      });
+      return undefined;
+    }
+  };
   const clock = options.clock ?? systemClock;
   const exec = options.exec ?? systemExec;
   const settings: RuncSettings = {
@@ -174,7 +187,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
 
     async adoptSandbox(req: SandboxAdoptRequest): Promise<SandboxHandle | undefined> {
       const rt = await prepare();
-      const state = (await readJson(join(req.stateDir, 'sandbox.json')).catch(() => undefined)) as
+      const state = (await readStateFile(join(req.stateDir, 'sandbox.json'))) as
         { stopped?: boolean } | undefined;
       if (!state) return undefined;
       const sb = newSandbox(rt, req);
@@ -183,8 +196,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       for (const known of req.containers) {
         const id = known.spec.id;
         const dir = containerDir(req.stateDir, id);
-        const file = (await readJson(join(dir, 'container.json')).catch(() => undefined)) as
-          ContainerFile | undefined;
+        const file = (await readStateFile(join(dir, 'container.json'))) as ContainerFile | undefined;
         if (!file) continue;
         const phase: ContainerPhase = known.exited ? 'exited' : known.started ? 'running' : 'created';
         const c = newContainer(file, dir, phase);
@@ -195,7 +207,12 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
             c.phase = 'exited';
             continue;
           }
-          const watched = await watchShim(join(dir, 'shim.sock')).catch(() => undefined);
+          // no monitor to reconnect to (it exited with its container): the exit is recorded below
+          const watched = await bestEffort(
+            log,
+            `reconnect to the monitor of ${id}`,
+            watchShim(join(dir, 'shim.sock')),
+          );
           if (watched) {
             void watched.ended.then((exit) => sb.processExit(c, exit));
           } else {
@@ -206,8 +223,12 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
         } else if (alive) {
           // the daemon died between starting the monitor and hearing back from it: a monitor
           // that is there (or an exit it recorded) means the container did start
-          const watched = await watchShim(join(dir, 'shim.sock')).catch(() => undefined);
-          const exitFile = await readFile(join(dir, 'exit.json'), 'utf8').catch(() => undefined);
+          const watched = await bestEffort(
+            log,
+            `reconnect to the monitor of ${id}`,
+            watchShim(join(dir, 'shim.sock')),
+          );
+          const exitFile = await unlessMissing(readFile(join(dir, 'exit.json'), 'utf8'));
           if (watched || exitFile !== undefined) {
             c.phase = 'running';
             const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());

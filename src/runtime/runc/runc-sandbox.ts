@@ -22,6 +22,7 @@ import {
   invalid,
   timeout as timeoutError,
   unavailable,
+  unlessMissing,
   writeJsonFileAtomic,
   type Clock,
   type Exec,
@@ -201,7 +202,7 @@ export class RuncSandbox implements SandboxHandle {
     this.#clock = d.clock;
     this.#exec = d.exec;
     this.env = describePodEnvironment(d.dir, d.config);
-    this.volumes = new BlockVolumes(d.dir, d.log);
+    this.volumes = new BlockVolumes(d.dir, d.log, this.#exec);
   }
 
   get cgroupDir(): string {
@@ -449,7 +450,14 @@ export class RuncSandbox implements SandboxHandle {
     const sock = join(c.dir, 'shim.sock');
     void watchShim(sock)
       .then(({ ended }) => ended)
-      .catch(() => undefined)
+      .catch((err: unknown) => {
+        // no monitor to talk to: the exit file it left (or its absence) tells what happened
+        this.#log.debug('Cannot reach the monitor of a container', {
+          containerId: c.file.id,
+          error: describeError(err),
+        });
+        return undefined;
+      })
       .then((exit) => this.processExit(c, exit));
   }
 
@@ -543,7 +551,11 @@ export class RuncSandbox implements SandboxHandle {
     await this.#exec.execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
     await unmountAll(c.dir);
     await rm(c.dir, { recursive: true, force: true });
-    await removeCgroupTree(c.file.cgroupsPath, this.rt.cgroupVersion);
+    await bestEffort(
+      this.#log,
+      `remove the cgroup of container ${containerId}`,
+      removeCgroupTree(c.file.cgroupsPath, this.rt.cgroupVersion),
+    );
     this.containers.delete(containerId);
   }
 
@@ -760,7 +772,11 @@ export class RuncSandbox implements SandboxHandle {
     }
     await this.volumes.releaseAll();
     await teardownPodEnvironment(this.dir);
-    await removeCgroupTree(this.cgroupDir, this.rt.cgroupVersion);
+    await bestEffort(
+      this.#log,
+      `remove the cgroup of pod sandbox ${this.id}`,
+      removeCgroupTree(this.cgroupDir, this.rt.cgroupVersion),
+    );
     this.stopped = true;
     await writeJsonFileAtomic(join(this.dir, 'sandbox.json'), { id: this.id, stopped: true });
   }
@@ -881,7 +897,7 @@ async function listHostDevices(): Promise<OciDevice[]> {
   for (const dir of ['/dev', '/dev/net']) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const p = join(dir, name);
-      const st = await lstat(p).catch(() => undefined);
+      const st = await unlessMissing(lstat(p));
       if (!st || !(st.isCharacterDevice() || st.isBlockDevice())) continue;
       if (['/dev/console', '/dev/tty', '/dev/ptmx'].includes(p) || /^\/dev\/tty\d/.test(p)) continue;
       const rdev = st.rdev;

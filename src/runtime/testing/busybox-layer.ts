@@ -21,7 +21,7 @@ export async function buildBusyboxLayer(dir: string): Promise<string> {
   await chmod(join(dir, 'bin', 'busybox'), 0o755);
   const list = await execFile([busyboxPath, '--list'], { timeoutMs: 10_000 });
   for (const applet of list.stdout.split('\n').filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox')) {
-    await symlink('busybox', join(dir, 'bin', applet)).catch(() => {});
+    await symlink('busybox', join(dir, 'bin', applet)).catch(alreadyLinked);
   }
   await writeFile(
     join(dir, 'etc', 'passwd'),
@@ -62,4 +62,9 @@ export function busyboxImageRecord(overrides: Partial<ImageRecord['config']> = {
       ...overrides,
     },
   };
+}
+
+/** Applets listed twice (or a layer built again over itself) find their link there already. */
+function alreadyLinked(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
 }

@@ -112,13 +112,17 @@ export function runRuntimeConformance(name: string, setup: () => Promise<Conform
     });
 
     after(async () => {
+      // every sandbox is tried; one that cannot be removed fails the suite after the clean-up
+      const failures: unknown[] = [];
       try {
         for (const s of await rt.listPodSandbox({ labelSelector: {} })) {
-          if (s.metadata.namespace === 'conformance') await rt.removePodSandbox(s.id).catch(() => {});
+          if (s.metadata.namespace === 'conformance')
+            await rt.removePodSandbox(s.id).catch((err: unknown) => failures.push(err));
         }
       } finally {
         await env?.cleanup();
       }
+      if (failures.length) throw new AggregateError(failures, 'Conformance sandboxes were left behind');
     });
 
     it('runs a sandbox through its lifecycle: ready, stopped, removed', async () => {

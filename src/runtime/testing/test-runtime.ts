@@ -185,14 +185,16 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
       }
     } finally {
       client.close();
-      await stopDaemon().catch(() => {});
+      await stopDaemon().catch((err: unknown) => push(`cleanup: stop the daemon: ${String(err)}\n`));
       await killMonitorsUnder(root);
       const runcRoot = join(root, 'runc');
       for (const name of await readdir(runcRoot).catch(() => [] as string[])) {
         if (name === 'bin') continue;
         await execFile(['runc', '--root', runcRoot, 'delete', '--force', name], { check: false });
       }
-      await unmountAll(root).catch(() => {});
+      await unmountAll(root).catch((err: unknown) =>
+        push(`cleanup: unmount under ${root}: ${String(err)}\n`),
+      );
       await removeCgroupTree(cgroupParent, await detectCgroupVersion());
       await rm(root, { recursive: true, force: true });
       if (ownRegistry) await registry.stop();
