@@ -24,7 +24,7 @@ import {
   type Kubectl,
   type ServerProcess,
 } from './helpers/api-server.js';
-import { killProcessesUnder } from './helpers/processes.js';
+import { killProcessesUnder } from '../../src/runtime/testing/processes.js';
 
 const nodeName = 'e2e-node';
 

@@ -14,7 +14,7 @@ import { defaultGuestDir, findGuestAssets, type GuestAssets } from '../../src/ru
 import { repoRoot, startTestRuntime, type TestRuntime } from '../../src/runtime/testing/test-runtime.js';
 
 import { hyperctlBin } from './helpers/hyperctl.js';
-import { killProcessesUnder } from './helpers/processes.js';
+import { killProcessesUnder } from '../../src/runtime/testing/processes.js';
 
 describe('hyper pods through the daemon and hyperctl', { timeout: 900_000 }, () => {
   let d: TestRuntime;

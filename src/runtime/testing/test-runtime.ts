@@ -11,11 +11,12 @@
  * this root, runc containers, mounts, cgroups and the directory itself.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createImageService } from '../../images/index.js';
+import { killProcessesUnder } from './processes.js';
 import { pushBusybox, startTestRegistry, type TestRegistry } from '../../images/testing/index.js';
 import {
   createLogger,
@@ -186,7 +187,8 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
     } finally {
       client.close();
       await stopDaemon().catch((err: unknown) => push(`cleanup: stop the daemon: ${String(err)}\n`));
-      await killMonitorsUnder(root);
+      // the daemon is gone; its VMs (pooled ones too) and runc monitors outlive it by design
+      await killProcessesUnder(root);
       const runcRoot = join(root, 'runc');
       for (const name of await readdir(runcRoot).catch(() => [] as string[])) {
         if (name === 'bin') continue;
@@ -235,16 +237,3 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
 }
 
 /** Kills the monitors and exec helpers started for this root (their argv names it). */
-async function killMonitorsUnder(root: string): Promise<void> {
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes('h8s-runc-shim') && cmd.includes(root)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-}
