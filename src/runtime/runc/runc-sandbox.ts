@@ -370,7 +370,7 @@ export class RuncSandbox implements SandboxHandle {
       await writeJsonFileAtomic(join(dir, 'container.json'), file);
       this.containers.set(spec.id, newContainer(file, dir, 'created'));
     } catch (err) {
-      await bestEffort(this.#log, 'unmount a container that failed to create', unmountAll(dir));
+      await bestEffort(this.#log, 'unmount a container that failed to create', unmountAll(dir, this.#exec));
       await bestEffort(
         this.#log,
         'remove a container that failed to create',
@@ -466,7 +466,7 @@ export class RuncSandbox implements SandboxHandle {
     c.exitHandling ??= (async () => {
       let exit = fromFrame;
       const exitFile = join(c.dir, 'exit.json');
-      if (!exit) exit = parseShimExit(await readFile(exitFile, 'utf8').catch(() => ''));
+      if (!exit) exit = parseShimExit((await unlessMissing(readFile(exitFile, 'utf8'))) ?? '');
       let reason: string;
       let message = '';
       if (!exit) {
@@ -549,7 +549,7 @@ export class RuncSandbox implements SandboxHandle {
     if (c.phase === 'running') await this.stopContainer(containerId, 0, 'SIGKILL');
     // PRIVILEGED: removes the container's runc state and cgroup.
     await this.#exec.execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
-    await unmountAll(c.dir);
+    await unmountAll(c.dir, this.#exec);
     await rm(c.dir, { recursive: true, force: true });
     await bestEffort(
       this.#log,
@@ -766,12 +766,12 @@ export class RuncSandbox implements SandboxHandle {
       await c.exitHandling;
       // PRIVILEGED: removes the stopped container's runc state and cgroup.
       await this.#exec.execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), { check: false });
-      await unmountAll(join(c.dir, 'rootfs')).catch((err: unknown) =>
+      await unmountAll(join(c.dir, 'rootfs'), this.#exec).catch((err: unknown) =>
         this.#log.warn('Cannot unmount a container root', { containerId: c.file.id, error: err }),
       );
     }
     await this.volumes.releaseAll();
-    await teardownPodEnvironment(this.dir);
+    await teardownPodEnvironment(this.dir, this.#exec);
     await bestEffort(
       this.#log,
       `remove the cgroup of pod sandbox ${this.id}`,
@@ -783,7 +783,7 @@ export class RuncSandbox implements SandboxHandle {
 
   async destroy(): Promise<void> {
     await this.stop();
-    await unmountAll(this.dir);
+    await unmountAll(this.dir, this.#exec);
   }
 }
 
@@ -895,7 +895,7 @@ function commonDir(paths: readonly string[]): string {
 async function listHostDevices(): Promise<OciDevice[]> {
   const out: OciDevice[] = [];
   for (const dir of ['/dev', '/dev/net']) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
+    for (const name of (await unlessMissing(readdir(dir))) ?? []) {
       const p = join(dir, name);
       const st = await unlessMissing(lstat(p));
       if (!st || !(st.isCharacterDevice() || st.isBlockDevice())) continue;
