@@ -828,6 +828,20 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
       return handleOf(sb).portForward(port);
     },
 
+    async syncPodFiles(sandboxRef, hostPath): Promise<void> {
+      requireStarted();
+      if (!isAbsolute(hostPath) || hostPath.split('/').includes('..')) {
+        throw invalid(`File volume path "${hostPath}" must be absolute, without ".."`, {
+          details: {
+            causes: [{ reason: 'FieldValueInvalid', message: 'not an absolute path', field: 'hostPath' }],
+          },
+        });
+      }
+      const sb = sandboxRecord(sandboxRef);
+      if (sb.state !== 'SANDBOX_READY') throw conflict(`Pod sandbox "${sb.id}" is not ready`);
+      await handleOf(sb).syncFiles?.(hostPath);
+    },
+
     async containerStats(ref): Promise<ContainerStats> {
       const rec = containerRecord(ref);
       const sb = index.findSandbox(rec.podSandboxId);
