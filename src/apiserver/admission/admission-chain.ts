@@ -4,9 +4,11 @@
  */
 import type {
   AdmissionAttributes,
+  AdmissionFinish,
   AdmissionRequest,
   MutatingAdmissionPlugin,
   ValidatingAdmissionPlugin,
+  WriteOutcome,
 } from './admission-plugin.js';
 
 export interface AdmissionPlugins {
@@ -14,6 +16,12 @@ export interface AdmissionPlugins {
   readonly mutating?: readonly MutatingAdmissionPlugin[];
   /** Run after validation, in this order. */
   readonly validating?: readonly ValidatingAdmissionPlugin[];
+}
+
+const finishNothing: AdmissionFinish = () => Promise.resolve();
+
+async function finishAll(finishes: readonly AdmissionFinish[], outcome: WriteOutcome): Promise<void> {
+  for (let i = finishes.length - 1; i >= 0; i--) await finishes[i]?.(outcome);
 }
 
 export class AdmissionChain {
@@ -25,9 +33,26 @@ export class AdmissionChain {
     this.#validating = plugins.validating ?? [];
   }
 
-  /** The mutating phase: every plugin that handles the request, in order. @throws a refusal */
-  async admit(attributes: AdmissionAttributes): Promise<void> {
-    for (const p of this.#mutating) if (p.handles(attributes)) await p.admit(attributes);
+  /**
+   * The mutating phase: every plugin that handles the request, in order. Returns the finish the
+   * caller must call once with the write's outcome (plugins' finish functions in reverse order);
+   * when a plugin refuses, those before it are finished as `refused` first.
+   * @throws a refusal
+   */
+  async admit(attributes: AdmissionAttributes): Promise<AdmissionFinish> {
+    let finishes: AdmissionFinish[] | undefined;
+    for (const p of this.#mutating) {
+      if (!p.handles(attributes)) continue;
+      let finish: void | AdmissionFinish;
+      try {
+        finish = await p.admit(attributes);
+      } catch (err) {
+        if (finishes) await finishAll(finishes, 'refused');
+        throw err;
+      }
+      if (finish) (finishes ??= []).push(finish);
+    }
+    return finishes ? (outcome) => finishAll(finishes, outcome) : finishNothing;
   }
 
   /** The validating phase. @throws a refusal */
