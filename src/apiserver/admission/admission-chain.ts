@@ -10,6 +10,7 @@ import type {
   ValidatingAdmissionPlugin,
   WriteOutcome,
 } from './admission-plugin.js';
+import type { AdmissionFacts } from '../registry/kind-strategy.js';
 
 export interface AdmissionPlugins {
   /** Run first, in this order; each sees what the ones before it changed. */
@@ -69,6 +70,18 @@ export class AdmissionChain {
       this.#mutating.some((p) => p.readsObject && p.handles(request)) ||
       this.#validating.some((p) => p.readsObject && p.handles(request))
     );
+  }
+
+  /**
+   * Whether a create a write worker prepared (with these facts) must run with its object after
+   * all (see `AdmissionPlugin.needsPreparedObject`).
+   */
+  async needsPreparedObject(request: AdmissionRequest, facts: AdmissionFacts | undefined): Promise<boolean> {
+    for (const p of [...this.#mutating, ...this.#validating]) {
+      if (p.needsPreparedObject && p.handles(request) && (await p.needsPreparedObject(request, facts)))
+        return true;
+    }
+    return false;
   }
 
   /** The plugins' names in the order they run (for the start-up log). */

@@ -23,6 +23,7 @@
  */
 import type { KubeObject } from '../../api/index.js';
 import type { UserInfo } from '../filters/user-info.js';
+import type { AdmissionFacts } from '../registry/kind-strategy.js';
 
 export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -70,6 +71,12 @@ export interface AdmissionPlugin {
   readonly readsObject: boolean;
   /** Whether the plugin has a say in `request` (cheap: no object, no I/O). */
   handles(request: AdmissionRequest): boolean;
+  /**
+   * For a plugin with `readsObject` false that needs the object of some creates after all:
+   * whether this create, given its kind's `AdmissionFacts`, must run with its object (then the
+   * registry does the whole create on the event loop instead of using the worker's result).
+   */
+  needsPreparedObject?(request: AdmissionRequest, facts: AdmissionFacts | undefined): Promise<boolean>;
 }
 
 /** What became of a write that mutating admission let through. */

@@ -16,6 +16,7 @@ import type { KeyValueStore } from '../../storage/index.js';
 import { decodeShared } from '../registry/object-codec.js';
 import { objectKey, resourcePrefix, type KeySpace } from '../registry/storage-key.js';
 import { admissionForbidden } from './admission-forbidden.js';
+import type { AdmissionFacts } from '../registry/kind-strategy.js';
 import type { AdmissionAttributes, AdmissionRequest, MutatingAdmissionPlugin } from './admission-plugin.js';
 
 export interface PriorityDeps {
@@ -45,7 +46,9 @@ type PriorityClassObject = KubeObject & {
 
 export class Priority implements MutatingAdmissionPlugin {
   readonly name = 'Priority';
-  readonly readsObject = true;
+  // Most pods name no class and set no priority: their creates keep the write worker unless
+  // `needsPreparedObject` says otherwise.
+  readonly readsObject = false;
   readonly #store: KeyValueStore;
   readonly #clock: Clock;
   #defaultCache: { readonly atMs: number; readonly value: ResolvedClass | undefined } | undefined;
@@ -65,7 +68,23 @@ export class Priority implements MutatingAdmissionPlugin {
     );
   }
 
-  /** @throws Forbidden (no such class, a disagreeing priority, a second global default) */
+  /**
+   * A prepared create needs this plugin to see its object when it is a PriorityClass, or a pod
+   * that names a class, sets a priority or a preemption policy, or would get the global default.
+   */
+  async needsPreparedObject(request: AdmissionRequest, facts: AdmissionFacts | undefined): Promise<boolean> {
+    if (request.resource === 'priorityclasses') return true;
+    if (!facts) return true;
+    if (facts['priorityClassName'] !== undefined) return true;
+    if (facts['priority'] !== undefined || facts['preemptionPolicy'] !== undefined) return true;
+    return (await this.#globalDefault()) !== undefined;
+  }
+
+  /**
+   * Without an object (a create a write worker prepared, see `needsPreparedObject`) there is
+   * nothing to do: the pod's defaults (priority 0) are what this plugin would give it.
+   * @throws Forbidden (no such class, a disagreeing priority, a second global default)
+   */
   async admit(attributes: AdmissionAttributes): Promise<void> {
     if (attributes.resource === 'priorityclasses') return this.#admitClass(attributes);
     const pod = attributes.object as unknown as Pod | undefined;
@@ -92,6 +111,8 @@ export class Priority implements MutatingAdmissionPlugin {
       }
     }
     const priority = resolved?.value ?? 0;
+    // No class: the defaults give priority 0 (as a create prepared by a write worker gets it).
+    if (!resolved && spec.priority === undefined) return;
     if (spec.priority !== undefined && spec.priority !== priority) {
       throw admissionForbidden(
         attributes,

@@ -564,7 +564,8 @@ export class ResourceRegistry {
    * The event-loop half of a create prepared by a write worker (`prepareCreate`): admission,
    * the prepared error if any, and the store write. Only for creates whose admission does not
    * need the object (`createNeedsObject`). Returns the stored key-value, or `undefined` when a
-   * generated name collided (the caller retries the whole create).
+   * generated name collided or admission needs the object after all (the caller retries the
+   * whole create inline).
    * @throws what `prepareCreate` returned, what admission refuses with, AlreadyExists.
    */
   async createPrepared(
@@ -573,6 +574,15 @@ export class ResourceRegistry {
     ctx: WriteContext,
   ): Promise<KeyValue | undefined> {
     if (!prepared.ok && prepared.stage === 'decode') throw prepared.error;
+    if (
+      prepared.ok &&
+      (await this.#admission.needsPreparedObject(
+        this.admissionRequest('CREATE', namespace, prepared.admissionName, ctx),
+        prepared.facts,
+      ))
+    ) {
+      return undefined;
+    }
     const attributes = this.admissionAttributes(
       'CREATE',
       namespace,
