@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from '../../lib/index.js';
 import { startInProcessServer, type InProcessServer } from '../testing/in-process-server.js';
 
 const pods = '/api/v1/namespaces/default/pods';
@@ -112,14 +113,15 @@ for (const writeWorkers of [0, 1]) {
       assert.equal(second.status, 403, second.text);
       assert.match(String(second.json['message']), /PriorityClass default-prio is already marked as default/);
       // The default is cached for up to a second: ask until it shows.
-      let spec: PodSpec = {};
-      for (let i = 0; i < 30; i++) {
-        const r = await srv.request('POST', pods, { body: pod(`defaulted-${i}`) });
-        assert.equal(r.status, 201, r.text);
-        spec = specOf(r.json);
-        if (spec.priority === 50) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      let n = 0;
+      const spec = await waitFor(
+        async () => {
+          const r = await srv.request('POST', pods, { body: pod(`defaulted-${n++}`) });
+          assert.equal(r.status, 201, r.text);
+          return specOf(r.json).priority === 50 ? specOf(r.json) : undefined;
+        },
+        { timeoutMs: 5000, intervalMs: 100, description: 'a pod with the default priority' },
+      );
       assert.equal(spec.priority, 50);
       assert.equal(spec.priorityClassName, 'default-prio');
       // Updates keep the priority the create resolved.
