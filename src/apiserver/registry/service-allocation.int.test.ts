@@ -304,6 +304,16 @@ for (const backend of ['memory', 'sqlite', 'etcd'] as const) {
       assert.deepEqual(asSvc(headless.json).spec.clusterIPs, ['None']);
       assert.deepEqual(await srv.server.serviceAllocation.usage(), { ips: 1, ports: 0 });
 
+      // A LoadBalancer may do without node ports.
+      const bare = await srv.request('POST', svcPath(), {
+        body: service('bare-lb', { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false }),
+      });
+      assert.equal(bare.status, 201, bare.text);
+      assert.equal(asSvc(bare.json).spec.ports[0]?.nodePort, undefined);
+      assert.deepEqual(await srv.server.serviceAllocation.usage(), { ips: 2, ports: 0 });
+      assert.equal((await srv.request('DELETE', svcPath('default', 'bare-lb'))).status, 200);
+      assert.deepEqual(await srv.server.serviceAllocation.usage(), { ips: 1, ports: 0 });
+
       // Deletion through a finalizer releases when the object goes, not before.
       const lb = await srv.request('POST', svcPath(), {
         body: {

@@ -97,9 +97,16 @@ function needsClusterIp(spec: ServiceSpec | undefined): boolean {
   return spec !== undefined && spec.type !== 'ExternalName' && spec.clusterIP !== 'None';
 }
 
+/** Whether the type uses node ports (upstream's `needsNodePort`): requested ones are kept. */
 function needsNodePorts(spec: ServiceSpec | undefined): boolean {
-  const type = spec?.type;
-  return type === 'NodePort' || (type === 'LoadBalancer' && spec?.allocateLoadBalancerNodePorts !== false);
+  return spec?.type === 'NodePort' || spec?.type === 'LoadBalancer';
+}
+
+/** Whether ports without a node port get one (LoadBalancers may opt out). */
+function allocatesNodePorts(spec: ServiceSpec): boolean {
+  return (
+    spec.type === 'NodePort' || (spec.type === 'LoadBalancer' && spec.allocateLoadBalancerNodePorts !== false)
+  );
 }
 
 function sameList(a: readonly unknown[] | undefined, b: readonly unknown[] | undefined): boolean {
@@ -211,7 +218,7 @@ export class ServiceAllocation {
       const held = new Set(before.ports);
       (spec.ports ?? []).forEach((p, i) => {
         if (p.nodePort === undefined || p.nodePort === 0) {
-          dynamicPorts.push(p);
+          if (allocatesNodePorts(spec)) dynamicPorts.push(p);
           return;
         }
         const offset = portOffset(this.nodePortRange, p.nodePort);
