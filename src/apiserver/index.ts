@@ -39,3 +39,13 @@ export {
 } from './filters/authentication.js';
 export { anonymousUser, apiserverUser, type UserInfo } from './filters/user-info.js';
 export { defaultMaxRequestBodyBytes } from './endpoints/request-body.js';
+export {
+  defaultNodePortRange,
+  defaultServiceCidr,
+  kubernetesServiceIp,
+  parsePortRange,
+  parseServiceCidr,
+  type PortRange,
+  type ServiceCidr,
+} from './registry/service-ranges.js';
+export { ServiceAllocation, type RepairReport } from './registry/service-allocation.js';

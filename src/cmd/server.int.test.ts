@@ -37,6 +37,19 @@ describe('h8s server command line', () => {
     assert.match(r.stderr, /h8s server: Unknown flag --frobnicate/);
   });
 
+  it('exits 2 naming a bad service CIDR or node port range', async () => {
+    const cidr = await execFile([process.execPath, bin, 'server', '--service-cidr', '10.43.0.0/33'], {
+      check: false,
+    });
+    assert.equal(cidr.exitCode, 2);
+    assert.match(cidr.stderr, /h8s server: Invalid service CIDR "10\.43\.0\.0\/33"/);
+    const ports = await execFile([process.execPath, bin, 'server', '--service-node-port-range', '30000'], {
+      check: false,
+    });
+    assert.equal(ports.exitCode, 2);
+    assert.match(ports.stderr, /h8s server: Invalid node port range "30000": expected FIRST-LAST/);
+  });
+
   it('prints a kubeconfig error naming the missing file', async () => {
     const r = await execFile([process.execPath, bin, 'kubeconfig', '--data-dir', '/nonexistent-h8s'], {
       check: false,

@@ -49,6 +49,46 @@ describe('h8s server configuration', () => {
     }
   });
 
+  it('takes the service CIDR and node port range from flags, and refuses bad ones by name', () => {
+    const { config } = resolveServerConfig([], {});
+    assert.equal(config['service-cidr'], '10.43.0.0/16');
+    assert.equal(config['service-node-port-range'], '30000-32767');
+    const custom = resolveServerConfig(
+      [
+        '--service-cidr',
+        '10.96.0.5/24',
+        '--service-node-port-range',
+        '31000-31999',
+        '--advertise-address',
+        '192.0.2.7',
+      ],
+      {},
+    ).config;
+    assert.equal(custom['service-cidr'], '10.96.0.0/24', 'host bits are cleared');
+    assert.equal(custom['service-node-port-range'], '31000-31999');
+    assert.equal(custom['advertise-address'], '192.0.2.7');
+    assert.throws(
+      () => resolveServerConfig(['--service-cidr', '10.43.0.0'], {}),
+      /Invalid service CIDR "10\.43\.0\.0"/,
+    );
+    assert.throws(
+      () => resolveServerConfig(['--service-cidr', 'fd00::/108'], {}),
+      /only IPv4 service CIDRs are supported/,
+    );
+    assert.throws(
+      () => resolveServerConfig(['--service-cidr', '10.0.0.0/8'], {}),
+      /prefix length must be from \/12/,
+    );
+    assert.throws(
+      () => resolveServerConfig([], { H8S_SERVICE_NODE_PORT_RANGE: '32767-30000' }),
+      /Invalid node port range "32767-30000"/,
+    );
+    assert.throws(
+      () => resolveServerConfig(['--advertise-address', 'host'], {}),
+      /Invalid advertise-address/,
+    );
+  });
+
   it('accepts --flag=value and repeated list flags', () => {
     const { config } = resolveServerConfig(
       ['--port=6444', '--tls-san', 'a.example', '--tls-san=10.0.0.1,b.example'],

@@ -13,25 +13,30 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
-import { allKinds } from '../api/index.js';
+import { allKinds, parseIp } from '../api/index.js';
 import {
   ApiServer,
   createTokenAuthenticator,
+  defaultNodePortRange,
+  defaultServiceCidr,
   ensureAdminCredentials,
   ensureNodeCredentials,
   ensureServingCertificates,
+  parsePortRange,
+  parseServiceCidr,
   serverUrl,
   servingNames,
 } from '../apiserver/index.js';
-import { systemClock, type Logger, type LogLevel } from '../lib/index.js';
+import { describeError, systemClock, type Logger, type LogLevel } from '../lib/index.js';
 import { openKeyValueStore } from '../storage/index.js';
 import { createApiClient, loadKubeconfig, type ApiClient } from '../client/index.js';
 import { startControllers, type RunningControllers } from '../controllers/index.js';
 import { createLeaderElector, createLeaseLock } from '../reconcile/index.js';
 import { createScheduler } from '../scheduler/index.js';
 import { ensureBootstrapObjects } from './bootstrap-objects.js';
+import { runKubernetesService } from './kubernetes-service.js';
 import { superviseAgent, superviseRuntime, type SupervisedChild } from './supervised-child.js';
 import { daemonMain } from './daemon.js';
 import { versionInfo } from './version-info.js';
@@ -64,6 +69,18 @@ const flagSpecs = {
     type: 'string',
     help: "Socket of this node's runtime daemon (unix:///path; default <data-dir>/runtime.sock)",
   },
+  'service-cidr': {
+    type: 'required-string',
+    help: 'IPv4 CIDR Services get cluster IPs from; its first address is the kubernetes Service',
+  },
+  'service-node-port-range': {
+    type: 'required-string',
+    help: 'Ports NodePort and LoadBalancer Services get node ports from (FIRST-LAST)',
+  },
+  'advertise-address': {
+    type: 'string',
+    help: "Address pods reach the API server on (the kubernetes Service's endpoint; default: the bind address, or the host's first IPv4 address)",
+  },
   'log-level': { type: 'choice', help: 'Log level', choices: ['debug', 'info', 'warn', 'error'] },
   'log-format': { type: 'choice', help: 'Log line format', choices: ['json', 'text'] },
 } as const satisfies FlagSpecs;
@@ -83,6 +100,9 @@ export interface ServerConfig {
   readonly 'node-name': string;
   readonly 'tls-san': readonly string[];
   readonly 'runtime-endpoint': string;
+  readonly 'service-cidr': string;
+  readonly 'service-node-port-range': string;
+  readonly 'advertise-address': string;
   readonly 'log-level': LogLevel;
   readonly 'log-format': 'json' | 'text';
 }
@@ -96,6 +116,9 @@ function defaults(): FlagValues<typeof flagSpecs> {
     'node-name': hostname().toLowerCase(),
     'tls-san': [],
     'runtime-endpoint': '',
+    'service-cidr': defaultServiceCidr,
+    'service-node-port-range': defaultNodePortRange,
+    'advertise-address': '',
     'log-level': 'info',
     'log-format': 'json',
   };
@@ -125,6 +148,12 @@ export function resolveServerConfig(
     'node-name': merged['node-name'] as string,
     'tls-san': Object.freeze([...(merged['tls-san'] as string[])]),
     'runtime-endpoint': (merged['runtime-endpoint'] as string) || defaultRuntimeEndpointOf(dataDir),
+    'service-cidr': configValue(() => parseServiceCidr(merged['service-cidr'] as string).text),
+    'service-node-port-range': configValue(
+      () => parsePortRange(merged['service-node-port-range'] as string).text,
+    ),
+    'advertise-address':
+      (merged['advertise-address'] as string) || defaultAdvertiseAddress(merged['bind-address'] as string),
     'log-level': merged['log-level'] as LogLevel,
     'log-format': merged['log-format'] as 'json' | 'text',
   });
@@ -138,7 +167,30 @@ export function resolveServerConfig(
       `Invalid runtime-endpoint "${config['runtime-endpoint']}": expected unix:///absolute/path.sock`,
     );
   }
+  if (parseIp(config['advertise-address'])?.family !== 4) {
+    throw new ConfigError(
+      `Invalid advertise-address "${config['advertise-address']}": expected an IPv4 address`,
+    );
+  }
   return { config, args };
+}
+
+/** A range parser's value; its BadRequest message becomes the ConfigError's. */
+function configValue<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new ConfigError(describeError(err));
+  }
+}
+
+/** The bind address when it is one, else the host's first non-internal IPv4 address. */
+function defaultAdvertiseAddress(bindAddress: string): string {
+  if (bindAddress !== '0.0.0.0' && parseIp(bindAddress)?.family === 4) return bindAddress;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
 }
 
 function usage(): string {
@@ -209,6 +261,8 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
         bindAddress: config['bind-address'],
         port: config.port,
         tls: { key: certs.key, cert: certs.cert },
+        serviceCidr: config['service-cidr'],
+        nodePortRange: config['service-node-port-range'],
         version: versionInfo(),
       },
     );
@@ -224,6 +278,16 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
       userAgent: 'h8s-server',
     });
     await ensureBootstrapObjects(admin, log.child({ component: 'bootstrap' }), signal);
+    const kubernetesService = runKubernetesService(
+      { client: admin, clock, log },
+      {
+        clusterIp: server.serviceAllocation.kubernetesServiceIp,
+        port,
+        advertiseAddress: config['advertise-address'],
+      },
+      // Ends with the server, also when start-up fails after this point.
+      stopChildren.signal,
+    );
     const childOptions = {
       dataDir,
       runtimeEndpoint: config['runtime-endpoint'],
@@ -250,6 +314,7 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
     await server.run(signal);
     await controllers?.done;
     await scheduler;
+    await kubernetesService;
     log.info('h8s server stopped');
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -14,9 +14,16 @@
  * A plugin refuses by throwing an H8sError (Forbidden, NotFound, Invalid, ...), which becomes
  * the request's Status; the first refusal ends the request. A plugin must not have side effects
  * when `dryRun` is set.
+ *
+ * A mutating plugin that takes something outside the object (a cluster IP, a node port) returns
+ * an `AdmissionFinish`, which the registry calls once with what became of the write (upstream's
+ * `BeginCreate`/`BeginUpdate` finish functions and `AfterDelete`): `refused` (a later step
+ * refused it, the compare-and-swap lost, a dry run or a no-op), `stored` or `deleted`. So it can
+ * give back what a refused write took and what a stored write let go.
  */
 import type { KubeObject } from '../../api/index.js';
 import type { UserInfo } from '../filters/user-info.js';
+import type { AdmissionFacts } from '../registry/kind-strategy.js';
 
 export type AdmissionOperation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -64,11 +71,26 @@ export interface AdmissionPlugin {
   readonly readsObject: boolean;
   /** Whether the plugin has a say in `request` (cheap: no object, no I/O). */
   handles(request: AdmissionRequest): boolean;
+  /**
+   * For a plugin with `readsObject` false that needs the object of some creates after all:
+   * whether this create, given its kind's `AdmissionFacts`, must run with its object (then the
+   * registry does the whole create on the event loop instead of using the worker's result).
+   */
+  needsPreparedObject?(request: AdmissionRequest, facts: AdmissionFacts | undefined): Promise<boolean>;
 }
 
+/** What became of a write that mutating admission let through. */
+export type WriteOutcome = 'refused' | 'stored' | 'deleted';
+
+/** Called once per admitted write with its outcome; never throws (it logs what fails). */
+export type AdmissionFinish = (outcome: WriteOutcome) => Promise<void>;
+
 export interface MutatingAdmissionPlugin extends AdmissionPlugin {
-  /** May change `attributes.object`; throws to refuse the request. */
-  admit(attributes: AdmissionAttributes): Promise<void>;
+  /**
+   * May change `attributes.object`; throws to refuse the request. May return a finish function
+   * for the write's outcome (see the module comment).
+   */
+  admit(attributes: AdmissionAttributes): Promise<void | AdmissionFinish>;
 }
 
 export interface ValidatingAdmissionPlugin extends AdmissionPlugin {

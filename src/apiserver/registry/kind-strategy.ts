@@ -6,7 +6,15 @@
  */
 import type { KubeObject } from '../../api/index.js';
 
+/**
+ * A few fields of a create as the client sent them, which admission plugins that need the
+ * object only sometimes look at to decide (a pod's `priorityClassName`); they cross threads.
+ */
+export type AdmissionFacts = Readonly<Record<string, string | number | boolean | undefined>>;
+
 export interface KindStrategy {
+  /** The `AdmissionFacts` of a decoded create, before defaults. */
+  admissionFacts?(obj: KubeObject): AdmissionFacts;
   /** Called on create after system metadata is set and before defaulting. */
   prepareForCreate?(obj: KubeObject): void;
   /**

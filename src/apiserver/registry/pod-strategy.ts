@@ -5,7 +5,7 @@
  */
 import type { KubeObject } from '../../api/index.js';
 import { isRecord } from '../../lib/index.js';
-import type { KindStrategy } from './kind-strategy.js';
+import type { AdmissionFacts, KindStrategy } from './kind-strategy.js';
 
 const defaultGraceSeconds = 30;
 
@@ -15,6 +15,18 @@ function record(v: unknown): Record<string, unknown> {
 
 export const podStrategy: KindStrategy = {
   returnsDeletedObject: true,
+  // What the Priority admission plugin decides by (see admission/priority.ts).
+  admissionFacts(obj: KubeObject): AdmissionFacts {
+    const spec = record(obj['spec']);
+    const name = spec['priorityClassName'];
+    const priority = spec['priority'];
+    const policy = spec['preemptionPolicy'];
+    return {
+      priorityClassName: typeof name === 'string' && name !== '' ? name : undefined,
+      priority: typeof priority === 'number' ? priority : undefined,
+      preemptionPolicy: typeof policy === 'string' ? policy : undefined,
+    };
+  },
   gracePeriodSeconds(obj: KubeObject, requested: number | undefined): number {
     const spec = record(obj['spec']);
     const status = record(obj['status']);

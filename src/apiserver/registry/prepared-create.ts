@@ -16,6 +16,7 @@ import {
 } from '../../api/index.js';
 import { trackUpdate } from '../patch/field-manager.js';
 import { encodeObject } from './object-codec.js';
+import type { AdmissionFacts } from './kind-strategy.js';
 import { strategyFor } from './strategy-for-kind.js';
 
 /** The outcome of `prepareCreate` (it crosses threads: plain data and errors only). */
@@ -29,6 +30,8 @@ export type PreparedCreate =
       readonly generated: boolean;
       /** The bytes to store. */
       readonly value: Uint8Array;
+      /** The kind strategy's facts for admission plugins (`KindStrategy.admissionFacts`). */
+      readonly facts?: AdmissionFacts;
     }
   | {
       readonly ok: false;
@@ -74,6 +77,7 @@ export function prepareCreate(def: KindDefinition, body: unknown, input: Prepare
   const admissionName = meta.name ?? meta.generateName ?? '';
   const generated = hasGeneratedName(obj);
   const strategy = strategyFor(def.group, def.kind);
+  const facts = strategy.admissionFacts?.(obj);
   try {
     completeAdmission(def, obj, {
       operation: 'create',
@@ -87,7 +91,14 @@ export function prepareCreate(def: KindDefinition, body: unknown, input: Prepare
       apiVersion: apiVersionOf(def),
       now: formatTime(input.nowMs),
     });
-    return { ok: true, name: meta.name as string, admissionName, generated, value: encodeObject(obj) };
+    return {
+      ok: true,
+      name: meta.name as string,
+      admissionName,
+      generated,
+      value: encodeObject(obj),
+      ...(facts ? { facts } : {}),
+    };
   } catch (error) {
     return { ok: false, stage: 'validate', error, admissionName };
   }

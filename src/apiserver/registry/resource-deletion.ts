@@ -11,7 +11,7 @@ import { formatTime } from '../../api/index.js';
 import { invalid, isNotFound, type Clock, type H8sError } from '../../lib/index.js';
 import type { KeyValue, KeyValueStore } from '../../storage/index.js';
 import type { AdmissionChain } from '../admission/admission-chain.js';
-import type { AdmissionAttributes, AdmissionOperation } from '../admission/admission-plugin.js';
+import type { AdmissionAttributes, AdmissionOperation, WriteOutcome } from '../admission/admission-plugin.js';
 import { jsonEqual } from '../patch/json-patch.js';
 import type { KindStrategy } from './kind-strategy.js';
 import { decodeObject, encodeObject } from './object-codec.js';
@@ -75,88 +75,117 @@ export class ResourceDeletion {
     ctx: WriteContext,
   ): Promise<DeleteResult> {
     const target = this.#target;
-    const strategy = target.strategy;
-    const store = this.#deps.store;
     const policy = propagationPolicyOf(options);
     for (let attempt = 0; ; attempt++) {
       const { key, kv } = await target.getStored(namespace, name);
       const live = decodeObject(kv);
       this.#checkPreconditions(live, options);
       const attributes = target.admissionAttributes('DELETE', namespace, name, ctx, undefined, live);
-      await this.#deps.admission.admit(attributes);
-      await this.#deps.admission.validate(attributes);
-      const next = structuredClone(live);
-      const meta = next.metadata;
-      const nowMs = this.#deps.clock.now();
+      const finish = await this.#deps.admission.admit(attributes);
+      const done: { outcome: WriteOutcome } = { outcome: 'refused' };
+      let result: DeleteResult | 'conflict';
+      try {
+        result = await this.#deleteAdmitted(key, kv, live, options, ctx, attributes, policy, attempt, done);
+      } finally {
+        await finish(done.outcome);
+      }
+      if (result !== 'conflict') return result;
+    }
+  }
 
-      // Graceful deletion (pods on a node).
-      const grace = strategy.gracePeriodSeconds?.(next, options.gracePeriodSeconds) ?? 0;
-      let pendingGrace = false;
-      if (meta.deletionTimestamp !== undefined && (meta.deletionGracePeriodSeconds ?? 0) > 0) {
-        const current = meta.deletionGracePeriodSeconds as number;
-        if (options.gracePeriodSeconds !== undefined && grace < current) {
-          const started = Date.parse(meta.deletionTimestamp) - current * 1000;
-          meta.deletionTimestamp = formatTime(started + grace * 1000);
-          meta.deletionGracePeriodSeconds = grace;
-          pendingGrace = grace > 0;
-        } else {
-          return { object: live, deleted: false };
-        }
-      } else if (meta.deletionTimestamp === undefined && grace > 0) {
-        meta.deletionTimestamp = formatTime(nowMs + grace * 1000);
+  /** One attempt of `delete` after mutating admission; sets `done.outcome` when it writes. */
+  async #deleteAdmitted(
+    key: string,
+    kv: KeyValue,
+    live: KubeObject,
+    options: DeleteOptions,
+    ctx: WriteContext,
+    attributes: AdmissionAttributes,
+    policy: PropagationPolicy | undefined,
+    attempt: number,
+    done: { outcome: WriteOutcome },
+  ): Promise<DeleteResult | 'conflict'> {
+    const target = this.#target;
+    const strategy = target.strategy;
+    const store = this.#deps.store;
+    const name = live.metadata.name as string;
+    await this.#deps.admission.validate(attributes);
+    const next = structuredClone(live);
+    const meta = next.metadata;
+    const nowMs = this.#deps.clock.now();
+
+    // Graceful deletion (pods on a node).
+    const grace = strategy.gracePeriodSeconds?.(next, options.gracePeriodSeconds) ?? 0;
+    let pendingGrace = false;
+    if (meta.deletionTimestamp !== undefined && (meta.deletionGracePeriodSeconds ?? 0) > 0) {
+      const current = meta.deletionGracePeriodSeconds as number;
+      if (options.gracePeriodSeconds !== undefined && grace < current) {
+        const started = Date.parse(meta.deletionTimestamp) - current * 1000;
+        meta.deletionTimestamp = formatTime(started + grace * 1000);
         meta.deletionGracePeriodSeconds = grace;
-        pendingGrace = true;
+        pendingGrace = grace > 0;
+      } else {
+        return { object: live, deleted: false };
       }
+    } else if (meta.deletionTimestamp === undefined && grace > 0) {
+      meta.deletionTimestamp = formatTime(nowMs + grace * 1000);
+      meta.deletionGracePeriodSeconds = grace;
+      pendingGrace = true;
+    }
 
-      // Garbage-collection finalizers from the propagation policy.
-      const finalizers = new Set(meta.finalizers ?? []);
-      if (policy === 'Foreground') {
-        finalizers.delete(gcFinalizers.orphan);
-        finalizers.add(gcFinalizers.foreground);
-      } else if (policy === 'Orphan') {
-        finalizers.delete(gcFinalizers.foreground);
-        finalizers.add(gcFinalizers.orphan);
-      } else if (policy === 'Background') {
-        finalizers.delete(gcFinalizers.orphan);
-        finalizers.delete(gcFinalizers.foreground);
+    // Garbage-collection finalizers from the propagation policy.
+    const finalizers = new Set(meta.finalizers ?? []);
+    if (policy === 'Foreground') {
+      finalizers.delete(gcFinalizers.orphan);
+      finalizers.add(gcFinalizers.foreground);
+    } else if (policy === 'Orphan') {
+      finalizers.delete(gcFinalizers.foreground);
+      finalizers.add(gcFinalizers.orphan);
+    } else if (policy === 'Background') {
+      finalizers.delete(gcFinalizers.orphan);
+      finalizers.delete(gcFinalizers.foreground);
+    }
+    const blocked = strategy.hasPendingFinalization?.(next) ?? false;
+    if (
+      blocked &&
+      live.metadata.deletionTimestamp !== undefined &&
+      strategy.deleteWhilePendingMessage !== undefined
+    ) {
+      throw target.conflictError(name, strategy.deleteWhilePendingMessage);
+    }
+    if (finalizers.size > 0 || blocked || pendingGrace) {
+      if (finalizers.size > 0) meta.finalizers = [...finalizers];
+      else delete meta.finalizers;
+      if (meta.deletionTimestamp === undefined) {
+        meta.deletionTimestamp = formatTime(nowMs);
+        meta.deletionGracePeriodSeconds = 0;
       }
-      const blocked = strategy.hasPendingFinalization?.(next) ?? false;
-      if (
-        blocked &&
-        live.metadata.deletionTimestamp !== undefined &&
-        strategy.deleteWhilePendingMessage !== undefined
-      ) {
-        throw target.conflictError(name, strategy.deleteWhilePendingMessage);
+      if (live.metadata.deletionTimestamp === undefined) {
+        strategy.onDeletionStarted?.(next);
+        if (target.def.tracksGeneration && meta.generation !== undefined) meta.generation += 1;
       }
-      if (finalizers.size > 0 || blocked || pendingGrace) {
-        if (finalizers.size > 0) meta.finalizers = [...finalizers];
-        else delete meta.finalizers;
-        if (meta.deletionTimestamp === undefined) {
-          meta.deletionTimestamp = formatTime(nowMs);
-          meta.deletionGracePeriodSeconds = 0;
-        }
-        if (live.metadata.deletionTimestamp === undefined) {
-          strategy.onDeletionStarted?.(next);
-          if (target.def.tracksGeneration && meta.generation !== undefined) meta.generation += 1;
-        }
-        if (jsonEqual(next, live)) return { object: live, deleted: false };
-        if (ctx.dryRun) return { object: next, deleted: false };
-        const result = await store.update(key, encodeObject(next), kv.modRevision);
-        if (result.ok) {
-          next.metadata.resourceVersion = String(result.kv.modRevision);
-          return { object: next, deleted: false };
-        }
-        if (result.reason === 'notFound') throw target.notFoundError(name);
-        if (attempt >= this.#deps.maxWriteAttempts) throw target.conflictError(name);
-        continue;
+      if (jsonEqual(next, live)) return { object: live, deleted: false };
+      if (ctx.dryRun) return { object: next, deleted: false };
+      const result = await store.update(key, encodeObject(next), kv.modRevision);
+      if (result.ok) {
+        done.outcome = 'stored';
+        next.metadata.resourceVersion = String(result.kv.modRevision);
+        return { object: next, deleted: false };
       }
-
-      if (ctx.dryRun) return { object: live, deleted: true };
-      const result = await store.delete(key, kv.modRevision);
-      if (result.ok) return { object: live, deleted: true };
       if (result.reason === 'notFound') throw target.notFoundError(name);
       if (attempt >= this.#deps.maxWriteAttempts) throw target.conflictError(name);
+      return 'conflict';
     }
+
+    if (ctx.dryRun) return { object: live, deleted: true };
+    const result = await store.delete(key, kv.modRevision);
+    if (result.ok) {
+      done.outcome = 'deleted';
+      return { object: live, deleted: true };
+    }
+    if (result.reason === 'notFound') throw target.notFoundError(name);
+    if (attempt >= this.#deps.maxWriteAttempts) throw target.conflictError(name);
+    return 'conflict';
   }
 
   /** Deletes every object the list options select; returns what was deleted or is being deleted. */

@@ -54,6 +54,7 @@ import type {
   AdmissionAttributes,
   AdmissionOperation,
   AdmissionRequest,
+  WriteOutcome,
 } from '../admission/admission-plugin.js';
 import { applyJsonPatch } from '../patch/json-patch.js';
 import { applyMergePatch } from '../patch/merge-patch.js';
@@ -509,7 +510,25 @@ export class ResourceRegistry {
       obj,
       undefined,
     );
-    await this.#admission.admit(attributes);
+    const finish = await this.#admission.admit(attributes);
+    let outcome: WriteOutcome = 'refused';
+    try {
+      const created = await this.#createAdmitted(namespace, obj, ctx, track, attributes, generated);
+      if (!ctx.dryRun) outcome = 'stored';
+      return created;
+    } finally {
+      await finish(outcome);
+    }
+  }
+
+  async #createAdmitted(
+    namespace: string | undefined,
+    obj: KubeObject,
+    ctx: WriteContext,
+    track: (obj: KubeObject) => void,
+    attributes: AdmissionAttributes,
+    generated: boolean,
+  ): Promise<KubeObject> {
     const { nowMs, uid } = this.systemFieldsForCreate();
     const completion: CreateCompletion = {
       operation: 'create',
@@ -545,7 +564,8 @@ export class ResourceRegistry {
    * The event-loop half of a create prepared by a write worker (`prepareCreate`): admission,
    * the prepared error if any, and the store write. Only for creates whose admission does not
    * need the object (`createNeedsObject`). Returns the stored key-value, or `undefined` when a
-   * generated name collided (the caller retries the whole create).
+   * generated name collided or admission needs the object after all (the caller retries the
+   * whole create inline).
    * @throws what `prepareCreate` returned, what admission refuses with, AlreadyExists.
    */
   async createPrepared(
@@ -554,6 +574,15 @@ export class ResourceRegistry {
     ctx: WriteContext,
   ): Promise<KeyValue | undefined> {
     if (!prepared.ok && prepared.stage === 'decode') throw prepared.error;
+    if (
+      prepared.ok &&
+      (await this.#admission.needsPreparedObject(
+        this.admissionRequest('CREATE', namespace, prepared.admissionName, ctx),
+        prepared.facts,
+      ))
+    ) {
+      return undefined;
+    }
     const attributes = this.admissionAttributes(
       'CREATE',
       namespace,
@@ -562,13 +591,21 @@ export class ResourceRegistry {
       undefined,
       undefined,
     );
-    await this.#admission.admit(attributes);
-    if (!prepared.ok) throw prepared.error;
-    await this.#admission.validate(attributes);
-    const result = await this.#deps.store.create(this.key(namespace, prepared.name), prepared.value);
-    if (result.ok) return result.kv;
-    if (prepared.generated) return undefined;
-    throw this.#alreadyExists(prepared.name);
+    const finish = await this.#admission.admit(attributes);
+    let outcome: WriteOutcome = 'refused';
+    try {
+      if (!prepared.ok) throw prepared.error;
+      await this.#admission.validate(attributes);
+      const result = await this.#deps.store.create(this.key(namespace, prepared.name), prepared.value);
+      if (result.ok) {
+        outcome = 'stored';
+        return result.kv;
+      }
+      if (prepared.generated) return undefined;
+      throw this.#alreadyExists(prepared.name);
+    } finally {
+      await finish(outcome);
+    }
   }
 
   // ---------------------------------------------------------------- update
@@ -634,7 +671,28 @@ export class ResourceRegistry {
       live,
       subresource,
     );
-    await this.#admission.admit(attributes);
+    const finish = await this.#admission.admit(attributes);
+    const done: { outcome: WriteOutcome } = { outcome: 'refused' };
+    try {
+      return await this.#commitAdmitted(key, kv, live, next, ctx, subresource, track, attributes, done);
+    } finally {
+      await finish(done.outcome);
+    }
+  }
+
+  /** `commitUpdate` after mutating admission; sets `done.outcome` when it writes. */
+  async #commitAdmitted(
+    key: string,
+    kv: KeyValue,
+    live: KubeObject,
+    next: KubeObject,
+    ctx: WriteContext,
+    subresource: string | undefined,
+    track: (next: KubeObject) => void,
+    attributes: AdmissionAttributes,
+    done: { outcome: WriteOutcome },
+  ): Promise<KubeObject | 'conflict'> {
+    const name = live.metadata.name as string;
     next = completeAdmission(this.def, next, {
       operation: 'update',
       nowMs: this.#deps.clock.now(),
@@ -659,6 +717,7 @@ export class ResourceRegistry {
         if (result.reason === 'conflict') return 'conflict';
         throw this.notFoundError(name);
       }
+      done.outcome = 'deleted';
       next.metadata.resourceVersion = String(result.revision);
       return next;
     }
@@ -667,6 +726,7 @@ export class ResourceRegistry {
       if (result.reason === 'notFound') throw this.notFoundError(name);
       return 'conflict';
     }
+    done.outcome = 'stored';
     next.metadata.resourceVersion = String(result.kv.modRevision);
     rememberStored(next, result.kv);
     return next;

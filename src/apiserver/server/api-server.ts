@@ -42,6 +42,15 @@ import { defaultMaxRequestBodyBytes } from '../endpoints/request-body.js';
 import { isPublicPath, unauthorizedError, type Authenticator } from '../filters/authentication.js';
 import { AdmissionChain } from '../admission/admission-chain.js';
 import { NamespaceLifecycle } from '../admission/namespace-lifecycle.js';
+import { Priority } from '../admission/priority.js';
+import { ServiceAllocationPlugin } from '../admission/service-allocation-plugin.js';
+import { ServiceAllocation } from '../registry/service-allocation.js';
+import {
+  defaultNodePortRange,
+  defaultServiceCidr,
+  parsePortRange,
+  parseServiceCidr,
+} from '../registry/service-ranges.js';
 import { ApiRegistry } from '../registry/api-registry.js';
 import { WritePool } from './write-pool.js';
 
@@ -79,6 +88,12 @@ export interface ApiServerConfig {
    * than one CPU, else 0.
    */
   readonly writeWorkers?: number;
+  /** Cluster IPs come from here (`defaultServiceCidr`, 10.43.0.0/16); see `parseServiceCidr`. */
+  readonly serviceCidr?: string;
+  /** Node ports come from here (`defaultNodePortRange`, 30000-32767); see `parsePortRange`. */
+  readonly nodePortRange?: string;
+  /** Between repairs of the service allocations (default 3 minutes). */
+  readonly serviceRepairIntervalMs?: number;
   readonly version: VersionInfo;
 }
 
@@ -139,6 +154,8 @@ const longRunningSubresources = new Set(['log', 'exec', 'attach', 'portforward',
 
 export class ApiServer {
   readonly registry: ApiRegistry;
+  /** Cluster IPs and node ports of Services. */
+  readonly serviceAllocation: ServiceAllocation;
   readonly #deps: ApiServerDeps;
   readonly #config: ApiServerConfig;
   readonly #log: Logger;
@@ -192,12 +209,28 @@ export class ApiServer {
       clock: deps.clock,
       log: deps.log,
     });
+    this.serviceAllocation = new ServiceAllocation(
+      { store: deps.store, clock: deps.clock, log: deps.log },
+      {
+        serviceCidr: parseServiceCidr(config.serviceCidr ?? defaultServiceCidr),
+        nodePortRange: parsePortRange(config.nodePortRange ?? defaultNodePortRange),
+        ...(config.serviceRepairIntervalMs !== undefined
+          ? { repairIntervalMs: config.serviceRepairIntervalMs }
+          : {}),
+      },
+    );
     this.registry = new ApiRegistry({
       store: deps.store,
       clock: deps.clock,
       log: deps.log,
       kinds: deps.kinds,
-      admission: new AdmissionChain({ mutating: [this.#namespaceLifecycle] }),
+      admission: new AdmissionChain({
+        mutating: [
+          this.#namespaceLifecycle,
+          new Priority({ store: deps.store, clock: deps.clock }),
+          new ServiceAllocationPlugin(this.serviceAllocation),
+        ],
+      }),
     });
     this.#discovery = new Discovery(this.registry);
     const writeWorkers = config.writeWorkers ?? (availableParallelism() > 1 ? 1 : 0);
@@ -242,8 +275,11 @@ export class ApiServer {
    */
   async start(): Promise<number> {
     await this.registry.ensureBootstrapNamespaces();
+    // Before any request: the bitmaps may be missing (first start) or behind (a crash).
+    await this.serviceAllocation.repair();
     await this.#writePool?.ready();
     this.#background.push(this.#namespaceLifecycle.run(this.#shutdown.signal));
+    this.#background.push(this.serviceAllocation.run(this.#shutdown.signal));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#server.once('error', onError);

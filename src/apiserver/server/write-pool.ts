@@ -192,6 +192,7 @@ export class WritePool implements CreatePreparer {
                     admissionName: one.admissionName,
                     generated: one.generated,
                     value,
+                    ...(one.facts ? { facts: one.facts } : {}),
                   },
                 }
               : {

@@ -4,6 +4,7 @@
  * (`errorToWire`/`errorFromWire`).
  */
 import type { WireError } from '../../lib/index.js';
+import type { AdmissionFacts } from '../registry/kind-strategy.js';
 import type { FieldValidation } from '../registry/operation-options.js';
 
 /** The create of one JSON request body. */
@@ -50,6 +51,7 @@ export type PreparedReply =
       readonly name: string;
       readonly admissionName: string;
       readonly generated: boolean;
+      readonly facts?: AdmissionFacts;
       /** Where its stored bytes end in the batch's `values`. */
       readonly valueEnd: number;
     }

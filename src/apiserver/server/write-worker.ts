@@ -102,6 +102,7 @@ function prepare(req: PrepareCreateRequest, body: Buffer): { reply: ReplyWithout
         name: p.name,
         admissionName: p.admissionName,
         generated: p.generated,
+        ...(p.facts ? { facts: p.facts } : {}),
       },
       value: p.value,
     };

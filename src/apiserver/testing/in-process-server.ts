@@ -56,6 +56,11 @@ export interface WatchHandle {
 export interface InProcessServerOptions {
   /** `memory` (default) or `sqlite` (a temp file). */
   readonly store?: 'memory' | 'sqlite';
+  /** A store URL of its own (an etcd the test started); overrides `store`. */
+  readonly storeUrl?: string;
+  /** The service CIDR and node port range (the server's defaults without them). */
+  readonly serviceCidr?: string;
+  readonly nodePortRange?: string;
   /** Extra datastore URL options, e.g. `compactIntervalMs=0`. */
   readonly storeOptions?: string;
   readonly kinds?: readonly KindDefinition[];
@@ -80,6 +85,7 @@ export async function startInProcessServer(
     dir = await mkdtemp(join(tmpdir(), 'h8s-apiserver-test-'));
     url = `sqlite://${join(dir, 'state.db')}${options.storeOptions ? `?${options.storeOptions}` : ''}`;
   }
+  if (options.storeUrl !== undefined) url = options.storeUrl;
   const clock = options.clock ?? systemClock;
   const store = await openKeyValueStore(url, { log, clock });
   const server = new ApiServer(
@@ -103,6 +109,8 @@ export async function startInProcessServer(
         ? { maxRequestsInFlight: options.maxRequestsInFlight }
         : {}),
       writeWorkers: options.writeWorkers ?? 0,
+      ...(options.serviceCidr !== undefined ? { serviceCidr: options.serviceCidr } : {}),
+      ...(options.nodePortRange !== undefined ? { nodePortRange: options.nodePortRange } : {}),
       version: {
         major: '1',
         minor: '32',
