@@ -39,3 +39,11 @@ export {
 } from './filters/authentication.js';
 export { anonymousUser, apiserverUser, type UserInfo } from './filters/user-info.js';
 export { defaultMaxRequestBodyBytes } from './endpoints/request-body.js';
+export {
+  ensureServiceAccountKey,
+  generateServiceAccountKeyPem,
+  signingKeyFromPem,
+  type ServiceAccountSigningKey,
+} from './serviceaccount/signing-key.js';
+export { defaultServiceAccountIssuer } from './serviceaccount/service-account-tokens.js';
+export type { ServiceAccountConfig } from './serviceaccount/service-account-api.js';

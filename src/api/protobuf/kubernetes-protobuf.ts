@@ -18,6 +18,7 @@ import {
   INTSTR_PROTO,
   META_PROTO,
   POLICY_V1_PROTO,
+  AUTHENTICATION_V1_PROTO,
   PROTOBUF_KINDS,
   RBAC_V1_PROTO,
   RESOURCE_PROTO,
@@ -56,6 +57,7 @@ export function kubernetesProtobufRoot(): protobuf.Root {
     BATCH_V1_PROTO,
     RBAC_V1_PROTO,
     POLICY_V1_PROTO,
+  AUTHENTICATION_V1_PROTO,
   ]) {
     protobuf.parse(text, root, { keepCase: true });
   }
