@@ -257,6 +257,27 @@ describe('service accounts', () => {
     assert.equal(missing.status, 404);
   });
 
+  it('a token bound to a node stops working once the node is deleted', async () => {
+    const nodes = client.resource(builtinResources.nodes);
+    const node = await nodes.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'sa-node' } });
+    const token = await tokenFor('default', {
+      boundObjectRef: { apiVersion: 'v1', kind: 'Node', name: 'sa-node' },
+    });
+    assert.deepEqual(claimsOf(token)['kubernetes.io'].node, { name: 'sa-node', uid: node.metadata.uid });
+    const me = await whoami(token);
+    assert.equal(me.status, 201);
+    assert.deepEqual(me.json['status'].userInfo.extra['authentication.kubernetes.io/node-name'], ['sa-node']);
+    await nodes.delete('sa-node');
+    await waitFor(async () => (await whoami(token)).status === 401, {
+      timeoutMs: 10_000,
+      description: 'the node-bound token refused',
+    });
+    const other = await requestToken('default', {
+      boundObjectRef: { apiVersion: 'v1', kind: 'ConfigMap', name: 'x' },
+    });
+    assert.equal(other.status, 400);
+  });
+
   it('a token stops working when its service account is deleted and recreated', async () => {
     const accounts = client.resource(builtinResources.serviceAccounts, ns);
     await accounts.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'robot' } });

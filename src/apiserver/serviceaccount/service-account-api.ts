@@ -243,14 +243,15 @@ export class ServiceAccountApi {
       const kind = ref['kind'];
       const refApiVersion = typeof ref['apiVersion'] === 'string' ? ref['apiVersion'] : 'v1';
       const refName = typeof ref['name'] === 'string' ? ref['name'] : '';
-      if ((kind !== 'Pod' && kind !== 'Secret') || (refApiVersion !== 'v1' && refApiVersion !== '')) {
+      const isKnown = kind === 'Pod' || kind === 'Secret' || kind === 'Node';
+      if (!isKnown || (refApiVersion !== 'v1' && refApiVersion !== '')) {
         throw badRequest(
           `cannot bind token to object of type ${refApiVersion === 'v1' || refApiVersion === '' ? '/v1' : refApiVersion}, Kind=${String(kind)}`,
         );
       }
-      const obj = await this.objects.find(kind, namespace, refName);
+      const obj = await this.objects.find(kind, kind === 'Node' ? undefined : namespace, refName);
       if (!obj) {
-        const resource = kind === 'Pod' ? 'pods' : 'secrets';
+        const resource = kind === 'Pod' ? 'pods' : kind === 'Node' ? 'nodes' : 'secrets';
         throw notFound(`${resource} "${refName}" not found`, {
           details: { name: refName, group: '', kind: resource },
         });
@@ -276,7 +277,9 @@ export class ServiceAccountApi {
           { details: { name: refName, group: '', kind } },
         );
       }
-      bound = { kind, ref: { name: refName, uid } };
+      // A node-bound token (upstream 1.31+) carries only the node claim and dies with the node.
+      if (kind === 'Node') node = { name: refName, uid };
+      else bound = { kind, ref: { name: refName, uid } };
     }
     const issued = this.tokens.issue({
       namespace,

@@ -4,10 +4,11 @@
  *
  * Claims are upstream's: `iss`, `sub` (`system:serviceaccount:<ns>:<name>`), `aud`, `exp`,
  * `iat`, `nbf`, `jti` and `kubernetes.io: {namespace, serviceaccount: {name, uid}, pod|secret:
- * {name, uid}, node: {name, uid}}`. A token is valid while it is within its lifetime (60 s of
- * leeway, as go-jose's), names one of the wanted audiences, and the ServiceAccount (and the Pod
- * or Secret it is bound to) still exists with the uid in the token. Why a token failed goes to
- * the debug log; callers only learn upstream's short reasons.
+ * {name, uid}, node: {name, uid}}` (node: the node of a bound pod, or the node the token is
+ * bound to). A token is valid while it is within its lifetime (60 s of leeway, as go-jose's),
+ * names one of the wanted audiences, and the ServiceAccount (and the Pod, Secret or Node it is
+ * bound to) still exists with the uid in the token. Why a token failed goes to the debug log;
+ * callers only learn upstream's short reasons.
  */
 import { randomUUID } from 'node:crypto';
 import { isRecord, type Clock, type Logger } from '../../lib/index.js';
@@ -180,6 +181,10 @@ export class ServiceAccountTokens {
       ['ServiceAccount', sa, priv.namespace],
       ...(priv.pod ? [['Pod', priv.pod, priv.namespace] as [DependentKind, ObjectRef, string]] : []),
       ...(priv.secret ? [['Secret', priv.secret, priv.namespace] as [DependentKind, ObjectRef, string]] : []),
+      // The node of a pod-bound token is information; a token bound to the node itself dies with it.
+      ...(priv.node && !priv.pod && !priv.secret
+        ? [['Node', priv.node, undefined] as [DependentKind, ObjectRef, undefined]]
+        : []),
     ];
     for (const [kind, ref, namespace] of checks) {
       const obj = await this.#deps.objects.findCached(kind, namespace, ref.name);
