@@ -46,8 +46,9 @@ typedef struct stream {
 
 typedef struct mountspec {
   char path[512];  /* inside the container */
-  char source[64]; /* device serial (block) */
-  char type[8];    /* block | tmpfs */
+  char source[72]; /* device serial (block), file volume id (files), emptyDir name */
+  char sub[256];    /* files: a path inside the volume to bind instead of its root ("" = all) */
+  char type[12];    /* block | tmpfs | files | emptyDir */
   bool readonly;
 } mountspec;
 

@@ -2,6 +2,7 @@
  * block device (a per-container overlay of the image disk, or an erofs image under a tmpfs
  * overlay) and a cgroup v2 leaf (memory/pids/cpu limits, OOM counting, kill-all). */
 #include "container.h"
+#include "podfiles.h"
 #include "devices.h"
 #include "files.h"
 #include "names.h"
@@ -256,6 +257,27 @@ int op_create_container(jnode *r, char *err, size_t errlen, const char **code) {
       if (!valid_token(ser, 20)) { snprintf(err, errlen, "volume serial is not valid"); return -1; }
       char vdev[64];
       if (!find_volume(ser) && find_disk(ser, vdev, sizeof vdev) < 0) return 1;
+    } else if (strcmp(type, "files") == 0) {
+      const char *vol = jstr(m, "source", "");
+      if (!valid_id(vol) || strlen(vol) > 64) { snprintf(err, errlen, "file volume id is not valid"); return -1; }
+      if (!files_volume_ready(vol)) { *code = "NotFound"; snprintf(err, errlen, "file volume %s has no files yet", vol); return -1; }
+      const char *sub = jstr(m, "subPath", "");
+      char abs_sub[260];
+      snprintf(abs_sub, sizeof abs_sub, "/%s", sub);
+      if (*sub && (strlen(sub) > 250 || sub[0] == '/' || !valid_cpath(abs_sub))) {
+        snprintf(err, errlen, "subPath \"%.100s\" is not valid", sub);
+        return -1;
+      }
+    } else if (strcmp(type, "emptyDir") == 0) {
+      const char *name = jstr(m, "source", "");
+      if (!valid_id(name) || strlen(name) > 63) { snprintf(err, errlen, "emptyDir name is not valid"); return -1; }
+      const char *sub = jstr(m, "subPath", "");
+      char abs_sub[260];
+      snprintf(abs_sub, sizeof abs_sub, "/%s", sub);
+      if (*sub && (strlen(sub) > 250 || sub[0] == '/' || !valid_cpath(abs_sub))) {
+        snprintf(err, errlen, "subPath \"%.100s\" is not valid", sub);
+        return -1;
+      }
     } else if (strcmp(type, "tmpfs") != 0) {
       snprintf(err, errlen, "mount type \"%.20s\" is not supported", type);
       return -1;
@@ -325,6 +347,20 @@ int op_create_container(jnode *r, char *err, size_t errlen, const char **code) {
     snprintf(ms->path, sizeof ms->path, "%s", jstr(m, "containerPath", ""));
     snprintf(ms->type, sizeof ms->type, "%s", jstr(m, "type", ""));
     ms->readonly = jbool(m, "readonly", false);
+    if (strcmp(ms->type, "files") == 0) {
+      snprintf(ms->source, sizeof ms->source, "%s", jstr(m, "source", ""));
+      snprintf(ms->sub, sizeof ms->sub, "%s", jstr(m, "subPath", ""));
+      ms->readonly = true;
+    } else if (strcmp(ms->type, "emptyDir") == 0) {
+      snprintf(ms->source, sizeof ms->source, "%s", jstr(m, "source", ""));
+      snprintf(ms->sub, sizeof ms->sub, "%s", jstr(m, "subPath", ""));
+      bool okn = true;
+      long long size = jint(m, "sizeLimitBytes", 0, 0, INT64_MAX, &okn);
+      if (empty_dir_acquire(ms->source, strcmp(jstr(m, "medium", ""), "Memory") == 0, size, err, errlen) < 0) {
+        container_release(c);
+        return -1;
+      }
+    }
     if (strcmp(ms->type, "block") == 0) {
       snprintf(ms->source, sizeof ms->source, "%s", jstr(m, "serial", ""));
       int rc = volume_acquire(ms->source, jstr(m, "fsType", "ext4"), err, errlen);

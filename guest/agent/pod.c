@@ -12,6 +12,7 @@
 #include "files.h"
 #include "names.h"
 #include "pod.h"
+#include "podfiles.h"
 #include "prepared.h"
 #include "process.h"
 #include "volumes.h"
@@ -354,6 +355,12 @@ void pod_handle_request(uint32_t id, const char *payload, size_t len, bool retry
     if (retry) { /* the caller frees the pending slot */ }
     return;
   }
+  if (strcmp(op, "writeFiles") == 0 || strcmp(op, "commitFiles") == 0) {
+    int rc = strcmp(op, "writeFiles") == 0 ? op_write_files(r, err, sizeof err, &code) : op_commit_files(r, err, sizeof err, &code);
+    if (rc < 0) chan_respond_err(id, code, "%s", err);
+    else chan_respond_ok(id, "");
+    return;
+  }
   if (strcmp(op, "startContainer") == 0) { op_start(id, r, false); return; }
   if (strcmp(op, "exec") == 0) { op_start(id, r, true); return; }
   if (strcmp(op, "signal") == 0) { op_signal(id, r); return; }
@@ -550,6 +557,7 @@ void pod_shutdown(void) {
   for (int i = 0; i < MAX_CONTAINERS; i++)
     if (g_containers[i].used && g_containers[i].rootdir[0]) umount2(g_containers[i].rootdir, MNT_DETACH);
   volumes_unmount_all();
+  empty_dirs_unmount_all();
   sync();
   reboot(RB_POWER_OFF);
 }

@@ -2,6 +2,7 @@
  * for the PID namespace); the agent stays their parent, so it reaps them and knows their exit
  * codes. */
 #include "process.h"
+#include "podfiles.h"
 #include "container.h"
 #include "files.h"
 #include "names.h"
@@ -252,6 +253,24 @@ void container_enter(container *c, int efd) {
     if (mkdir_p(p, 0755) < 0) child_fail(efd, 125, "mkdir %s: %s", m->path, strerror(errno));
     if (strcmp(m->type, "tmpfs") == 0) {
       mount_or_fail(efd, "tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0), "mode=1777");
+    } else if (strcmp(m->type, "files") == 0 || strcmp(m->type, "emptyDir") == 0) {
+      char src[600];
+      bool files = strcmp(m->type, "files") == 0;
+      const char *base = files ? FILES_ROOT : EMPTY_ROOT;
+      if (m->sub[0]) snprintf(src, sizeof src, "%s/%s/%s", base, m->source, m->sub);
+      else snprintf(src, sizeof src, "%s/%s", base, m->source);
+      /* a subPath of an emptyDir is created on first use, as kubelet does */
+      if (!files && m->sub[0] && mkdir_p(src, 0777) < 0) child_fail(efd, 125, "mkdir subPath %s: %s", m->sub, strerror(errno));
+      struct stat sst;
+      if (stat(src, &sst) < 0) child_fail(efd, 125, "volume path %s: %s", m->path, strerror(errno));
+      if (!S_ISDIR(sst.st_mode)) {
+        /* a file (a subPath of one key): bind it over a file, not a directory */
+        rmdir(p);
+        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) close(fd);
+      }
+      mount_or_fail(efd, src, p, NULL, MS_BIND, NULL);
+      if (m->readonly) mount_or_fail(efd, NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
     } else {
       volume *v = find_volume(m->source);
       if (!v) child_fail(efd, 125, "volume %s is not mounted", m->source);

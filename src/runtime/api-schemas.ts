@@ -120,9 +120,26 @@ const MountSchema = Type.Object(
     containerPath: Type.String({ minLength: 1, maxLength: 4096 }),
     hostPath: Type.String({ maxLength: 4096 }),
     readonly: Type.Optional(Type.Boolean()),
-    type: Type.Optional(Type.Union([Type.Literal('bind'), Type.Literal('block'), Type.Literal('tmpfs')])),
+    type: Type.Optional(
+      Type.Union([
+        Type.Literal('bind'),
+        Type.Literal('block'),
+        Type.Literal('tmpfs'),
+        Type.Literal('files'),
+        Type.Literal('emptyDir'),
+      ]),
+    ),
     fsType: Type.Optional(Type.Union([Type.Literal('ext4'), Type.Literal('xfs')])),
+    subPath: Type.Optional(Type.String({ minLength: 1, maxLength: 250 })),
+    name: Type.Optional(Type.String({ pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' })),
+    medium: Type.Optional(Type.Literal('Memory')),
+    sizeLimitBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 50 })),
   },
+  { additionalProperties: false },
+);
+
+export const SyncPodFilesSchema = Type.Object(
+  { hostPath: Type.String({ minLength: 1, maxLength: 4096 }) },
   { additionalProperties: false },
 );
 

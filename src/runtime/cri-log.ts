@@ -263,7 +263,7 @@ export async function* readCriLog(path: string, options: ReadCriLogOptions = {})
     if (options.tailLines <= 0 && !options.follow) return;
     start =
       options.tailLines <= 0
-        ? { file: path, offset: (await stat(path).catch(() => ({ size: 0 }))).size }
+        ? { file: path, offset: (await unlessMissing(stat(path)))?.size ?? 0 }
         : await tailPosition(files, options.tailLines);
   }
   const startIndex = files.indexOf(start.file);

@@ -6,10 +6,12 @@
  * `removeTreeSafely` exists because a recursive delete walks into mount points: a bind-mounted
  * volume left under a sandbox's state directory would lose the user's data. It unmounts first
  * and refuses to delete while anything is still mounted below.
+ *
+ * Each function that runs `umount` takes the `Exec` to run it with (tests inject a fake).
  */
 import { readFile, rm } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { execFile, internal } from '../lib/index.js';
+import { internal, systemExec, type Exec } from '../lib/index.js';
 
 /** Mount points from /proc/self/mountinfo (octal escapes decoded). */
 export async function listMountPoints(): Promise<string[]> {
@@ -38,20 +40,20 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 }
 
 /** Unmounts `path`; a busy mount is detached lazily. No error when it is not mounted. */
-export async function unmount(path: string): Promise<void> {
+export async function unmount(path: string, exec: Exec = systemExec): Promise<void> {
   // PRIVILEGED: unmounts a mount the runtime made under its own state directory.
-  const r = await execFile(['umount', path], { check: false, timeoutMs: 30_000 });
+  const r = await exec.execFile(['umount', path], { check: false, timeoutMs: 30_000 });
   if (r.exitCode === 0 || !(await isMountPoint(path))) return;
   // PRIVILEGED: lazy unmount of the same mount when a process still holds it busy.
-  await execFile(['umount', '-l', path], { check: false, timeoutMs: 30_000 });
+  await exec.execFile(['umount', '-l', path], { check: false, timeoutMs: 30_000 });
 }
 
 /** Unmounts everything at or below `dir` (repeated for stacked mounts). */
-export async function unmountAll(dir: string): Promise<void> {
+export async function unmountAll(dir: string, exec: Exec = systemExec): Promise<void> {
   for (let round = 0; round < 8; round++) {
     const mounts = await mountsUnder(dir);
     if (mounts.length === 0) return;
-    for (const m of mounts) await unmount(m);
+    for (const m of mounts) await unmount(m, exec);
   }
   const left = await mountsUnder(dir);
   if (left.length)
@@ -59,7 +61,7 @@ export async function unmountAll(dir: string): Promise<void> {
 }
 
 /** Unmounts what is below `dir`, then deletes it. @throws InternalError if mounts remain */
-export async function removeTreeSafely(dir: string): Promise<void> {
-  await unmountAll(dir);
+export async function removeTreeSafely(dir: string, exec: Exec = systemExec): Promise<void> {
+  await unmountAll(dir, exec);
   await rm(dir, { recursive: true, force: true });
 }

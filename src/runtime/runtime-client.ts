@@ -272,6 +272,10 @@ export class RuntimeClient implements NodeRuntime {
     return (await this.#call<{ items: Container[] }>('GET', `/v1/containers?${q}`)).items;
   }
 
+  async syncPodFiles(podSandboxId: string, hostPath: string): Promise<void> {
+    await this.#call('POST', `/v1/sandboxes/${enc(podSandboxId)}/files`, { hostPath });
+  }
+
   async updateContainerResources(id: string, resources: LinuxContainerResources): Promise<void> {
     await this.#call('PUT', `/v1/containers/${enc(id)}/resources`, resources);
   }

@@ -31,6 +31,9 @@ import {
   timeout as timeoutError,
   unavailable,
   type Clock,
+  systemExec,
+  unlessMissing,
+  type Exec,
   type Logger,
 } from '../lib/index.js';
 import {
@@ -89,6 +92,8 @@ export interface RuntimeCoreOptions {
   readonly clock?: Clock;
   /** Cap of execSync output kept per stream. Default 16 MiB. */
   readonly execSyncMaxBytes?: number;
+  /** Runs `umount` when a state directory is removed. Default `systemExec`. */
+  readonly exec?: Exec;
 }
 
 export interface RuntimeCore extends NodeRuntime {
@@ -119,6 +124,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
   const probes = new Map<RuntimeHandlerName, { at: number; probe: HandlerProbe }>();
   const exitWaiters = new Map<string, (() => void)[]>();
   const execSyncMax = options.execSyncMaxBytes ?? 16 * 1024 * 1024;
+  const exec = options.exec ?? systemExec;
   let started = false;
 
   const nowNs = (): number => clock.now() * 1e6;
@@ -228,14 +234,12 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
         const rec = index.findSandbox(sandboxId);
         if (!rec || rec.state === 'SANDBOX_NOTREADY') return;
         log.warn('Pod sandbox died', { podSandboxId: sandboxId, reason });
-        void index
-          .putSandbox({ ...rec, state: 'SANDBOX_NOTREADY' })
-          .catch((e: unknown) =>
-            log.warn('Cannot record a dead pod sandbox as not ready', {
-              podSandboxId: sandboxId,
-              error: describeError(e),
-            }),
-          );
+        void index.putSandbox({ ...rec, state: 'SANDBOX_NOTREADY' }).catch((e: unknown) =>
+          log.warn('Cannot record a dead pod sandbox as not ready', {
+            podSandboxId: sandboxId,
+            error: describeError(e),
+          }),
+        );
         markContainersExited(sandboxId, `The pod sandbox died: ${reason}`);
       },
     };
@@ -414,7 +418,9 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
           };
         }),
       );
-      const imgs = await images.listImages().catch(() => []);
+      // the answer names the handlers even when the image store cannot be read; the log says why
+      const imgs =
+        (await bestEffort(log, 'count the images for the runtime info', images.listImages())) ?? [];
       return {
         version: options.version ?? 'unknown',
         handlers: list,
@@ -480,7 +486,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
         } catch (err) {
           live.delete(id);
           await index.deleteSandbox(id);
-          await removeTreeSafely(stateDir).catch((e: unknown) =>
+          await removeTreeSafely(stateDir, exec).catch((e: unknown) =>
             log.error('Cannot clean up a failed pod sandbox', { podSandboxId: id, error: describeError(e) }),
           );
           if (ownsLogDirectory) {
@@ -531,7 +537,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
           await locks.run(c.id, () => removeContainerLocked(c));
         }
         await l.handle?.destroy();
-        await removeTreeSafely(rec.stateDir);
+        await removeTreeSafely(rec.stateDir, exec);
         if (rec.ownsLogDirectory) await rm(rec.logDirectory, { recursive: true, force: true });
         live.delete(rec.id);
         await index.deleteSandbox(rec.id);
@@ -822,6 +828,20 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
       return handleOf(sb).portForward(port);
     },
 
+    async syncPodFiles(sandboxRef, hostPath): Promise<void> {
+      requireStarted();
+      if (!isAbsolute(hostPath) || hostPath.split('/').includes('..')) {
+        throw invalid(`File volume path "${hostPath}" must be absolute, without ".."`, {
+          details: {
+            causes: [{ reason: 'FieldValueInvalid', message: 'not an absolute path', field: 'hostPath' }],
+          },
+        });
+      }
+      const sb = sandboxRecord(sandboxRef);
+      if (sb.state !== 'SANDBOX_READY') throw conflict(`Pod sandbox "${sb.id}" is not ready`);
+      await handleOf(sb).syncFiles?.(hostPath);
+    },
+
     async containerStats(ref): Promise<ContainerStats> {
       const rec = containerRecord(ref);
       const sb = index.findSandbox(rec.podSandboxId);
@@ -848,7 +868,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
 export async function claimRoot(root: string): Promise<void> {
   await mkdir(root, { recursive: true, mode: 0o700 });
   const file = join(root, 'daemon.pid');
-  const other = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+  const other = Number(((await unlessMissing(readFile(file, 'utf8'))) ?? '').trim());
   if (Number.isInteger(other) && other > 0 && other !== process.pid && isProcessAlive(other)) {
     throw unavailable(`Another runtime daemon (pid ${other}) already uses the root "${root}"`);
   }
@@ -857,7 +877,7 @@ export async function claimRoot(root: string): Promise<void> {
 
 async function releaseRoot(root: string): Promise<void> {
   const file = join(root, 'daemon.pid');
-  if (Number((await readFile(file, 'utf8').catch(() => '')).trim()) === process.pid) {
+  if (Number(((await unlessMissing(readFile(file, 'utf8'))) ?? '').trim()) === process.pid) {
     await rm(file, { force: true });
   }
 }

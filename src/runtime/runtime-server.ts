@@ -42,6 +42,7 @@ import {
   CreateContainerRequestSchema,
   ExecSyncRequestSchema,
   LinuxContainerResourcesSchema,
+  SyncPodFilesSchema,
   PullImageRequestSchema,
   RunPodSandboxRequestSchema,
   SaveImagesRequestSchema,
@@ -289,6 +290,15 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       },
     },
     { method: 'GET', pattern: re('/v1/sandboxes/{id}'), handler: (ctx) => rt.podSandboxStatus(id(ctx)) },
+    {
+      method: 'POST',
+      pattern: re('/v1/sandboxes/{id}/files'),
+      handler: async (ctx) => {
+        const body = await json(ctx, SyncPodFilesSchema, 'pod files sync');
+        await rt.syncPodFiles?.(id(ctx), body.hostPath);
+        return {};
+      },
+    },
     {
       method: 'POST',
       pattern: re('/v1/sandboxes/{id}/stop'),

@@ -102,6 +102,11 @@ export interface SandboxHandle {
   updateResources(containerId: string, resources: LinuxContainerResources): Promise<void>;
   stats(containerId: string): Promise<ContainerStats>;
   portForward(port: number): Promise<Duplex>;
+  /**
+   * The `files` volume at `hostPath` has a new generation (ADR 0008): make the containers that
+   * mount it see it. Absent where a bind mount shows the host directory (runc). Idempotent.
+   */
+  syncFiles?(hostPath: string): Promise<void>;
   /** Stops all containers and the sandbox itself (VM powered off). Idempotent. */
   stop(): Promise<void>;
   /** Releases everything under stateDir that is not the core's (after stop). */

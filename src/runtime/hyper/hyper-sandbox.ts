@@ -35,6 +35,7 @@ import type { ContainerSpec, HandlerEvents, SandboxHandle } from '../sandbox-han
 import { signalNumber } from '../signals.js';
 import type { OutputSink } from './agent-connection.js';
 import type { OverlayTemplates } from './overlay-templates.js';
+import { podFilesVolumeId, readPodFiles, sendPodFiles } from './pod-files.js';
 import { ContainerStreams } from './container-streams.js';
 import type { AgentEvent, ExitEvent } from './protocol.js';
 import { writeSandboxState, type ContainerRecord, type SandboxState } from './sandbox-state.js';
@@ -513,6 +514,24 @@ export class HyperSandbox implements SandboxHandle {
       const field = `mounts[${i}]`;
       if (m.type === 'tmpfs') {
         mounts.push({ type: 'tmpfs', containerPath: m.containerPath, readonly: m.readonly ?? false });
+      } else if (m.type === 'files') {
+        mounts.push({
+          type: 'files',
+          containerPath: m.containerPath,
+          source: await this.#ensureFiles(m.hostPath),
+          readonly: true,
+          ...(m.subPath ? { subPath: m.subPath } : {}),
+        });
+      } else if (m.type === 'emptyDir') {
+        mounts.push({
+          type: 'emptyDir',
+          containerPath: m.containerPath,
+          source: m.name ?? '',
+          readonly: m.readonly ?? false,
+          ...(m.medium ? { medium: m.medium } : {}),
+          ...(m.sizeLimitBytes ? { sizeLimitBytes: m.sizeLimitBytes } : {}),
+          ...(m.subPath ? { subPath: m.subPath } : {}),
+        });
       } else if (m.type === 'block') {
         const st = await unlessMissing(stat(m.hostPath));
         if (!st || !(st.isFile() || st.isBlockDevice())) {
@@ -539,13 +558,13 @@ export class HyperSandbox implements SandboxHandle {
         });
       } else {
         throw invalid(
-          `Bind mount of "${m.hostPath}" is not supported by the hyper runtime: the VM shares no host directories; use a block volume or tmpfs`,
+          `Bind mount of "${m.hostPath}" is not supported by the hyper runtime: the VM shares no host directories; use a block volume, files, emptyDir or tmpfs`,
           {
             details: {
               causes: [
                 {
                   reason: 'FieldValueNotSupported',
-                  message: 'Supported types: block, tmpfs',
+                  message: 'Supported types: block, tmpfs, files, emptyDir',
                   field: `${field}.type`,
                 },
               ],
@@ -646,6 +665,38 @@ export class HyperSandbox implements SandboxHandle {
   }
 
   readonly #specs = new Map<string, ContainerSpec>();
+  /** One copy at a time per file volume, so generations reach the guest in order. */
+  readonly #fileSends = new Map<string, Promise<void>>();
+
+  /** Copies a `files` volume into the guest once (ADR 0008); returns its guest volume id. */
+  async #ensureFiles(hostPath: string): Promise<string> {
+    const volume = podFilesVolumeId(hostPath);
+    if (!(this.#state.files ?? []).includes(hostPath)) await this.#sendFiles(hostPath);
+    return volume;
+  }
+
+  #sendFiles(hostPath: string): Promise<void> {
+    const prev = this.#fileSends.get(hostPath) ?? Promise.resolve();
+    const next = prev
+      .catch(() => undefined) // the previous send's caller saw its failure
+      .then(async () => {
+        const conn = this.#conn();
+        const gen = await readPodFiles(hostPath);
+        await sendPodFiles((op, body) => conn.request(op, body, 30_000), podFilesVolumeId(hostPath), gen);
+        if (!(this.#state.files ?? []).includes(hostPath)) {
+          this.#state.files = [...(this.#state.files ?? []), hostPath];
+          await this.#save();
+        }
+      });
+    this.#fileSends.set(hostPath, next);
+    return next;
+  }
+
+  async syncFiles(hostPath: string): Promise<void> {
+    // a volume no container mounts yet is copied when the first one is created
+    if (!(this.#state.files ?? []).includes(hostPath)) return;
+    await this.#sendFiles(hostPath);
+  }
 
   async #releaseDevices(c: ContainerRecord): Promise<void> {
     const vm = this.session.vm;

@@ -74,7 +74,7 @@ export class OverlayTemplates {
 
   /** Keeps the newest `maxTemplates` templates. */
   async #trim(keep: string): Promise<void> {
-    const names = (await readdir(this.#dir).catch(() => [] as string[])).filter((n) => n.endsWith('.qcow2'));
+    const names = ((await unlessMissing(readdir(this.#dir))) ?? []).filter((n) => n.endsWith('.qcow2'));
     if (names.length <= this.#maxTemplates) return;
     const withTimes = await Promise.all(
       names.map(async (n) => ({

@@ -322,7 +322,7 @@ export class QemuVm {
           ...(deps.clock ? { clock: deps.clock } : {}),
         }),
         exited.then(async () => {
-          const text = await readFile(join(spec.dir, 'qemu.log'), 'utf8').catch(() => '');
+          const text = (await unlessMissing(readFile(join(spec.dir, 'qemu.log'), 'utf8'))) ?? '';
           throw internal(`QEMU exited at start: ${text.trim().slice(-1000) || 'no message'}`);
         }),
       ]);
@@ -654,7 +654,7 @@ export class QemuVm {
 
   /** The last `maxBytes` of the guest console (for error messages). */
   async consoleTail(maxBytes = 2000): Promise<string> {
-    const text = await readFile(join(this.dir, 'console.log'), 'latin1').catch(() => '');
+    const text = (await unlessMissing(readFile(join(this.dir, 'console.log'), 'latin1'))) ?? '';
     return text.slice(-maxBytes);
   }
 

@@ -34,6 +34,8 @@ const SandboxStateSchema = Type.Object({
   lastEventSeq: Type.Integer({ minimum: 0 }),
   nics: Type.Array(Type.String()),
   containers: Type.Record(Type.String(), ContainerRecordSchema),
+  /** Host directories of `files` volumes copied into the guest (re-sent on syncPodFiles). */
+  files: Type.Optional(Type.Array(Type.String())),
 });
 export type SandboxState = Static<typeof SandboxStateSchema>;
 

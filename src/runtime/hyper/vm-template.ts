@@ -211,7 +211,7 @@ export class VmTemplates {
       this.#o.log.warn('VM template is corrupt; rebuilding it', { template: name, err: err as Error });
       await rm(dir, { recursive: true, force: true });
     }
-    const others = (await readdir(this.#o.root).catch(() => [] as string[])).filter(
+    const others = ((await unlessMissing(readdir(this.#o.root))) ?? []).filter(
       (n) => !n.startsWith('.') && n !== name,
     );
     if (others.length >= (this.#o.maxTemplates ?? 4)) {

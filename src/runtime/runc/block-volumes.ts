@@ -137,7 +137,7 @@ export class BlockVolumes {
   }
 
   async #release(v: AttachedVolume): Promise<void> {
-    if (await isMountPoint(v.mountPoint)) await unmount(v.mountPoint);
+    if (await isMountPoint(v.mountPoint)) await unmount(v.mountPoint, this.#exec);
     if (v.isLoop) {
       // PRIVILEGED: detaches the loop device this pod attached.
       await this.#exec.execFile(['losetup', '-d', v.device], { check: false });

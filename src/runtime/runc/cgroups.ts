@@ -40,7 +40,7 @@ export async function readOomKills(cgroupsPath: string, version: CgroupVersion):
 async function hierarchyDirs(cgroupsPath: string, version: CgroupVersion): Promise<string[]> {
   if (version === 2) return [join(cgroupRoot, cgroupsPath)];
   const out: string[] = [];
-  for (const name of await readdir(cgroupRoot).catch(() => [] as string[])) {
+  for (const name of (await unlessMissing(readdir(cgroupRoot))) ?? []) {
     out.push(join(cgroupRoot, name, cgroupsPath));
   }
   return out;

@@ -11,7 +11,7 @@
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execFile, internal, invalid } from '../../lib/index.js';
+import { internal, invalid, systemExec, unlessMissing, type Exec } from '../../lib/index.js';
 import { isMountPoint, unmount } from '../host-mounts.js';
 import type { PodSandboxConfig } from '../runtime-service.js';
 import type { NamespaceRef, PodFiles, PodNamespaces } from './oci-spec.js';
@@ -87,6 +87,7 @@ export async function setupPodEnvironment(
   config: PodSandboxConfig,
   shimPath: string,
   hostHostname: string,
+  exec: Exec = systemExec,
 ): Promise<PodEnvironment> {
   const env = describePodEnvironment(dir, config);
   const netnsPath = config.network?.netnsPath;
@@ -111,7 +112,7 @@ export async function setupPodEnvironment(
   if (args.length > 2) {
     // PRIVILEGED: new namespaces for this pod pinned under its state directory, and its
     // /dev/shm tmpfs (see the shim's netns mode).
-    await execFile(args, { timeoutMs: 30_000 });
+    await exec.execFile(args, { timeoutMs: 30_000 });
   }
   const hostname = network === 'host' ? hostHostname : env.hostname;
   const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
@@ -127,7 +128,7 @@ export async function setupPodEnvironment(
   const resolv = resolvConf(config);
   if (resolv !== undefined && network !== 'host') await writeFile(env.files.resolvConf, resolv);
   else {
-    const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    const host = (await unlessMissing(readFile('/etc/resolv.conf', 'utf8'))) ?? '';
     await writeFile(env.files.resolvConf, host);
   }
   await writeFile(env.files.hostname, hostname + '\n');
@@ -145,14 +146,14 @@ export async function isPodEnvironmentAlive(dir: string, config: PodSandboxConfi
 }
 
 /** Releases the namespaces and shm (the files go with the state directory). Idempotent. */
-export async function teardownPodEnvironment(dir: string): Promise<void> {
+export async function teardownPodEnvironment(dir: string, exec: Exec = systemExec): Promise<void> {
   for (const p of [
     join(dir, 'ns', 'net'),
     join(dir, 'ns', 'uts'),
     join(dir, 'ns', 'ipc'),
     join(dir, 'shm'),
   ]) {
-    if (await isMountPoint(p)) await unmount(p);
+    if (await isMountPoint(p)) await unmount(p, exec);
   }
   for (const p of [join(dir, 'ns', 'net'), join(dir, 'shm')]) {
     if (await isMountPoint(p)) throw internal(`Cannot release "${p}": still mounted`);

@@ -173,12 +173,12 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
       const sb = newSandbox(rt, req);
       await writeJsonFileAtomic(join(req.stateDir, 'sandbox.json'), { id: req.id, stopped: false });
       try {
-        await setupPodEnvironment(req.stateDir, req.config, rt.shim, osHostname());
+        await setupPodEnvironment(req.stateDir, req.config, rt.shim, osHostname(), exec);
       } catch (err) {
         await bestEffort(
           log,
           'tear down a sandbox that failed to start',
-          teardownPodEnvironment(req.stateDir),
+          teardownPodEnvironment(req.stateDir, exec),
         );
         throw err;
       }
@@ -231,7 +231,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
           const exitFile = await unlessMissing(readFile(join(dir, 'exit.json'), 'utf8'));
           if (watched || exitFile !== undefined) {
             c.phase = 'running';
-            const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());
+            const pid = Number(((await unlessMissing(readFile(join(dir, 'pid'), 'utf8'))) ?? '').trim());
             if (pid > 0) {
               c.file.pid = pid;
               const st = await processStartTime(pid);
@@ -249,7 +249,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
           // PRIVILEGED: removes runc state of containers that no longer run (host rebooted).
           await exec.execFile(runcArgs(rt, 'delete', '--force', c.file.id), { check: false });
         }
-        await bestEffort(log, 'unmount a sandbox that no longer runs', unmountAll(req.stateDir));
+        await bestEffort(log, 'unmount a sandbox that no longer runs', unmountAll(req.stateDir, exec));
         return undefined;
       }
       return sb;
@@ -263,7 +263,7 @@ export function createRuncHandler(options: RuncHandlerOptions): SandboxHandler {
 
 /** Containers get up to 1Mi open files, but never more than this process may raise to. */
 async function nofileLimit(): Promise<number> {
-  const text = await readFile('/proc/self/limits', 'utf8').catch(() => '');
+  const text = (await unlessMissing(readFile('/proc/self/limits', 'utf8'))) ?? '';
   const m = /^Max open files\s+\S+\s+(\S+)/m.exec(text);
   const hard = m?.[1] === 'unlimited' ? Infinity : Number(m?.[1] ?? 1_048_576);
   return Math.min(1_048_576, Number.isFinite(hard) && hard > 0 ? hard : 1_048_576);

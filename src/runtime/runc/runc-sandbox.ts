@@ -8,7 +8,7 @@
  * starts and again once its pid is known, so a restarted daemon can reconnect to the monitor
  * or read the exit it recorded; each exit is processed (state, `runc delete`, event) once.
  */
-import { lstat, mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { connect } from 'node:net';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
@@ -30,7 +30,7 @@ import {
   type StatusCause,
 } from '../../lib/index.js';
 import { ByteChannel } from '../byte-channel.js';
-import { unmountAll } from '../host-mounts.js';
+import { isMountPoint, unmountAll } from '../host-mounts.js';
 import type {
   AttachOptions,
   ContainerStats,
@@ -172,6 +172,26 @@ function cause(field: string, message: string): StatusCause {
   return { reason: 'FieldValueInvalid', message, field };
 }
 
+/**
+ * `base/sub` with its symlinks resolved, refused unless it stays inside `base` (a key of an
+ * atomic-writer volume resolves through `..data` to a file of the current generation).
+ */
+async function resolveInside(base: string, sub: string | undefined, field: string): Promise<string> {
+  if (!sub) return base;
+  const root = await realpath(base);
+  const target = await unlessMissing(realpath(join(base, sub)));
+  if (target === undefined)
+    throw invalid(`subPath "${sub}" does not exist in the volume`, {
+      details: { causes: [cause(field, 'no such file or directory')] },
+    });
+  if (target !== root && !target.startsWith(root + sep)) {
+    throw invalid(`subPath "${sub}" leaves the volume`, {
+      details: { causes: [cause(field, 'resolves outside the volume')] },
+    });
+  }
+  return target;
+}
+
 function hasDotDot(p: string): boolean {
   return p.split('/').includes('..');
 }
@@ -223,6 +243,27 @@ export class RuncSandbox implements SandboxHandle {
     return this.env.ip;
   }
 
+  /**
+   * The pod's emptyDir `name`: a directory of the sandbox, shared by the containers that mount
+   * it; for `medium: Memory` a tmpfs (of `sizeLimitBytes` when given), made once.
+   */
+  async #emptyDir(name: string, memory: boolean, sizeLimitBytes: number | undefined): Promise<string> {
+    const dir = join(this.dir, 'empty', name);
+    await mkdir(dir, { recursive: true, mode: 0o777 });
+    if (memory && !(await isMountPoint(dir))) {
+      const size = sizeLimitBytes ? `,size=${sizeLimitBytes}` : '';
+      // PRIVILEGED: a tmpfs for the pod's memory-backed emptyDir, under its own state directory
+      // (removed with the sandbox by unmountAll).
+      await this.#exec.execFile(
+        ['mount', '-t', 'tmpfs', '-o', `nosuid,nodev,mode=0777${size}`, 'tmpfs', dir],
+        {
+          timeoutMs: 30_000,
+        },
+      );
+    }
+    return dir;
+  }
+
   #get(containerId: string): RuncContainer {
     const c = this.containers.get(containerId);
     if (!c) throw internal(`Container "${containerId}" is not known to the runc handler`);
@@ -255,8 +296,14 @@ export class RuncSandbox implements SandboxHandle {
       if (!isAbsolute(m.containerPath) || hasDotDot(m.containerPath)) {
         causes.push(cause(`mounts[${i}].containerPath`, 'must be an absolute path without ".."'));
       }
-      if ((m.type ?? 'bind') !== 'tmpfs' && (!isAbsolute(m.hostPath) || hasDotDot(m.hostPath))) {
+      const type = m.type ?? 'bind';
+      if (type !== 'tmpfs' && type !== 'emptyDir' && (!isAbsolute(m.hostPath) || hasDotDot(m.hostPath))) {
         causes.push(cause(`mounts[${i}].hostPath`, 'must be an absolute path without ".."'));
+      }
+      if (type === 'emptyDir' && !m.name)
+        causes.push(cause(`mounts[${i}].name`, 'an emptyDir needs its name'));
+      if (m.subPath !== undefined && (isAbsolute(m.subPath) || hasDotDot(m.subPath))) {
+        causes.push(cause(`mounts[${i}].subPath`, 'must be a relative path without ".."'));
       }
     });
     const args = buildArgs(config, image.config);
@@ -316,13 +363,34 @@ export class RuncSandbox implements SandboxHandle {
             source,
             options: ['rbind', 'rprivate', ro],
           });
-        } else {
-          // as Docker and containerd do, a missing host directory is created
-          await stat(m.hostPath).catch(async () => mkdir(m.hostPath, { recursive: true }));
+        } else if (type === 'files') {
+          // the agent's atomic-writer directory, read-only; a subPath (one key) is bound as the
+          // file it resolves to now and, as upstream, does not follow later updates
+          const source = await resolveInside(m.hostPath, m.subPath, `mounts[${i}].subPath`);
           mounts.push({
             destination: m.containerPath,
             type: 'bind',
-            source: m.hostPath,
+            source,
+            options: ['rbind', 'rprivate', 'ro'],
+          });
+        } else if (type === 'emptyDir') {
+          const dir = await this.#emptyDir(m.name ?? '', m.medium === 'Memory', m.sizeLimitBytes);
+          const source = m.subPath ? join(dir, m.subPath) : dir;
+          await mkdir(source, { recursive: true, mode: 0o777 });
+          mounts.push({
+            destination: m.containerPath,
+            type: 'bind',
+            source,
+            options: ['rbind', 'rprivate', ro],
+          });
+        } else {
+          const source = m.subPath ? join(m.hostPath, m.subPath) : m.hostPath;
+          // as Docker and containerd do, a missing host directory is created
+          if (!(await unlessMissing(stat(source)))) await mkdir(source, { recursive: true });
+          mounts.push({
+            destination: m.containerPath,
+            type: 'bind',
+            source,
             options: ['rbind', 'rprivate', ro],
           });
         }
@@ -370,7 +438,7 @@ export class RuncSandbox implements SandboxHandle {
       await writeJsonFileAtomic(join(dir, 'container.json'), file);
       this.containers.set(spec.id, newContainer(file, dir, 'created'));
     } catch (err) {
-      await bestEffort(this.#log, 'unmount a container that failed to create', unmountAll(dir));
+      await bestEffort(this.#log, 'unmount a container that failed to create', unmountAll(dir, this.#exec));
       await bestEffort(
         this.#log,
         'remove a container that failed to create',
@@ -466,7 +534,7 @@ export class RuncSandbox implements SandboxHandle {
     c.exitHandling ??= (async () => {
       let exit = fromFrame;
       const exitFile = join(c.dir, 'exit.json');
-      if (!exit) exit = parseShimExit(await readFile(exitFile, 'utf8').catch(() => ''));
+      if (!exit) exit = parseShimExit((await unlessMissing(readFile(exitFile, 'utf8'))) ?? '');
       let reason: string;
       let message = '';
       if (!exit) {
@@ -549,7 +617,7 @@ export class RuncSandbox implements SandboxHandle {
     if (c.phase === 'running') await this.stopContainer(containerId, 0, 'SIGKILL');
     // PRIVILEGED: removes the container's runc state and cgroup.
     await this.#exec.execFile(runcArgs(this.rt, 'delete', '--force', containerId), { check: false });
-    await unmountAll(c.dir);
+    await unmountAll(c.dir, this.#exec);
     await rm(c.dir, { recursive: true, force: true });
     await bestEffort(
       this.#log,
@@ -766,12 +834,12 @@ export class RuncSandbox implements SandboxHandle {
       await c.exitHandling;
       // PRIVILEGED: removes the stopped container's runc state and cgroup.
       await this.#exec.execFile(runcArgs(this.rt, 'delete', '--force', c.file.id), { check: false });
-      await unmountAll(join(c.dir, 'rootfs')).catch((err: unknown) =>
+      await unmountAll(join(c.dir, 'rootfs'), this.#exec).catch((err: unknown) =>
         this.#log.warn('Cannot unmount a container root', { containerId: c.file.id, error: err }),
       );
     }
     await this.volumes.releaseAll();
-    await teardownPodEnvironment(this.dir);
+    await teardownPodEnvironment(this.dir, this.#exec);
     await bestEffort(
       this.#log,
       `remove the cgroup of pod sandbox ${this.id}`,
@@ -783,7 +851,7 @@ export class RuncSandbox implements SandboxHandle {
 
   async destroy(): Promise<void> {
     await this.stop();
-    await unmountAll(this.dir);
+    await unmountAll(this.dir, this.#exec);
   }
 }
 
@@ -895,7 +963,7 @@ function commonDir(paths: readonly string[]): string {
 async function listHostDevices(): Promise<OciDevice[]> {
   const out: OciDevice[] = [];
   for (const dir of ['/dev', '/dev/net']) {
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
+    for (const name of (await unlessMissing(readdir(dir))) ?? []) {
       const p = join(dir, name);
       const st = await unlessMissing(lstat(p));
       if (!st || !(st.isCharacterDevice() || st.isBlockDevice())) continue;

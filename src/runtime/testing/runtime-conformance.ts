@@ -23,6 +23,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { errorCode, waitFor } from '../../lib/index.js';
 import { collectBytes } from '../byte-channel.js';
 import type {
@@ -50,6 +53,25 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
     assert.equal(errorCode(err), code, `expected ${code}, got ${String(err)}`);
     return true;
   });
+}
+
+/**
+ * Writes one generation of an atomic-writer volume (kubelet's layout): `..<gen>/<files>`, then
+ * `..data` swapped to it by a rename, the visible top-level names linked to `..data/<name>`,
+ * and names the generation no longer has removed.
+ */
+async function writeGeneration(dir: string, gen: string, files: Record<string, string>): Promise<void> {
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, `..${gen}`, path)), { recursive: true });
+    await writeFile(join(dir, `..${gen}`, path), text);
+  }
+  const names = new Set(Object.keys(files).map((p) => p.split('/')[0] as string));
+  for (const n of names) await symlink(`..data/${n}`, join(dir, n)).catch(() => undefined);
+  await symlink(`..${gen}`, join(dir, '..data_tmp'));
+  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+  for (const n of await readdir(dir)) {
+    if (!n.startsWith('..') && !names.has(n)) await rm(join(dir, n), { force: true });
+  }
 }
 
 /** Registers the suite under `describe(name)`. */
@@ -453,6 +475,79 @@ export function runRuntimeConformance(name: string, setup: () => Promise<Conform
         'NotFound',
       );
       await expectCode(rt.containerStatus('0'.repeat(64)), 'NotFound');
+    });
+
+    it('mounts a files volume read-only and shows its next generation after syncPodFiles', async () => {
+      const vol = await mkdtemp(join(tmpdir(), 'h8s-conf-files-'));
+      try {
+        await writeGeneration(vol, 'g1', { greeting: 'hello', 'sub/deep': 'down' });
+        const id = await run({
+          command: ['sleep', '1000'],
+          mounts: [
+            { type: 'files', hostPath: vol, containerPath: '/etc/cfg', readonly: true },
+            { type: 'files', hostPath: vol, containerPath: '/one', subPath: 'greeting', readonly: true },
+          ],
+        });
+        await running(id);
+        const sh = async (script: string): Promise<{ out: string; code: number }> => {
+          const r = await rt.execSync(id, ['sh', '-c', script], 20);
+          return { out: Buffer.from(r.stdout).toString(), code: r.exitCode };
+        };
+        assert.deepEqual(await sh('cat /etc/cfg/greeting /etc/cfg/sub/deep /one'), {
+          out: 'hellodownhello',
+          code: 0,
+        });
+        assert.notEqual((await sh('echo x > /etc/cfg/new')).code, 0, 'the volume is read-only');
+        await writeGeneration(vol, 'g2', { greeting: 'bye', added: 'new' });
+        assert.ok(rt.syncPodFiles, 'the runtime serves syncPodFiles');
+        await rt.syncPodFiles(pod, vol);
+        assert.deepEqual(await sh('cat /etc/cfg/greeting /etc/cfg/added; test -e /etc/cfg/sub; echo " $?"'), {
+          out: 'byenew 1\n',
+          code: 0,
+        });
+        assert.equal((await sh('cat /one')).out, 'hello', 'a subPath keeps the file it was given');
+        await rt.stopContainer(id, 0);
+      } finally {
+        await rm(vol, { recursive: true, force: true });
+      }
+    });
+
+    it('shares an emptyDir between the containers of a pod and caps a memory one at its size', async () => {
+      const writer = await run({
+        command: ['sh', '-c', 'echo shared > /data/f; mkdir -p /data/d; sleep 1000'],
+        mounts: [{ type: 'emptyDir', name: 'scratch', hostPath: '', containerPath: '/data' }],
+      });
+      await running(writer);
+      const reader = await run({
+        command: ['sleep', '1000'],
+        mounts: [
+          { type: 'emptyDir', name: 'scratch', hostPath: '', containerPath: '/mnt' },
+          { type: 'emptyDir', name: 'scratch', hostPath: '', containerPath: '/sub', subPath: 'd' },
+          {
+            type: 'emptyDir',
+            name: 'mem',
+            hostPath: '',
+            containerPath: '/m',
+            medium: 'Memory',
+            sizeLimitBytes: 1024 * 1024,
+          },
+        ],
+      });
+      await running(reader);
+      const got = await waitFor(
+        async () => {
+          const r = await rt.execSync(reader, ['cat', '/mnt/f'], 10);
+          return r.exitCode === 0 ? Buffer.from(r.stdout).toString() : undefined;
+        },
+        { timeoutMs, description: "the writer's file in the shared emptyDir" },
+      );
+      assert.equal(got, 'shared\n');
+      const sub = await rt.execSync(reader, ['sh', '-c', 'touch /sub/x && test -e /mnt/d/x'], 10);
+      assert.equal(sub.exitCode, 0, 'a subPath of an emptyDir is a directory of it');
+      const big = await rt.execSync(reader, ['sh', '-c', 'dd if=/dev/zero of=/m/big bs=1024 count=4096'], 30);
+      assert.notEqual(big.exitCode, 0, 'a 1 MiB memory emptyDir refuses 4 MiB');
+      await rt.stopContainer(writer, 0);
+      await rt.stopContainer(reader, 0);
     });
 
     it('refuses a duplicate container name in a pod', async () => {
