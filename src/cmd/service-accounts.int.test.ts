@@ -158,6 +158,21 @@ describe('service accounts', () => {
       { timeoutMs: 30_000, description: 'kube-root-ca.crt' },
     );
     assert.equal((cm as { data?: Record<string, string> }).data?.['ca.crt'], server.credentials.caPem);
+    const configMaps = client.resource(builtinResources.configMaps, ns);
+    await configMaps.update({ ...cm, data: { 'ca.crt': 'tampered' } });
+    const caOf = async () =>
+      ((await configMaps.find('kube-root-ca.crt')) as { data?: Record<string, string> } | undefined)?.data?.[
+        'ca.crt'
+      ];
+    await waitFor(async () => (await caOf()) === server.credentials.caPem, {
+      timeoutMs: 20_000,
+      description: 'kube-root-ca.crt restored',
+    });
+    await configMaps.delete('kube-root-ca.crt');
+    await waitFor(async () => (await caOf()) === server.credentials.caPem, {
+      timeoutMs: 20_000,
+      description: 'kube-root-ca.crt recreated',
+    });
   });
 
   it('a requested token authenticates as the service account', async () => {
