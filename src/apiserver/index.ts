@@ -49,3 +49,11 @@ export {
   type ServiceCidr,
 } from './registry/service-ranges.js';
 export { ServiceAllocation, type RepairReport } from './registry/service-allocation.js';
+export {
+  ensureServiceAccountKey,
+  generateServiceAccountKeyPem,
+  signingKeyFromPem,
+  type ServiceAccountSigningKey,
+} from './serviceaccount/signing-key.js';
+export { defaultServiceAccountIssuer } from './serviceaccount/service-account-tokens.js';
+export type { ServiceAccountConfig } from './serviceaccount/service-account-api.js';

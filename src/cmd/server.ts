@@ -21,7 +21,9 @@ import {
   createTokenAuthenticator,
   defaultNodePortRange,
   defaultServiceCidr,
+  defaultServiceAccountIssuer,
   ensureAdminCredentials,
+  ensureServiceAccountKey,
   ensureNodeCredentials,
   ensureServingCertificates,
   parsePortRange,
@@ -65,6 +67,10 @@ const flagSpecs = {
   },
   'node-name': { type: 'required-string', help: 'Name of this node' },
   'tls-san': { type: 'list', help: 'Extra names (IPs or DNS names) for the serving certificate' },
+  'service-account-issuer': {
+    type: 'required-string',
+    help: 'The iss of service-account tokens (also their default audience)',
+  },
   'runtime-endpoint': {
     type: 'string',
     help: "Socket of this node's runtime daemon (unix:///path; default <data-dir>/runtime.sock)",
@@ -99,6 +105,7 @@ export interface ServerConfig {
   readonly disable: readonly string[];
   readonly 'node-name': string;
   readonly 'tls-san': readonly string[];
+  readonly 'service-account-issuer': string;
   readonly 'runtime-endpoint': string;
   readonly 'service-cidr': string;
   readonly 'service-node-port-range': string;
@@ -115,6 +122,7 @@ function defaults(): FlagValues<typeof flagSpecs> {
     disable: [],
     'node-name': hostname().toLowerCase(),
     'tls-san': [],
+    'service-account-issuer': defaultServiceAccountIssuer,
     'runtime-endpoint': '',
     'service-cidr': defaultServiceCidr,
     'service-node-port-range': defaultNodePortRange,
@@ -147,6 +155,7 @@ export function resolveServerConfig(
     disable: Object.freeze([...new Set(merged.disable as string[])]),
     'node-name': merged['node-name'] as string,
     'tls-san': Object.freeze([...(merged['tls-san'] as string[])]),
+    'service-account-issuer': merged['service-account-issuer'] as string,
     'runtime-endpoint': (merged['runtime-endpoint'] as string) || defaultRuntimeEndpointOf(dataDir),
     'service-cidr': configValue(() => parseServiceCidr(merged['service-cidr'] as string).text),
     'service-node-port-range': configValue(
@@ -234,6 +243,7 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
           : undefined,
       };
     };
+    const serviceAccountKey = await ensureServiceAccountKey(join(dataDir, 'server', 'tls'), { log });
     let creds = await writeCredentials(config.port);
     const nodeName = config['node-name'];
     const server = new ApiServer(
@@ -264,6 +274,12 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
         serviceCidr: config['service-cidr'],
         nodePortRange: config['service-node-port-range'],
         version: versionInfo(),
+        serviceAccounts: {
+          signingKey: serviceAccountKey,
+          issuer: config['service-account-issuer'],
+          // Without the controllers nothing creates the `default` accounts pods need.
+          isAdmissionEnabled: isEnabled('controllers'),
+        },
       },
     );
     const port = await server.start();
@@ -308,7 +324,7 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
       );
     }
     const controllers = isEnabled('controllers')
-      ? await startServerControllers(creds.admin.kubeconfigPath, config, log, signal)
+      ? await startServerControllers(creds.admin.kubeconfigPath, certs.caCert, config, log, signal)
       : undefined;
     const scheduler = isEnabled('scheduler') ? runScheduler(admin, config, log, signal) : undefined;
     await server.run(signal);
@@ -365,6 +381,7 @@ function childEnv(config: ServerConfig, prefix: 'H8S_RUNTIME_' | 'H8S_AGENT_'): 
  */
 async function startServerControllers(
   kubeconfigPath: string,
+  caCertPem: string,
   config: ServerConfig,
   log: Logger,
   signal: AbortSignal,
@@ -378,6 +395,7 @@ async function startServerControllers(
     client,
     log: log.child({ component: 'controllers' }),
     signal,
+    rootCaCertPem: caCertPem,
     leaderElection: config.datastore.startsWith('etcd://')
       ? { identity: `${config['node-name']}_${randomUUID()}` }
       : undefined,

@@ -11,6 +11,7 @@ import {
 } from './garbage-collector/garbage-collector.js';
 import { createEndpointsController } from './endpoints/endpoints-controller.js';
 import { createServiceAccountController } from './service-account/service-account-controller.js';
+import { createRootCaPublisher } from './root-ca-publisher/root-ca-publisher.js';
 import {
   createNamespaceController,
   type NamespaceControllerOptions,
@@ -46,6 +47,8 @@ interface ControllerEntry {
 export interface ControllerTuning {
   readonly namespace?: Partial<Omit<NamespaceControllerOptions, 'client' | 'log' | 'clock'>> | undefined;
   readonly garbageCollector?: Partial<Omit<GarbageCollectorOptions, 'client' | 'log' | 'clock'>> | undefined;
+  /** PEM of the cluster CA the root-CA publisher puts in every namespace (`kube-root-ca.crt`). */
+  readonly rootCaCertPem?: string | undefined;
 }
 
 // Add new controllers here, one line each (kept in start order).
@@ -54,6 +57,7 @@ const registry: Readonly<Record<string, ControllerEntry>> = {
   namespace: { create: (d, t) => createNamespaceController({ ...t.namespace, ...d }) },
   endpoints: { create: (d) => createEndpointsController(d) },
   serviceaccount: { create: (d) => createServiceAccountController(d) },
+  'root-ca-cert-publisher': { create: (d, t) => createRootCaPublisher({ ...d, caCertPem: t.rootCaCertPem }) },
 };
 
 /** Names of the controllers `startControllers` can run. */
@@ -101,6 +105,7 @@ export function startControllers(options: StartControllersOptions): RunningContr
     const tuning: ControllerTuning = {
       namespace: options.namespace,
       garbageCollector: options.garbageCollector,
+      rootCaCertPem: options.rootCaCertPem,
     };
     try {
       await Promise.all(

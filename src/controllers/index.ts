@@ -39,3 +39,8 @@ export {
   createServiceAccountController,
   type ServiceAccountControllerOptions,
 } from './service-account/service-account-controller.js';
+export {
+  createRootCaPublisher,
+  rootCaConfigMapName,
+  type RootCaPublisherOptions,
+} from './root-ca-publisher/root-ca-publisher.js';

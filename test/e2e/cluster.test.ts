@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { startTestServer, type TestServer } from '../../src/client/testing/test-server.js';
@@ -96,6 +97,31 @@ describe('a one-node cluster from h8s server', { timeout: 900_000 }, () => {
   const podJson = async (k: Kubectl, name: string): Promise<ObjectJson> =>
     JSON.parse(await k.ok(['get', 'pod', name, '-o', 'json'])) as ObjectJson;
 
+  /**
+   * The ServiceAccount admission plugin gave the pod its token volume, and the agent wrote it:
+   * a token bound to the pod (TokenRequest) that authenticates as `default/default`, the CA and
+   * the namespace.
+   */
+  const checkServiceAccountVolume = async (k: Kubectl, name: string): Promise<void> => {
+    const pod = JSON.parse(await k.ok(['get', 'pod', name, '-o', 'json'])) as {
+      metadata: { uid: string };
+      spec: { volumes?: { name: string }[] };
+    };
+    const volume = pod.spec.volumes?.find((v) => v.name.startsWith('kube-api-access-'));
+    assert.ok(volume, 'the pod has the service-account token volume');
+    const dir = join(server.dataDir, 'agent', 'pods', pod.metadata.uid, 'volumes', 'projected', volume.name);
+    assert.equal(await readFile(join(dir, 'namespace'), 'utf8'), 'default');
+    assert.equal(await readFile(join(dir, 'ca.crt'), 'utf8'), server.credentials.caPem);
+    const token = await readFile(join(dir, 'token'), 'utf8');
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      sub: string;
+      'kubernetes.io': { pod: { name: string; uid: string } };
+    };
+    assert.equal(claims.sub, 'system:serviceaccount:default:default');
+    assert.deepEqual(claims['kubernetes.io'].pod, { name, uid: pod.metadata.uid });
+    await k.ok(['get', 'pod', name, '--token', token]);
+  };
+
   const waitRunning = async (k: Kubectl, name: string): Promise<ObjectJson> => {
     let last: ObjectJson = { metadata: {} };
     await waitFor(
@@ -176,6 +202,7 @@ describe('a one-node cluster from h8s server', { timeout: 900_000 }, () => {
         assert.equal(pod.spec?.nodeName, nodeName);
         assert.match(String(pod.status?.containerStatuses?.[0]?.containerID), /^runc:\/\//);
         assert.ok(pod.status?.startTime);
+        await checkServiceAccountVolume(k, name);
         await waitFor(async () => seen('Running'), {
           timeoutMs: 30_000,
           description: 'kubectl get -w to show Running',

@@ -22,6 +22,8 @@ export class PodSources {
   readonly #clock: Clock;
   readonly #ttlMs: number;
   readonly #cache = new Map<string, { atMs: number; value: Promise<unknown> }>();
+  /** Tokens by pod uid, account, audience and lifetime, until 80 % of their lifetime (kubelet's token manager). */
+  readonly #tokens = new Map<string, ServiceAccountToken & { readonly refreshAtMs: number }>();
 
   constructor(options: PodSourcesOptions) {
     this.#client = options.client;
@@ -83,7 +85,9 @@ export class PodSources {
 
   /**
    * A token for the pod's service account, bound to the pod (TokenRequest:
-   * `POST serviceaccounts/<name>/token`), so it dies with the pod.
+   * `POST serviceaccounts/<name>/token`), so it dies with the pod. The same token is answered
+   * until 80 % of its lifetime has passed (as kubelet's token manager), so the 30-s volume
+   * refresh does not request a token each time; `refreshAtMs` says when a new one comes.
    */
   async requestToken(
     pod: Pod,
@@ -92,6 +96,24 @@ export class PodSources {
   ): Promise<ServiceAccountToken> {
     const namespace = pod.metadata?.namespace ?? 'default';
     const sa = pod.spec?.serviceAccountName || 'default';
+    const nowMs = this.#clock.now();
+    const key = `${pod.metadata?.uid ?? ''}/${namespace}/${sa}/${audience ?? ''}/${expirationSeconds}`;
+    const cached = this.#tokens.get(key);
+    if (cached && nowMs < cached.refreshAtMs) return cached;
+    for (const [k, t] of this.#tokens) if (t.expiresAtMs <= nowMs) this.#tokens.delete(k);
+    const fresh = await this.#issueToken(pod, namespace, sa, audience, expirationSeconds);
+    const token = { ...fresh, refreshAtMs: nowMs + Math.floor((fresh.expiresAtMs - nowMs) * 0.8) };
+    this.#tokens.set(key, token);
+    return token;
+  }
+
+  async #issueToken(
+    pod: Pod,
+    namespace: string,
+    sa: string,
+    audience: string | undefined,
+    expirationSeconds: number,
+  ): Promise<ServiceAccountToken> {
     const body = {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenRequest',

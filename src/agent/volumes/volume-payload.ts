@@ -13,6 +13,8 @@ export interface ServiceAccountToken {
   readonly token: string;
   /** ms since epoch */
   readonly expiresAtMs: number;
+  /** When a new token should be asked for (ms since epoch); default 80 % of the lifetime from now. */
+  readonly refreshAtMs?: number;
 }
 
 export interface VolumeSources {
@@ -198,7 +200,7 @@ export async function buildVolumePayload(
         const expirationSeconds = t.expirationSeconds ?? 3607;
         const token = await sources.requestToken(pod, t.audience || undefined, expirationSeconds);
         // Upstream's token manager renews at 80% of the token's lifetime.
-        const refreshAt = nowMs + Math.floor((token.expiresAtMs - nowMs) * 0.8);
+        const refreshAt = token.refreshAtMs ?? nowMs + Math.floor((token.expiresAtMs - nowMs) * 0.8);
         refreshBeforeMs = refreshBeforeMs === undefined ? refreshAt : Math.min(refreshBeforeMs, refreshAt);
         // Token files are private to the pod's user (upstream writes them 0600 unless fsGroup).
         files.set(t.path ?? 'token', {

@@ -460,6 +460,21 @@ message Eviction {
 }
 `;
 
+export const AUTHENTICATION_V1_PROTO = `
+syntax = "proto2";
+package k8s.io.api.authentication.v1;
+
+message BoundObjectReference { optional string kind = 1; optional string apiVersion = 2; optional string name = 3; optional string uid = 4; }
+message TokenRequestSpec {
+  repeated string audiences = 1; optional int64 expirationSeconds = 4 [(ptr) = true];
+  optional BoundObjectReference boundObjectRef = 3 [(ptr) = true];
+}
+message TokenRequest { optional k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1; optional TokenRequestSpec spec = 2; }
+message TokenReviewSpec { optional string token = 1; repeated string audiences = 2; }
+message TokenReview { optional k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1; optional TokenReviewSpec spec = 2; }
+message SelfSubjectReview { optional k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1; }
+`;
+
 /** apiVersion/kind → fully qualified message name of the kinds a protobuf body may carry. */
 export const PROTOBUF_KINDS: Readonly<Record<string, string>> = {
   'v1/Namespace': 'k8s.io.api.core.v1.Namespace',
@@ -479,6 +494,9 @@ export const PROTOBUF_KINDS: Readonly<Record<string, string>> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': 'k8s.io.api.rbac.v1.RoleBinding',
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': 'k8s.io.api.rbac.v1.ClusterRoleBinding',
   'policy/v1/Eviction': 'k8s.io.api.policy.v1.Eviction',
+  'authentication.k8s.io/v1/TokenRequest': 'k8s.io.api.authentication.v1.TokenRequest',
+  'authentication.k8s.io/v1/TokenReview': 'k8s.io.api.authentication.v1.TokenReview',
+  'authentication.k8s.io/v1/SelfSubjectReview': 'k8s.io.api.authentication.v1.SelfSubjectReview',
   'meta.k8s.io/v1/DeleteOptions': 'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions',
   'v1/DeleteOptions': 'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions',
 };

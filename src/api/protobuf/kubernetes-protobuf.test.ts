@@ -38,6 +38,29 @@ function goMeta(extra: Record<string, unknown>): Record<string, unknown> {
 }
 
 describe('decodeKubernetesProtobuf', () => {
+  it('decodes a TokenRequest as kubectl create token sends it', () => {
+    const body = envelope(
+      'authentication.k8s.io/v1',
+      'TokenRequest',
+      'k8s.io.api.authentication.v1.TokenRequest',
+      {
+        metadata: goMeta({}),
+        spec: {
+          audiences: ['api'],
+          expirationSeconds: 1200,
+          boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'web', uid: '' },
+        },
+      },
+    );
+    const obj = decodeKubernetesProtobuf(body);
+    assert.equal(obj.kind, 'TokenRequest');
+    assert.deepEqual(obj['spec'], {
+      audiences: ['api'],
+      expirationSeconds: 1200,
+      boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'web' },
+    });
+  });
+
   it('decodes a hand-checked Namespace body as Go writes it', () => {
     // k8s\0 | Unknown{ typeMeta{apiVersion "v1", kind "Namespace"}, raw Namespace{metadata{name "ns1"}, spec{}, status{}}, "", "" }
     const body = new Uint8Array([

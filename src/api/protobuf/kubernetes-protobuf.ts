@@ -13,6 +13,7 @@ import { badRequest, unsupportedMediaType } from '../../lib/index.js';
 import type { KubeObject } from '../kind-definition.js';
 import {
   APPS_V1_PROTO,
+  AUTHENTICATION_V1_PROTO,
   BATCH_V1_PROTO,
   CORE_V1_PROTO,
   INTSTR_PROTO,
@@ -56,6 +57,7 @@ export function kubernetesProtobufRoot(): protobuf.Root {
     BATCH_V1_PROTO,
     RBAC_V1_PROTO,
     POLICY_V1_PROTO,
+    AUTHENTICATION_V1_PROTO,
   ]) {
     protobuf.parse(text, root, { keepCase: true });
   }

@@ -25,6 +25,19 @@ interface GroupVersion {
   readonly group: string;
   readonly version: string;
   readonly registries: ResourceRegistry[];
+  /** Resources served without a registry (nothing stored: tokenreviews, ...). */
+  readonly extras: DiscoveryResource[];
+}
+
+/** A resource served outside the generic registry, as discovery lists it. */
+export interface DiscoveryResource {
+  readonly group: string;
+  readonly version: string;
+  readonly resource: string;
+  readonly singular: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  readonly verbs: readonly string[];
 }
 
 /** The subresources discovery lists for a resource. */
@@ -57,6 +70,15 @@ export function subresourcesOf(reg: ResourceRegistry): Subresource[] {
     );
   }
   if (reg.group === '' && reg.kind === 'Namespace') out.push(own('finalize', 'Namespace', ['update']));
+  if (reg.group === '' && reg.kind === 'ServiceAccount') {
+    out.push({
+      name: 'token',
+      group: 'authentication.k8s.io',
+      version: 'v1',
+      kind: 'TokenRequest',
+      verbs: ['create'],
+    });
+  }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -108,19 +130,41 @@ function aggregatedResource(reg: ResourceRegistry): Record<string, unknown> {
   };
 }
 
+function legacyExtra(r: DiscoveryResource): Record<string, unknown> {
+  return {
+    name: r.resource,
+    singularName: r.singular,
+    namespaced: r.namespaced,
+    kind: r.kind,
+    verbs: [...r.verbs],
+  };
+}
+
+function aggregatedExtra(r: DiscoveryResource): Record<string, unknown> {
+  return {
+    resource: r.resource,
+    responseKind: { group: r.group, version: r.version, kind: r.kind },
+    scope: r.namespaced ? 'Namespaced' : 'Cluster',
+    singularResource: r.singular,
+    verbs: [...r.verbs],
+  };
+}
+
 export class Discovery {
   readonly #groupVersions: GroupVersion[] = [];
   readonly #aggregated = new Map<string, string>();
 
-  constructor(registry: ApiRegistry) {
-    for (const reg of registry.all()) {
-      let gv = this.#groupVersions.find((g) => g.group === reg.group && g.version === reg.version);
+  constructor(registry: ApiRegistry, extras: readonly DiscoveryResource[] = []) {
+    const groupVersion = (group: string, version: string): GroupVersion => {
+      let gv = this.#groupVersions.find((g) => g.group === group && g.version === version);
       if (!gv) {
-        gv = { group: reg.group, version: reg.version, registries: [] };
+        gv = { group, version, registries: [], extras: [] };
         this.#groupVersions.push(gv);
       }
-      gv.registries.push(reg);
-    }
+      return gv;
+    };
+    for (const reg of registry.all()) groupVersion(reg.group, reg.version).registries.push(reg);
+    for (const extra of extras) groupVersion(extra.group, extra.version).extras.push(extra);
     for (const gv of this.#groupVersions) gv.registries.sort((a, b) => (a.resource < b.resource ? -1 : 1));
   }
 
@@ -141,7 +185,7 @@ export class Discovery {
         metadata: group === '' ? { creationTimestamp: null } : { name: group, creationTimestamp: null },
         versions: versions.map((gv) => ({
           version: gv.version,
-          resources: gv.registries.map(aggregatedResource),
+          resources: [...gv.registries.map(aggregatedResource), ...gv.extras.map(aggregatedExtra)],
           freshness: 'Current',
         })),
       }));
@@ -212,7 +256,7 @@ export class Discovery {
       kind: 'APIResourceList',
       apiVersion: 'v1',
       groupVersion: gv.group === '' ? gv.version : `${gv.group}/${gv.version}`,
-      resources: gv.registries.flatMap(legacyResources),
+      resources: [...gv.registries.flatMap(legacyResources), ...gv.extras.map(legacyExtra)],
     });
   }
 }

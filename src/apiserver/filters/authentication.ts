@@ -54,10 +54,15 @@ export function createTokenAuthenticator(entries: readonly TokenEntry[]): Authen
   };
 }
 
-/** Paths anyone may read (upstream's system:public-info-viewer). */
+/**
+ * Paths anyone may read: upstream's system:public-info-viewer, and the service-account issuer
+ * discovery documents (system:service-account-issuer-discovery), public keys only.
+ */
 export function isPublicPath(path: string): boolean {
   return (
     path === '/version' ||
+    path === '/.well-known/openid-configuration' ||
+    path === '/openid/v1/jwks' ||
     path === '/healthz' ||
     path === '/livez' ||
     path === '/readyz' ||

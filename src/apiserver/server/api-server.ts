@@ -53,6 +53,7 @@ import {
 } from '../registry/service-ranges.js';
 import { ApiRegistry } from '../registry/api-registry.js';
 import { WritePool } from './write-pool.js';
+import { ServiceAccountApi, type ServiceAccountConfig } from '../serviceaccount/service-account-api.js';
 
 export interface VersionInfo {
   readonly major: string;
@@ -95,6 +96,8 @@ export interface ApiServerConfig {
   /** Between repairs of the service allocations (default 3 minutes). */
   readonly serviceRepairIntervalMs?: number;
   readonly version: VersionInfo;
+  /** Service-account tokens, TokenRequest/TokenReview and issuer discovery; none without it. */
+  readonly serviceAccounts?: ServiceAccountConfig | undefined;
 }
 
 export interface ApiServerDeps {
@@ -170,6 +173,7 @@ export class ApiServer {
   readonly #idPrefix = randomBytes(4).toString('hex');
   #requestSeq = 0;
   readonly #namespaceLifecycle: NamespaceLifecycle;
+  readonly #serviceAccounts: ServiceAccountApi | undefined;
   #isReady = false;
   #inFlight = 0;
   #watches = 0;
@@ -219,6 +223,10 @@ export class ApiServer {
           : {}),
       },
     );
+    this.#serviceAccounts = config.serviceAccounts
+      ? new ServiceAccountApi(config.serviceAccounts, deps)
+      : undefined;
+    const serviceAccountAdmission = this.#serviceAccounts?.admission;
     this.registry = new ApiRegistry({
       store: deps.store,
       clock: deps.clock,
@@ -227,12 +235,16 @@ export class ApiServer {
       admission: new AdmissionChain({
         mutating: [
           this.#namespaceLifecycle,
+          ...(serviceAccountAdmission ? [serviceAccountAdmission] : []),
           new Priority({ store: deps.store, clock: deps.clock }),
           new ServiceAllocationPlugin(this.serviceAllocation),
         ],
       }),
     });
-    this.#discovery = new Discovery(this.registry);
+    this.#discovery = new Discovery(
+      this.registry,
+      this.#serviceAccounts ? ServiceAccountApi.discoveryResources : [],
+    );
     const writeWorkers = config.writeWorkers ?? (availableParallelism() > 1 ? 1 : 0);
     this.#writePool = writeWorkers > 0 ? new WritePool({ size: writeWorkers, log: deps.log }) : undefined;
     this.#resources = new ResourceHandler({
@@ -407,9 +419,13 @@ export class ApiServer {
 
   async #dispatch(ctx: RequestContext): Promise<void> {
     const { path, res } = ctx;
-    const user = this.#deps.authenticator.authenticate(ctx.req);
+    const user =
+      this.#deps.authenticator.authenticate(ctx.req) ?? (await this.#serviceAccounts?.authenticate(ctx.req));
     ctx.user = user;
     if (!user && !isPublicPath(path)) throw unauthorizedError();
+    if (this.#serviceAccounts && ServiceAccountApi.isDiscoveryPath(path)) {
+      return this.#serviceAccounts.handleDiscovery(ctx);
+    }
 
     if (path === '/version' || path === '/version/') {
       return writeJson(res, 200, this.#config.version);
@@ -431,6 +447,7 @@ export class ApiServer {
         return this.#discovery.handle(ctx, info);
       case 'resource': {
         ctx.logFields['verb'] = info.verb;
+        if (this.#serviceAccounts?.handles(info)) return await this.#serviceAccounts.handle(ctx, info);
         // Long-running requests (upstream's longRunningRequestCheck) have their own limit.
         if (info.verb === 'watch' || longRunningSubresources.has(info.subresource ?? '')) {
           if (this.#watches >= (this.#config.maxWatches ?? 8192)) {
