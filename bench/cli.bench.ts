@@ -15,12 +15,13 @@
  *   npm run bench:cli [-- --rounds 30 --source-rounds 5 --servers 3 --idle 10 --kubectl kubectl]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnProcess, waitFor, type ChildHandle } from '../src/lib/index.js';
 import { freePort } from '../test/e2e/helpers/api-server.js';
+import { descendantsOf, rssMiB } from './process-tree.js';
 
 const args = process.argv.slice(2);
 function arg(name: string, fallback: string): string {
@@ -53,35 +54,6 @@ function timeRun(argv: readonly string[], env: NodeJS.ProcessEnv = process.env):
     throw new Error(`${argv.join(' ')} exited with ${r.status ?? r.signal}: ${String(r.stderr).slice(-500)}`);
   }
   return ms;
-}
-
-/** Resident set size of a process in MiB (VmRSS, which counts its worker threads). */
-async function rssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
-}
-
-/** Every process under `pid` (children, their children, ...). */
-async function descendantsOf(pid: number): Promise<number[]> {
-  const parentOf = new Map<number, number>();
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-    // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'
-    parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-  }
-  const out: number[] = [];
-  const visit = (p: number): void => {
-    for (const [child, parent] of parentOf) {
-      if (parent === p) {
-        out.push(child);
-        visit(child);
-      }
-    }
-  };
-  visit(pid);
-  return out;
 }
 
 function readyz(port: number, ca: string): Promise<number> {

@@ -67,6 +67,10 @@ typedef struct container {
   bool readonly_root;
   mountspec mounts[MAX_MOUNTS];
   int nmounts;
+  /* terminationMessagePath inside the container ("" = none); the file bound there is
+   * /run/h8s/c/<id>/termination-log, read when the container's main process exits */
+  char term_path[256];
+  char term_file[240];
   int oom_fd;
   int64_t oom_kills;
   /* oom_kill count when the last exit was classified: the OOM event may be handled (and

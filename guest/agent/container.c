@@ -102,6 +102,7 @@ void container_release(container *c) {
   for (int i = 0; i < c->nmounts; i++)
     if (strcmp(c->mounts[i].type, "block") == 0) volume_release(c->mounts[i].source);
   if (c->cgroup[0]) rmdir(c->cgroup); /* may fail while processes die; harmless */
+  if (c->term_file[0]) unlink(c->term_file);
   if (dir[0]) rmdir(dir);
   for (int i = 0; i < MAX_PROCESSES; i++) {
     process *p = &g_procs[i];
@@ -244,6 +245,8 @@ int op_create_container(jnode *r, char *err, size_t errlen, const char **code) {
   if (!valid_token(serial, 20)) { snprintf(err, errlen, "root disk serial is not valid"); return -1; }
   jnode *mounts = jarr(r, "mounts");
   if (mounts && mounts->len > MAX_MOUNTS) { snprintf(err, errlen, "too many mounts (at most %d)", MAX_MOUNTS); return -1; }
+  const char *term = jstr(r, "terminationMessagePath", "");
+  if (*term && (strlen(term) >= 250 || !valid_cpath(term))) { snprintf(err, errlen, "terminationMessagePath is not valid"); return -1; }
   /* Validate everything and wait for every disk before touching anything. */
   char dev[64];
   if (find_disk(serial, dev, sizeof dev) < 0) return 1;
@@ -262,22 +265,12 @@ int op_create_container(jnode *r, char *err, size_t errlen, const char **code) {
       if (!valid_id(vol) || strlen(vol) > 64) { snprintf(err, errlen, "file volume id is not valid"); return -1; }
       if (!files_volume_ready(vol)) { *code = "NotFound"; snprintf(err, errlen, "file volume %s has no files yet", vol); return -1; }
       const char *sub = jstr(m, "subPath", "");
-      char abs_sub[260];
-      snprintf(abs_sub, sizeof abs_sub, "/%s", sub);
-      if (*sub && (strlen(sub) > 250 || sub[0] == '/' || !valid_cpath(abs_sub))) {
-        snprintf(err, errlen, "subPath \"%.100s\" is not valid", sub);
-        return -1;
-      }
+      if (!valid_subpath(sub)) { snprintf(err, errlen, "subPath \"%.100s\" is not valid", sub); return -1; }
     } else if (strcmp(type, "emptyDir") == 0) {
       const char *name = jstr(m, "source", "");
       if (!valid_id(name) || strlen(name) > 63) { snprintf(err, errlen, "emptyDir name is not valid"); return -1; }
       const char *sub = jstr(m, "subPath", "");
-      char abs_sub[260];
-      snprintf(abs_sub, sizeof abs_sub, "/%s", sub);
-      if (*sub && (strlen(sub) > 250 || sub[0] == '/' || !valid_cpath(abs_sub))) {
-        snprintf(err, errlen, "subPath \"%.100s\" is not valid", sub);
-        return -1;
-      }
+      if (!valid_subpath(sub)) { snprintf(err, errlen, "subPath \"%.100s\" is not valid", sub); return -1; }
     } else if (strcmp(type, "tmpfs") != 0) {
       snprintf(err, errlen, "mount type \"%.20s\" is not supported", type);
       return -1;
@@ -297,6 +290,7 @@ int op_create_container(jnode *r, char *err, size_t errlen, const char **code) {
   snprintf(c->id, sizeof c->id, "%s", id);
   snprintf(c->dev, sizeof c->dev, "%s", dev);
   c->readonly_root = jbool(root, "readonly", false);
+  if (container_set_term_path(c, term, err, errlen) < 0) { c->used = false; return -1; }
   *code = "InternalError";
   const char *fstype = jstr(root, "fsType", "ext4");
   const char *have = probe_fs(dev);
@@ -394,6 +388,29 @@ int op_create_container(jnode *r, char *err, size_t errlen, const char **code) {
   return 0;
 }
 
+
+int container_set_term_path(container *c, const char *path, char *err, size_t errlen) {
+  c->term_path[0] = 0;
+  if (!path || !*path) return 0;
+  char dir[200], file[240];
+  snprintf(dir, sizeof dir, "/run/h8s/c/%s", c->id);
+  snprintf(file, sizeof file, "%s/termination-log", dir);
+  if (mkdir_p(dir, 0755) < 0) { snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno)); return -1; }
+  int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) { snprintf(err, errlen, "termination log: %s", strerror(errno)); return -1; }
+  fchmod(fd, 0666);
+  close(fd);
+  snprintf(c->term_path, sizeof c->term_path, "%s", path);
+  snprintf(c->term_file, sizeof c->term_file, "%s", file);
+  return 0;
+}
+
+size_t container_read_term(const container *c, char *buf, size_t cap) {
+  buf[0] = 0;
+  if (!c->term_path[0] || cap == 0) return 0;
+  ssize_t n = read_file(c->term_file, buf, cap);
+  return n > 0 ? (size_t)n : 0;
+}
 
 int64_t oom_kills(container *c) {
   if (c->oom_fd < 0) return 0;

@@ -20,4 +20,9 @@ int op_create_container(jnode *r, char *err, size_t errlen, const char **code);
 /* OOM kills counted in c's memory.events. */
 int64_t oom_kills(container *c);
 
+/* Records the container's terminationMessagePath and makes the file bound there (empty). */
+int container_set_term_path(container *c, const char *path, char *err, size_t errlen);
+/* Reads the termination message (at most cap - 1 bytes, NUL-terminated); 0 when none. */
+size_t container_read_term(const container *c, char *buf, size_t cap);
+
 #endif

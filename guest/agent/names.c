@@ -2,6 +2,7 @@
 #include "names.h"
 #include "agent.h"
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 bool valid_id(const char *s) {
@@ -19,6 +20,15 @@ bool valid_cpath(const char *s) {
   for (const char *p = s; (p = strstr(p, "..")) != NULL; p += 2)
     if ((p == s || p[-1] == '/') && (p[2] == 0 || p[2] == '/')) return false;
   return true;
+}
+
+/* A path inside a volume: empty (none), or relative, no "..", bounded. */
+bool valid_subpath(const char *s) {
+  if (!*s) return true;
+  char abs[260];
+  if (strlen(s) > 250 || s[0] == '/') return false;
+  snprintf(abs, sizeof abs, "/%s", s);
+  return valid_cpath(abs);
 }
 
 bool valid_hostname(const char *h) {

@@ -489,7 +489,9 @@ void pod_progress(void) {
     }
     uint64_t dropped = (p->sout ? p->sout->dropped : 0) + (p->serr ? p->serr->dropped : 0);
     jwriter w;
-    jw_init(&w, 2048);
+    /* room for a 4,096-byte termination message escaped (6 bytes a byte at worst), within the
+     * guest's frame: an event that does not fit would never be sent */
+    jw_init(&w, 32 * 1024);
     jw_begin_obj(&w);
     jw_str(&w, "type", "exit");
     jw_str(&w, "container", c ? c->id : "");
@@ -499,6 +501,10 @@ void pod_progress(void) {
     jw_bool(&w, "oomKilled", oom);
     if (p->errcode) { jw_int(&w, "startErrorCode", p->errcode); jw_str(&w, "startError", p->errmsg); }
     if (dropped) jw_int(&w, "droppedBytes", (int64_t)dropped);
+    if (c && c->init == p) {
+      char term[4097];
+      if (container_read_term(c, term, sizeof term) > 0) jw_str(&w, "terminationMessage", term);
+    }
     jw_int(&w, "finishedAtMs", now_ms());
     jw_end_obj(&w);
     if (!w.failed) chan_event(w.buf, w.len);

@@ -4,6 +4,7 @@
 #include "files.h"
 #include "names.h"
 #include "pod.h"
+#include "podfiles.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +18,8 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
+#include <sys/mount.h>
 
 static int prefork(container *c, char *err, size_t errlen);
 /* Files a prepared container reads ahead while it waits (see warm_cache). */
@@ -49,7 +52,115 @@ int op_prepare_container(jnode *r, char *err, size_t errlen, const char **code) 
   return 0;
 }
 
-/* claimContainer {from, id, resources}: a pod takes the prepared container under its own id. */
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+struct h8s_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+
+/* The guest directory (or file) a files or emptyDir mount binds; made ready first. */
+static int claim_mount_source(jnode *m, char *src, size_t srclen, char *err, size_t errlen) {
+  const char *type = jstr(m, "type", "");
+  const char *source = jstr(m, "source", "");
+  const char *sub = jstr(m, "subPath", "");
+  if (!valid_subpath(sub)) { snprintf(err, errlen, "subPath is not valid"); return -1; }
+  if (!valid_cpath(jstr(m, "containerPath", ""))) { snprintf(err, errlen, "mount path is not valid"); return -1; }
+  if (strcmp(type, "files") == 0) {
+    if (!valid_id(source) || !files_volume_ready(source)) { snprintf(err, errlen, "file volume %.80s has no files yet", source); return -1; }
+    snprintf(src, srclen, *sub ? FILES_ROOT "/%s/%s" : FILES_ROOT "/%s", source, sub);
+    return 0;
+  }
+  if (strcmp(type, "emptyDir") == 0) {
+    bool ok = true;
+    long long size = jint(m, "sizeLimitBytes", 0, 0, INT64_MAX, &ok);
+    if (empty_dir_acquire(source, strcmp(jstr(m, "medium", ""), "Memory") == 0, size, err, errlen) < 0) return -1;
+    snprintf(src, srclen, *sub ? EMPTY_ROOT "/%s/%s" : EMPTY_ROOT "/%s", source, sub);
+    if (*sub && mkdir_p(src, 0777) < 0) { snprintf(err, errlen, "mkdir subPath: %s", strerror(errno)); return -1; }
+    return 0;
+  }
+  snprintf(err, errlen, "mount type \"%.20s\" cannot join a prepared container", type);
+  return -1;
+}
+
+/* Moves a detached copy of `src` to `path` inside the running prepared process's root, in its
+ * mount namespace (open_tree + move_mount, Linux 5.2+), from a child so that the agent's own
+ * namespace and root never change. 0 ok, -1 failed (err set). */
+static int claim_bind(container *c, const char *src, const char *path, bool readonly, char *err, size_t errlen) {
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | O_CLOEXEC);
+  if (tree < 0) { snprintf(err, errlen, "open_tree %s: %s", src, strerror(errno)); return -1; }
+  if (readonly) {
+    struct h8s_mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &a, sizeof a) < 0) {
+      snprintf(err, errlen, "read-only %s: %s", src, strerror(errno));
+      close(tree);
+      return -1;
+    }
+  }
+  struct stat sst;
+  bool is_dir = stat(src, &sst) == 0 && S_ISDIR(sst.st_mode);
+  char nspath[64], rootpath[64];
+  snprintf(nspath, sizeof nspath, "/proc/%d/ns/mnt", (int)c->pre_pid);
+  snprintf(rootpath, sizeof rootpath, "/proc/%d/root", (int)c->pre_pid);
+  int ns = open(nspath, O_RDONLY | O_CLOEXEC);
+  int root = open(rootpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int ep[2] = { -1, -1 };
+  if (ns < 0 || root < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+    snprintf(err, errlen, "enter the prepared container: %s", strerror(errno));
+    goto fail;
+  }
+  pid_t pid = fork_retrying();
+  if (pid < 0) { snprintf(err, errlen, "fork: %s", strerror(errno)); goto fail; }
+  if (pid == 0) {
+    char msg[300] = "";
+    if (setns(ns, CLONE_NEWNS) < 0 || fchdir(root) < 0 || chroot(".") < 0) snprintf(msg, sizeof msg, "enter: %s", strerror(errno));
+    else if (is_dir ? mkdir_p(path, 0755) < 0 : false) snprintf(msg, sizeof msg, "mkdir %s: %s", path, strerror(errno));
+    else {
+      if (!is_dir) {
+        char parent[520];
+        snprintf(parent, sizeof parent, "%s", path);
+        char *sl = strrchr(parent, '/');
+        if (sl && sl != parent) { *sl = 0; mkdir_p(parent, 0755); }
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) close(fd);
+      }
+      if (syscall(SYS_move_mount, tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        snprintf(msg, sizeof msg, "move_mount %s: %s", path, strerror(errno));
+    }
+    if (msg[0]) { ssize_t w = write(ep[1], msg, strlen(msg)); (void)w; _exit(1); }
+    _exit(0);
+  }
+  close(ep[1]);
+  ep[1] = -1;
+  char msg[300];
+  ssize_t n = read(ep[0], msg, sizeof msg - 1);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (n > 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    msg[n > 0 ? n : 0] = 0;
+    snprintf(err, errlen, "mount into the prepared container: %s", n > 0 ? msg : "helper failed");
+    goto fail;
+  }
+  close(ep[0]);
+  close(ns);
+  close(root);
+  close(tree);
+  return 0;
+fail:
+  if (ep[0] >= 0) close(ep[0]);
+  if (ep[1] >= 0) close(ep[1]);
+  if (ns >= 0) close(ns);
+  if (root >= 0) close(root);
+  close(tree);
+  return -1;
+}
+
+/* claimContainer {from, id, resources, mounts}: a pod takes the prepared container under its
+ * own id; its files and emptyDir mounts are moved into the waiting process's namespace. */
 void op_claim(uint32_t id, jnode *r) {
   const char *from = jstr(r, "from", "");
   const char *to = jstr(r, "id", "");
@@ -62,6 +173,26 @@ void op_claim(uint32_t id, jnode *r) {
     return;
   }
   char err[512] = "";
+  jnode *mounts = jarr(r, "mounts");
+  if (mounts && mounts->len + (size_t)c->nmounts > MAX_MOUNTS) { chan_respond_err(id, "Invalid", "too many mounts (at most %d)", MAX_MOUNTS); return; }
+  for (jnode *m = mounts ? mounts->child : NULL; m; m = m->next) {
+    char src[600];
+    if (claim_mount_source(m, src, sizeof src, err, sizeof err) < 0) { chan_respond_err(id, "Invalid", "%s", err); return; }
+    bool ro = strcmp(jstr(m, "type", ""), "files") == 0 || jbool(m, "readonly", false);
+    if (claim_bind(c, src, jstr(m, "containerPath", ""), ro, err, sizeof err) < 0) { chan_respond_err(id, "InternalError", "%s", err); return; }
+    mountspec *ms = &c->mounts[c->nmounts++];
+    snprintf(ms->path, sizeof ms->path, "%s", jstr(m, "containerPath", ""));
+    snprintf(ms->type, sizeof ms->type, "%s", jstr(m, "type", ""));
+    snprintf(ms->source, sizeof ms->source, "%s", jstr(m, "source", ""));
+    snprintf(ms->sub, sizeof ms->sub, "%s", jstr(m, "subPath", ""));
+    ms->readonly = ro;
+  }
+  const char *term = jstr(r, "terminationMessagePath", "");
+  if (*term) {
+    if (strlen(term) >= 250 || !valid_cpath(term)) { chan_respond_err(id, "Invalid", "terminationMessagePath is not valid"); return; }
+    if (container_set_term_path(c, term, err, sizeof err) < 0) { chan_respond_err(id, "InternalError", "%s", err); return; }
+    if (claim_bind(c, c->term_file, term, false, err, sizeof err) < 0) { chan_respond_err(id, "InternalError", "%s", err); return; }
+  }
   read_resources(jobj(r, "resources"), c);
   apply_resources(c, err, sizeof err);
   if (err[0]) { chan_respond_err(id, "InternalError", "%s", err); return; }

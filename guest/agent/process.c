@@ -278,6 +278,17 @@ void container_enter(container *c, int efd) {
       if (m->readonly) mount_or_fail(efd, NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
     }
   }
+  if (c->term_path[0]) {
+    char parent[700];
+    const char *src = c->term_file;
+    snprintf(p, sizeof p, "%s%s", root, c->term_path);
+    snprintf(parent, sizeof parent, "%s", p);
+    char *sl = strrchr(parent, '/');
+    if (sl) { *sl = 0; mkdir_p(parent, 0755); }
+    int tfd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (tfd >= 0) close(tfd);
+    mount_or_fail(efd, src, p, NULL, MS_BIND, NULL);
+  }
   if (c->readonly_root) mount_or_fail(efd, NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
   tracek("enter: etc + mounts");
   if (chdir(root) < 0) child_fail(efd, 125, "chdir root: %s", strerror(errno));

@@ -144,6 +144,75 @@ describe('agent (hyper VM pods)', { timeout: 900_000 }, () => {
     });
   });
 
+  it('gives a VM pod its ConfigMap volume, shows an update inside the VM within 60 s, and reports a termination message', async () => {
+    const configMaps = client.resource<KubeObject & { data?: Record<string, string> }>(
+      builtinResources.configMaps,
+      'default',
+    );
+    await configMaps.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'vm-config', namespace: 'default' },
+      data: { greeting: 'first' },
+    } as KubeObject);
+    await pods().create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'vm-files', namespace: 'default' },
+      spec: {
+        nodeName,
+        restartPolicy: 'OnFailure',
+        terminationGracePeriodSeconds: 2,
+        volumes: [{ name: 'cfg', configMap: { name: 'vm-config' } }],
+        containers: [
+          {
+            name: 'main',
+            image: runtime.busyboxRef,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sleep', '3600'],
+            volumeMounts: [{ name: 'cfg', mountPath: '/etc/cfg' }],
+          },
+          {
+            name: 'done',
+            image: runtime.busyboxRef,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sh', '-c', 'printf "finished cleanly" > /dev/termination-log'],
+          },
+        ],
+      },
+    } as PodObject);
+    const p = await waitForPod(
+      'vm-files',
+      (x) =>
+        x.status?.containerStatuses?.find((c) => c.name === 'done')?.state?.terminated !== undefined &&
+        x.status?.containerStatuses?.find((c) => c.name === 'main')?.state?.running !== undefined,
+      'vm-files running, its "done" container terminated',
+    );
+    const done = p.status?.containerStatuses?.find((c) => c.name === 'done');
+    assert.equal(done?.state?.terminated?.message, 'finished cleanly');
+    const main = (await runtime.client.listContainers({ state: 'CONTAINER_RUNNING' })).find(
+      (c) => c.metadata.name === 'main',
+    );
+    assert.ok(main, 'the main container runs');
+    const cat = async (): Promise<string> =>
+      Buffer.from(
+        (await runtime.client.execSync(main.id, ['cat', '/etc/cfg/greeting'], 20)).stdout,
+      ).toString();
+    assert.equal(await cat(), 'first');
+    const cm = await configMaps.get('vm-config');
+    await configMaps.update({ ...cm, data: { greeting: 'second' } });
+    await waitFor(async () => (await cat()) === 'second', {
+      timeoutMs: 60_000,
+      description: 'the ConfigMap update inside the VM',
+    });
+    await pods().delete('vm-files');
+    await waitFor(async () => (await pods().find('vm-files')) === undefined, {
+      timeoutMs: 120_000,
+      description: 'vm-files deleted',
+    });
+    await configMaps.delete('vm-config');
+  });
+
   it('refuses hostNetwork on RuntimeClass hyper with a clear event and a Failed pod', async () => {
     await pods().create({
       apiVersion: 'v1',

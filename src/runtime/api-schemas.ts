@@ -172,6 +172,8 @@ export const ContainerConfigSchema = Type.Object(
     stdin: Type.Optional(Type.Boolean()),
     stdinOnce: Type.Optional(Type.Boolean()),
     tty: Type.Optional(Type.Boolean()),
+    terminationMessagePath: Type.Optional(Type.String({ minLength: 2, maxLength: 250, pattern: '^/' })),
+    terminationMessageFallbackToLogs: Type.Optional(Type.Boolean()),
     resources: Type.Optional(LinuxContainerResourcesSchema),
     security: Type.Optional(
       Type.Object(

@@ -222,12 +222,32 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
           finishedAt: Math.max(exit.finishedAt, rec.startedAt),
           reason: exit.reason,
           message: exit.message ?? '',
+          ...(exit.terminationMessage ? { terminationMessage: exit.terminationMessage } : {}),
         });
         log.info('Container exited', {
           containerId: exit.containerId,
           exitCode: exit.exitCode,
           reason: exit.reason,
         });
+        if (exit.exitCode !== 0 && !exit.terminationMessage && rec.config.terminationMessageFallbackToLogs) {
+          // kubelet's FallbackToLogsOnError: the tail of the log stands in for the message
+          void logTail(rec.logPath).then(
+            (tail) => {
+              const cur = index.findContainer(exit.containerId);
+              if (tail && cur?.state === 'CONTAINER_EXITED')
+                persistContainer({ ...cur, terminationMessage: tail });
+              notifyExit(exit.containerId);
+            },
+            (err: unknown) => {
+              log.warn('Cannot read the log tail for a termination message', {
+                containerId: exit.containerId,
+                error: describeError(err),
+              });
+              notifyExit(exit.containerId);
+            },
+          );
+          return;
+        }
         notifyExit(exit.containerId);
       },
       sandboxDied(reason) {
@@ -712,6 +732,7 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
         exitCode: rec.exitCode,
         reason: rec.reason,
         message: rec.message,
+        ...(rec.terminationMessage ? { terminationMessage: rec.terminationMessage } : {}),
         mounts: rec.config.mounts ?? [],
         logPath: rec.logPath,
         ...(rec.resources ? { resources: rec.resources } : {}),
@@ -859,6 +880,26 @@ export function createRuntimeCore(options: RuntimeCoreOptions): RuntimeCore {
     },
   };
   return core;
+}
+
+/** kubelet's bounds on a termination message taken from the log. */
+const fallbackLogLines = 80;
+const fallbackLogBytes = 2048;
+
+/** The last 80 lines of a container's log, at most 2,048 bytes (the newest kept). */
+async function logTail(path: string): Promise<string> {
+  const lines: string[] = [];
+  let partial = '';
+  for await (const l of readCriLog(path, { tailLines: fallbackLogLines })) {
+    partial += Buffer.from(l.content).toString('utf8');
+    if (l.full) {
+      lines.push(partial);
+      partial = '';
+    }
+  }
+  if (partial) lines.push(partial);
+  const text = Buffer.from(lines.join('\n'));
+  return text.subarray(Math.max(0, text.length - fallbackLogBytes)).toString('utf8');
 }
 
 /**

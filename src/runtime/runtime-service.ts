@@ -224,6 +224,13 @@ export interface ContainerConfig {
   readonly security?: LinuxContainerSecurity;
   /** Signal for stopContainer before the grace period ends (default SIGTERM or the image's). */
   readonly stopSignal?: string;
+  /**
+   * A file inside the container whose content (at most 4,096 bytes) becomes the exited
+   * container's `terminationMessage`, as kubelet's `terminationMessagePath`. Absolute.
+   */
+  readonly terminationMessagePath?: string;
+  /** kubelet's `FallbackToLogsOnError`: a failed container with no message gets its log's tail. */
+  readonly terminationMessageFallbackToLogs?: boolean;
 }
 
 export type ContainerState =
@@ -250,6 +257,8 @@ export interface ContainerStatus extends Container {
   /** `Completed`, `Error`, `OOMKilled`, `ContainerCannotRun`, ... */
   readonly reason: string;
   readonly message: string;
+  /** What the container wrote to its `terminationMessagePath` (at most 4,096 bytes), or ''. */
+  readonly terminationMessage?: string;
   readonly mounts: readonly Mount[];
   /** Absolute path of the CRI-format log file. */
   readonly logPath: string;

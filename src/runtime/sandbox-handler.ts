@@ -55,6 +55,8 @@ export interface ContainerExit {
   /** `Completed`, `Error`, `OOMKilled`, `ContainerCannotRun` */
   readonly reason: string;
   readonly message?: string;
+  /** The content of the container's `terminationMessagePath` (at most 4,096 bytes). */
+  readonly terminationMessage?: string;
 }
 
 export interface HandlerEvents {

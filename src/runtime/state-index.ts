@@ -67,6 +67,7 @@ export interface ContainerRecord {
   readonly exitCode: number;
   readonly reason: string;
   readonly message: string;
+  readonly terminationMessage?: string;
   readonly state: ContainerState;
   readonly resources?: LinuxContainerResources;
 }
@@ -114,6 +115,7 @@ const ContainerRecordSchema = Type.Object({
   exitCode: Type.Integer(),
   reason: Type.String(),
   message: Type.String(),
+  terminationMessage: Type.Optional(Type.String()),
   state: Type.Union([
     Type.Literal('CONTAINER_CREATED'),
     Type.Literal('CONTAINER_RUNNING'),

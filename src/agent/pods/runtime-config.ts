@@ -298,5 +298,10 @@ export function containerConfig(input: ContainerConfigInput): ContainerConfig {
     ...(spec.tty ? { tty: true } : {}),
     resources: containerResources(spec),
     security: containerSecurity(pod, spec),
+    // kubelet binds this file into every container; its content becomes terminated.message
+    terminationMessagePath: spec.terminationMessagePath || '/dev/termination-log',
+    ...(spec.terminationMessagePolicy === 'FallbackToLogsOnError'
+      ? { terminationMessageFallbackToLogs: true }
+      : {}),
   };
 }

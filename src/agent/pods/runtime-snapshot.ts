@@ -110,7 +110,8 @@ export function toContainerView(s: ContainerStatus): ContainerView {
         phase: 'exited',
         exitCode: s.exitCode,
         reason: s.reason,
-        message: s.message,
+        // as kubelet: what the container wrote to its terminationMessagePath is the message
+        message: s.terminationMessage || s.message,
         startedAtNs: s.startedAt,
         finishedAtNs: s.finishedAt,
       };

@@ -16,6 +16,7 @@ import type { ContainerExit, HandlerEvents, SandboxHandle } from '../sandbox-han
 import type { PodSandboxConfig } from '../runtime-service.js';
 import type { RootDisk } from '../../images/index.js';
 import { buildBusyboxRootDisk, busyboxContainer } from '../testing/busybox-root-disk.js';
+import { writeGeneration } from '../testing/atomic-volume.js';
 import { createHyperHandler, guestDebugAnnotation, type HyperHandler } from './hyper-handler.js';
 import { findGuestAssets, defaultGuestDir, type GuestAssets } from './guest-assets.js';
 
@@ -329,6 +330,50 @@ describe('hyper handler with real VMs', { timeout: 900_000 }, () => {
     const r = await run(p, 'unfit', ['sh', '-c', 'grep " /scratch " /proc/mounts']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /tmpfs/);
+    await p.destroy();
+  });
+
+  test('a pod with files and emptyDir mounts claims the prepared container and sees them, updates too', async () => {
+    await podA();
+    await waitPrepared();
+    const before = await claims();
+    const vol = join(tmp, 'sa-token');
+    await mkdir(vol);
+    await writeGeneration(vol, 'g1', { token: 'first-token', namespace: 'default' });
+    const p = await startPod('pod-files', 'f');
+    await p.createContainer(
+      busyboxContainer(disk, 'withfiles', logs(), {
+        command: ['sleep', '1000'],
+        mounts: [
+          {
+            type: 'files',
+            hostPath: vol,
+            containerPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+            readonly: true,
+          },
+          { type: 'emptyDir', name: 'cache', hostPath: '', containerPath: '/cache' },
+        ],
+      }),
+    );
+    assert.equal(
+      await claims(),
+      before + 1,
+      `files and emptyDir mounts keep the pooled start; log:\n${poolLog()}`,
+    );
+    await p.startContainer('withfiles');
+    const dir = '/var/run/secrets/kubernetes.io/serviceaccount';
+    const r = await run(p, 'withfiles', [
+      'sh',
+      '-c',
+      `cat ${dir}/token ${dir}/namespace; echo x > /cache/a && cat /cache/a`,
+    ]);
+    assert.equal(r.out, 'first-tokendefaultx\n', r.err);
+    const w = await run(p, 'withfiles', ['sh', '-c', `echo y > ${dir}/token`]);
+    assert.notEqual(w.code, 0, 'the token volume is read-only');
+    await writeGeneration(vol, 'g2', { token: 'second-token', namespace: 'default' });
+    assert.ok(p.syncFiles);
+    await p.syncFiles(vol);
+    assert.equal((await run(p, 'withfiles', ['cat', `${dir}/token`])).out, 'second-token');
     await p.destroy();
   });
 

@@ -131,6 +131,12 @@ export function containerProcess(spec: ContainerSpec): {
   };
 }
 
+/** The guest's `terminationMessagePath` field of a create or claim request. */
+function termPath(spec: ContainerSpec): { terminationMessagePath?: string } {
+  const p = spec.config.terminationMessagePath;
+  return p ? { terminationMessagePath: p } : {};
+}
+
 export class HyperSandbox implements SandboxHandle {
   readonly #d: HyperSandboxDeps;
   readonly #log: Logger;
@@ -191,20 +197,24 @@ export class HyperSandbox implements SandboxHandle {
   #prepared: PreparedContainer | undefined;
 
   /**
-   * Claims the prepared container for `spec` when it fits (same image, no extra mounts, a
-   * writable root): its overlay is already attached and mounted and its process waits in the
-   * container. 'unfit' when it does not fit, 'failed' (and released) when the guest refused;
-   * the caller then creates the container normally.
+   * Claims the prepared container for `spec` when it fits (same image, a writable root, and
+   * only `files` and `emptyDir` mounts, which the guest moves into the waiting process's mount
+   * namespace, so a pod with its service-account token keeps the pooled start): its overlay is
+   * already attached and mounted and its process waits in the container. 'unfit' when it does
+   * not fit, 'failed' (and released) when the guest refused; the caller then creates the
+   * container normally.
    */
   async #claimPrepared(
     spec: ContainerSpec,
     pre: PreparedContainer,
     overlay: string,
+    mounts: readonly Record<string, unknown>[],
   ): Promise<'claimed' | 'unfit' | 'failed'> {
     if (
       spec.rootfs.kind !== 'disk' ||
       spec.rootfs.disk.path !== pre.image ||
-      (spec.config.mounts ?? []).length > 0 ||
+      mounts.some((m) => m.type !== 'files' && m.type !== 'emptyDir') ||
+      (spec.config.mounts ?? []).some((m) => m.type === 'block') ||
       spec.config.security?.readonlyRootfs
     )
       return 'unfit';
@@ -222,6 +232,8 @@ export class HyperSandbox implements SandboxHandle {
         from: pre.containerId,
         id: spec.id,
         resources: agentResources(spec),
+        mounts,
+        ...termPath(spec),
       });
     } catch (err) {
       this.#log.warn('Cannot claim the prepared container; creating one', {
@@ -395,6 +407,7 @@ export class HyperSandbox implements SandboxHandle {
       finishedAt: ev.finishedAtMs * 1_000_000,
       reason,
       ...(message ? { message } : {}),
+      ...(ev.terminationMessage ? { terminationMessage: ev.terminationMessage } : {}),
     });
     this.#exitWaiter(c.id).resolve();
   }
@@ -589,7 +602,7 @@ export class HyperSandbox implements SandboxHandle {
     this.#prepared = undefined;
     let unused: PreparedContainer | undefined;
     if (pre) {
-      const claim = await this.#claimPrepared(spec, pre, overlay);
+      const claim = await this.#claimPrepared(spec, pre, overlay, mounts);
       if (claim === 'claimed') {
         this.#specs.set(spec.id, spec);
         return;
@@ -644,6 +657,7 @@ export class HyperSandbox implements SandboxHandle {
           },
           mounts,
           resources: agentResources(spec),
+          ...termPath(spec),
           waitMs: 60_000,
         },
         75_000,

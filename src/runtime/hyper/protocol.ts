@@ -218,6 +218,8 @@ export const ExitEventSchema = Type.Object({
   startErrorCode: Type.Optional(Type.Integer()),
   startError: Type.Optional(Str(1024)),
   droppedBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The container's terminationMessagePath file, at most 4,096 bytes (JSON-escaped here). */
+  terminationMessage: Type.Optional(Str(6 * 4096)),
   finishedAtMs: Type.Integer({ minimum: 0 }),
 });
 export const OomEventSchema = Type.Object({

@@ -8,7 +8,19 @@
  * starts and again once its pid is known, so a restarted daemon can reconnect to the monitor
  * or read the exit it recorded; each exit is processed (state, `runc delete`, event) once.
  */
-import { lstat, mkdir, readdir, readFile, realpath, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { connect } from 'node:net';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
@@ -192,6 +204,24 @@ async function resolveInside(base: string, sub: string | undefined, field: strin
   return target;
 }
 
+/** The file bound at a container's terminationMessagePath, in its directory. */
+const terminationLogName = 'termination-log';
+/** kubelet's bound on a termination message. */
+const terminationMessageMaxBytes = 4096;
+
+/** The first 4,096 bytes of a termination log, '' when there is none. */
+async function readTerminationLog(file: string): Promise<string> {
+  const handle = await unlessMissing(open(file, 'r'));
+  if (!handle) return '';
+  try {
+    const buf = Buffer.alloc(terminationMessageMaxBytes);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 function hasDotDot(p: string): boolean {
   return p.split('/').includes('..');
 }
@@ -291,6 +321,10 @@ export class RuncSandbox implements SandboxHandle {
       if (!isNamespacedSysctl(name, podSec.hostNetwork ?? false, podSec.hostIpc ?? false)) {
         causes.push(cause(`sysctls.${name}`, `sysctl "${name}" is not namespaced: it would change the host`));
       }
+    }
+    const term = config.terminationMessagePath;
+    if (term !== undefined && (!isAbsolute(term) || hasDotDot(term))) {
+      causes.push(cause('terminationMessagePath', 'must be an absolute path without ".."'));
     }
     (config.mounts ?? []).forEach((m, i) => {
       if (!isAbsolute(m.containerPath) || hasDotDot(m.containerPath)) {
@@ -394,6 +428,13 @@ export class RuncSandbox implements SandboxHandle {
             options: ['rbind', 'rprivate', ro],
           });
         }
+      }
+      if (term) {
+        // as kubelet does: a host file bound at the path, read when the container exits
+        const file = join(dir, terminationLogName);
+        await writeFile(file, '', { mode: 0o666 });
+        await chmod(file, 0o666);
+        mounts.push({ destination: term, type: 'bind', source: file, options: ['bind', 'rprivate', 'rw'] });
       }
       const privileged = sec.privileged ?? false;
       const cgroupsPath = `${this.cgroupDir}/${shortId(spec.id)}`;
@@ -566,12 +607,14 @@ export class RuncSandbox implements SandboxHandle {
       });
       c.phase = 'exited';
       c.exitCode = exit.exitCode;
+      const terminationMessage = await readTerminationLog(join(c.dir, terminationLogName));
       this.events.containerExited({
         containerId: c.file.id,
         exitCode: exit.exitCode,
         finishedAt: exit.finishedAtNs,
         reason,
         ...(message ? { message } : {}),
+        ...(terminationMessage ? { terminationMessage } : {}),
       });
       c.resolveExited({ exitCode: exit.exitCode });
     })().catch((err: unknown) => {

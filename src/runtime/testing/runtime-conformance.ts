@@ -23,11 +23,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { errorCode, waitFor } from '../../lib/index.js';
 import { collectBytes } from '../byte-channel.js';
+import { writeGeneration } from './atomic-volume.js';
 import type {
   ContainerConfig,
   ContainerStatus,
@@ -53,25 +54,6 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
     assert.equal(errorCode(err), code, `expected ${code}, got ${String(err)}`);
     return true;
   });
-}
-
-/**
- * Writes one generation of an atomic-writer volume (kubelet's layout): `..<gen>/<files>`, then
- * `..data` swapped to it by a rename, the visible top-level names linked to `..data/<name>`,
- * and names the generation no longer has removed.
- */
-async function writeGeneration(dir: string, gen: string, files: Record<string, string>): Promise<void> {
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, `..${gen}`, path)), { recursive: true });
-    await writeFile(join(dir, `..${gen}`, path), text);
-  }
-  const names = new Set(Object.keys(files).map((p) => p.split('/')[0] as string));
-  for (const n of names) await symlink(`..data/${n}`, join(dir, n)).catch(() => undefined);
-  await symlink(`..${gen}`, join(dir, '..data_tmp'));
-  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
-  for (const n of await readdir(dir)) {
-    if (!n.startsWith('..') && !names.has(n)) await rm(join(dir, n), { force: true });
-  }
 }
 
 /** Registers the suite under `describe(name)`. */
@@ -207,6 +189,40 @@ export function runRuntimeConformance(name: string, setup: () => Promise<Conform
       const st = await exited(await run({ command: ['/no/such/command'] }));
       assert.equal(st.exitCode, 127);
       assert.equal(st.reason, 'ContainerCannotRun');
+    });
+
+    it('reports what the container wrote to its terminationMessagePath, at most 4,096 bytes', async () => {
+      const st = await exited(
+        await run({
+          command: ['sh', '-c', 'printf "all done" > /dev/termination-log; exit 2'],
+          terminationMessagePath: '/dev/termination-log',
+        }),
+      );
+      assert.equal(st.exitCode, 2);
+      assert.equal(st.terminationMessage, 'all done');
+      const big = await exited(
+        await run({
+          command: ['sh', '-c', 'head -c 10000 /dev/zero | tr "\\0" x > /var/msg'],
+          terminationMessagePath: '/var/msg',
+        }),
+      );
+      assert.equal(big.terminationMessage, 'x'.repeat(4096));
+      const none = await exited(
+        await run({ command: ['true'], terminationMessagePath: '/dev/termination-log' }),
+      );
+      assert.equal(none.terminationMessage ?? '', '');
+      // FallbackToLogsOnError: a failed container that wrote no message gets its log's tail
+      const fallback = await run({
+        command: ['sh', '-c', 'echo first; echo last-words; exit 1'],
+        terminationMessagePath: '/dev/termination-log',
+        terminationMessageFallbackToLogs: true,
+      });
+      await exited(fallback);
+      const message = await waitFor(async () => (await rt.containerStatus(fallback)).terminationMessage, {
+        timeoutMs: 10_000,
+        description: 'the log tail as the termination message',
+      });
+      assert.equal(message, 'first\nlast-words');
     });
 
     it('reports a container killed at its memory limit as OOMKilled', async () => {
