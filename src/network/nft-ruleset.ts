@@ -212,7 +212,7 @@ export function routerTableScript(input: RouterTableInput): string {
     },
     {
       name: 'nat_output',
-      header: 'type nat hook output priority dstnat; policy accept;',
+      header: 'type nat hook output priority -100; policy accept;',
       rules: ['jump services'],
     },
     { name: 'services', rules: dispatch },
@@ -276,7 +276,7 @@ export function nodeTableScript(input: NodeTableInput): string {
     },
     {
       name: 'nat_output',
-      header: 'type nat hook output priority dstnat; policy accept;',
+      header: 'type nat hook output priority -100; policy accept;',
       rules: ['fib daddr type local jump node_ports'],
     },
     { name: 'node_ports', rules: ports },
