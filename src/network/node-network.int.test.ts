@@ -202,13 +202,9 @@ describe('NodeNetwork', () => {
         ],
       },
     ]);
-    const res = await inNs(
-      podNs(2),
-      ['busybox', 'wget', '-q', '-T', '3', '-O', '-', `http://${clusterIp}/`],
-      false,
-    );
+    const res = await inNs(podNs(2), ['curl', '-sS', '--max-time', '3', `http://${clusterIp}/`], false);
     // curl's exit code 7: the connection was refused (a time-out would be 28).
-    assert.equal(res.exitCode, 7, `curl: ${res.exitCode} ${res.stderr}`);
+    assert.equal(res.exitCode, 7, `curl: ${res.exitCode} ${String(res.exitSignal)} ${res.stderr}`);
   });
 
   it('frees addresses of pods no longer running and leaves nothing behind', async () => {
