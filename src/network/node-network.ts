@@ -103,6 +103,7 @@ export class NodeNetwork {
   readonly #exec: Exec;
   readonly #networks = new Map<string, NetworkState>();
   readonly #pending = new Map<string, Promise<NetworkState>>();
+  #nodeTableTail: Promise<unknown> = Promise.resolve();
 
   constructor(options: NodeNetworkOptions) {
     this.#o = options;
@@ -279,7 +280,12 @@ export class NodeNetwork {
       routerAddress,
       nodePorts: [],
     };
-    await this.#programRouter(state, []);
+    // A router table left by the previous agent keeps serving until the Service proxy's first
+    // sync replaces it: Services do not blink when the agent restarts.
+    const table = await this.#run(['ip', 'netns', 'exec', r, 'nft', 'list', 'table', 'ip', names.table], {
+      check: false,
+    });
+    if (table.exitCode !== 0) await this.#programRouter(state, []);
     await this.#programNode(state);
     this.#networks.set(spec.name, state);
     this.#o.log.info('Network ready on node', {
@@ -455,7 +461,17 @@ export class NodeNetwork {
     await this.#run(['ip', 'netns', 'exec', r, 'nft', '-f', '-'], { input: script });
   }
 
-  async #programNode(net: NetworkState): Promise<void> {
+  /** Serialised per node: two pods' host ports changing at once must not apply a stale table. */
+  #programNode(net: NetworkState): Promise<void> {
+    const run = this.#nodeTableTail.then(
+      () => this.#applyNodeTable(net),
+      () => this.#applyNodeTable(net),
+    );
+    this.#nodeTableTail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #applyNodeTable(net: NetworkState): Promise<void> {
     const hostPorts = net.pool.list().flatMap((a) => a.hostPorts.map((hp) => ({ ...hp, podIp: a.ip })));
     const script = nodeTableScript({
       table: net.names.table,
