@@ -207,6 +207,20 @@ describe('NodeNetwork', () => {
     assert.equal(res.exitCode, 7, `curl: ${res.exitCode} ${String(res.exitSignal)} ${res.stderr}`);
   });
 
+  it('gives a VM pod a tap on the bridge with a stable MAC', async () => {
+    const key = `pod-vm-${suffix}`;
+    const a = await net.attachPod(spec.name, key, { kind: 'tap' });
+    assert.equal(a.netnsPath, undefined);
+    assert.equal(a.hostDevice, podDeviceNames(key).tap);
+    assert.equal(a.mac, podDeviceNames(key).mac);
+    assert.match(a.mac, /^02(:[0-9a-f]{2}){5}$/);
+    const link = (await inNs(nodeNetns, ['ip', '-o', 'link', 'show', 'dev', a.hostDevice])).stdout;
+    assert.match(link, new RegExp(`master ${networkDeviceNames(nodeName, spec.name).bridge}`));
+    await net.detachPod(key);
+    const gone = await inNs(nodeNetns, ['ip', '-o', 'link', 'show', 'dev', a.hostDevice], false);
+    assert.notEqual(gone.exitCode, 0, 'the tap is removed');
+  });
+
   it('frees addresses of pods no longer running and leaves nothing behind', async () => {
     for (const s of servers.splice(0)) await s.stop(1_000);
     const freed = await net.releaseAllBut(spec.name, new Set([pods[0] ?? '']));
