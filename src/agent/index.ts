@@ -13,3 +13,5 @@
  */
 export { createAgent, type Agent, type AgentConfig, type AgentDeps } from './node-agent-runner.js';
 export { noPodNetworking, type PodNetworking } from './pods/pod-worker.js';
+export { PlumbedPodNetworking, type PlumbedPodNetworkingOptions } from './network/plumbed-pod-networking.js';
+export type { ServiceProgrammer } from './proxy/service-proxy.js';

@@ -28,6 +28,7 @@ import { RuntimeSnapshotReader } from './pods/runtime-snapshot.js';
 import type { PodRuntimeView } from './pods/runtime-view.js';
 import { PodStatusWriter } from './pods/status-writer.js';
 import { ProbeManager } from './probes/probe-manager.js';
+import { ServiceProxy, type ServiceProgrammer } from './proxy/service-proxy.js';
 import { PodVolumes } from './volumes/pod-volumes.js';
 
 export interface AgentConfig {
@@ -59,6 +60,8 @@ export interface AgentDeps {
   readonly log: Logger;
   readonly clock?: Clock;
   readonly network?: PodNetworking;
+  /** Programs each network's Services on this node (kube-proxy); absent: no service proxy. */
+  readonly services?: ServiceProgrammer;
   readonly config: AgentConfig;
 }
 
@@ -88,6 +91,7 @@ export function createAgent(deps: AgentDeps): Agent {
     clock,
   });
   const snapshot = new RuntimeSnapshotReader(runtime);
+  const network = deps.network ?? noPodNetworking;
   const sources = new PodSources({ client, clock });
   const status = new PodStatusWriter({ client, log });
   const queue = createWorkQueue<string>({ clock, backoffInitialMs: 1_000, backoffMaxMs: 60_000 });
@@ -144,7 +148,7 @@ export function createAgent(deps: AgentDeps): Agent {
     events,
     sources,
     volumes,
-    network: deps.network ?? noPodNetworking,
+    network,
     probes,
     status,
     clock,
@@ -259,8 +263,26 @@ export function createAgent(deps: AgentDeps): Agent {
         await Promise.all(tasks);
         return;
       }
+      if (network.recover) {
+        // Before any worker runs: what pods the runtime no longer has still hold is freed.
+        try {
+          await network.recover(new Set((await snapshot.read()).keys()));
+        } catch (err) {
+          log.warn('Cannot recover the pod network', { error: describeError(err) });
+        }
+      }
       log.info('Pod informer synced; starting pod workers', { pods: informer.cache.list().length });
       tasks.push(controller.run(signal), relist(signal), collectImages(signal));
+      if (deps.services) {
+        const proxy = new ServiceProxy({
+          client,
+          programmer: deps.services,
+          nodeName: config.nodeName,
+          clock,
+          log: log.child({ component: 'service-proxy' }),
+        });
+        tasks.push(proxy.run(signal));
+      }
       await Promise.all(tasks);
       probes.stopAll();
     },

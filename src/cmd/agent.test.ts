@@ -24,6 +24,15 @@ describe('h8s agent configuration', () => {
     assert.ok(Object.isFrozen(config));
   });
 
+  it('plumbs the pod network by default as root, and not when told none', () => {
+    const args = ['--node-name', 'n1', '--kubeconfig', '/etc/h8s/node.yaml'];
+    const { config } = resolveAgentConfig(args, {});
+    assert.equal(config['pod-network'], process.getuid?.() === 0 ? 'plumbed' : 'none');
+    assert.equal(resolveAgentConfig([...args, '--pod-network', 'none'], {}).config['pod-network'], 'none');
+    assert.equal(resolveAgentConfig(args, { H8S_AGENT_POD_NETWORK: 'none' }).config['pod-network'], 'none');
+    assert.throws(() => resolveAgentConfig([...args, '--pod-network', 'flannel'], {}), /must be one of/);
+  });
+
   it('takes a server URL with a token file instead of a kubeconfig', () => {
     const { config } = resolveAgentConfig(
       ['--server', 'https://10.0.0.1:6443', '--token-file', '/etc/h8s/token', '--ca-file', '/etc/h8s/ca.pem'],

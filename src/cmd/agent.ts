@@ -14,10 +14,11 @@
 import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
-import { createAgent } from '../agent/index.js';
+import { join, resolve } from 'node:path';
+import { createAgent, PlumbedPodNetworking } from '../agent/index.js';
 import { createApiClient, loadKubeconfig, type ApiClientOptions } from '../client/index.js';
 import { describeError, type Logger, type LogLevel } from '../lib/index.js';
+import { NodeNetwork } from '../network/index.js';
 import { RuntimeClient } from '../runtime/index.js';
 import { daemonMain } from './daemon.js';
 import {
@@ -46,6 +47,11 @@ const flagSpecs = {
   'streaming-port': { type: 'port', help: 'Port of the streaming endpoint (exec, logs)' },
   'max-pods': { type: 'int', help: 'Pods this node accepts', min: 1 },
   'node-labels': { type: 'list', help: 'Extra node labels, key=value' },
+  'pod-network': {
+    type: 'choice',
+    help: 'Pod network: plumbed (bridges, routers, nftables; needs root) or none (loopback only); default plumbed as root',
+    choices: ['plumbed', 'none'],
+  },
   'log-level': { type: 'choice', help: 'Log level', choices: ['debug', 'info', 'warn', 'error'] },
   'log-format': { type: 'choice', help: 'Log line format', choices: ['json', 'text'] },
 } as const satisfies FlagSpecs;
@@ -68,6 +74,7 @@ export interface AgentCommandConfig {
   readonly 'streaming-port': number;
   readonly 'max-pods': number;
   readonly 'node-labels': Readonly<Record<string, string>>;
+  readonly 'pod-network': 'plumbed' | 'none';
   readonly 'log-level': LogLevel;
   readonly 'log-format': 'json' | 'text';
 }
@@ -85,6 +92,8 @@ function defaults(): FlagValues<typeof flagSpecs> {
     'streaming-port': 10250,
     'max-pods': 110,
     'node-labels': [],
+    // Plumbing bridges, namespaces and nftables needs root; without it pods get loopback only.
+    'pod-network': process.getuid?.() === 0 ? 'plumbed' : 'none',
     'log-level': 'info',
     'log-format': 'json',
   };
@@ -140,6 +149,7 @@ export function resolveAgentConfig(
     'streaming-port': merged['streaming-port'] as number,
     'max-pods': merged['max-pods'] as number,
     'node-labels': Object.freeze(parseNodeLabels(merged['node-labels'] as string[])),
+    'pod-network': merged['pod-network'] as 'plumbed' | 'none',
     'log-level': merged['log-level'] as LogLevel,
     'log-format': merged['log-format'] as 'json' | 'text',
   });
@@ -221,10 +231,22 @@ export async function runAgent(config: AgentCommandConfig, log: Logger, signal: 
   const client = createApiClient({ ...(await clientOptions(config)), log, userAgent: 'h8s-agent' });
   const runtime = new RuntimeClient({ endpoint: config['runtime-endpoint'] });
   try {
+    const networkDir = join(config['data-dir'], 'network');
+    const pods =
+      config['pod-network'] === 'plumbed'
+        ? new PlumbedPodNetworking({
+            client,
+            network: new NodeNetwork({ nodeName: config['node-name'], stateDir: networkDir, log }),
+            nodeName: config['node-name'],
+            stateDir: networkDir,
+            log: log.child({ component: 'pod-network' }),
+          })
+        : undefined;
     const agent = createAgent({
       client,
       runtime,
       log,
+      ...(pods ? { network: pods, services: pods } : {}),
       config: {
         nodeName: config['node-name'],
         dataDir: config['data-dir'],
@@ -235,7 +257,11 @@ export async function runAgent(config: AgentCommandConfig, log: Logger, signal: 
         labels: config['node-labels'],
       },
     });
-    log.info('h8s agent starting', { node: config['node-name'], runtime: config['runtime-endpoint'] });
+    log.info('h8s agent starting', {
+      node: config['node-name'],
+      runtime: config['runtime-endpoint'],
+      podNetwork: config['pod-network'],
+    });
     await agent.run(signal);
     log.info('h8s agent stopped');
   } finally {

@@ -2,8 +2,9 @@
  * The objects every h8s cluster has from its first start, created by `h8s server` once its
  * API answers (upstream's apiserver creates the system PriorityClasses the same way, in a
  * post-start hook): the RuntimeClasses `hyper` (VM pods, the default) and `runc` (Linux
- * containers; privileged, hostNetwork and hostPID pods go there), and the system
- * PriorityClasses. An object a user changed or deleted-and-recreated is left as it is; a
+ * containers; privileged, hostNetwork and hostPID pods go there), the system
+ * PriorityClasses, and the `default` Network (subnet `--cluster-cidr`; pods of namespaces
+ * without `spec.network` join it, docs/network.md). An object a user changed or deleted-and-recreated is left as it is; a
  * missing one is created again on the next start.
  */
 import { systemPriorityClasses, type KubeObject } from '../api/index.js';
@@ -15,7 +16,14 @@ interface BootstrapObject {
   readonly object: KubeObject;
 }
 
-export function bootstrapObjects(): readonly BootstrapObject[] {
+export interface BootstrapOptions {
+  /** Subnet of the default Network (`--cluster-cidr`). */
+  readonly clusterCidr: string;
+}
+
+export function bootstrapObjects(
+  options: BootstrapOptions = { clusterCidr: '10.42.0.0/16' },
+): readonly BootstrapObject[] {
   const runtimeClass = (name: 'hyper' | 'runc'): BootstrapObject => ({
     resource: builtinResources.runtimeClasses,
     object: {
@@ -28,6 +36,15 @@ export function bootstrapObjects(): readonly BootstrapObject[] {
   return [
     runtimeClass('hyper'),
     runtimeClass('runc'),
+    {
+      resource: builtinResources.networks,
+      object: {
+        apiVersion: 'v1',
+        kind: 'Network',
+        metadata: { name: 'default', labels: { 'h8s.io/bootstrap': 'true' } },
+        spec: { tenantID: 'default', subnets: { default: { cidr: options.clusterCidr } } },
+      } as KubeObject,
+    },
     ...systemPriorityClasses.map((c) => ({
       resource: builtinResources.priorityClasses,
       object: {
@@ -49,8 +66,9 @@ export async function ensureBootstrapObjects(
   client: ApiClient,
   log: Logger,
   signal: AbortSignal,
+  options?: BootstrapOptions,
 ): Promise<void> {
-  for (const { resource, object } of bootstrapObjects()) {
+  for (const { resource, object } of bootstrapObjects(options)) {
     const name = object.metadata.name ?? '';
     const backoff = new Backoff({ initialMs: 200, maxMs: 5_000, jitter: 0.2 });
     for (let attempt = 1; !signal.aborted; attempt++) {

@@ -17,6 +17,17 @@ describe('h8s server configuration', () => {
     assert.equal(config['runtime-endpoint'], 'unix:///run/h8s/runtime.sock');
   });
 
+  it('takes the default Network subnet from --cluster-cidr and refuses what is not a subnet', () => {
+    assert.equal(resolveServerConfig([], {}).config['cluster-cidr'], '10.42.0.0/16');
+    assert.equal(
+      resolveServerConfig(['--cluster-cidr', '172.20.0.0/14'], {}).config['cluster-cidr'],
+      '172.20.0.0/14',
+    );
+    for (const bad of ['10.42.0.0', '10.300.0.0/16', '10.42.0.0/28', 'fd00::/64']) {
+      assert.throws(() => resolveServerConfig(['--cluster-cidr', bad], {}), /Invalid cluster-cidr/);
+    }
+  });
+
   it("keeps each data dir's runtime socket its own, and refuses node names the API would", () => {
     const { config } = resolveServerConfig(['--data-dir', '/srv/node-b', '--disable', 'scheduler'], {});
     assert.equal(config['runtime-endpoint'], 'unix:///srv/node-b/runtime.sock');

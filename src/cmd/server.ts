@@ -87,6 +87,10 @@ const flagSpecs = {
     type: 'string',
     help: "Address pods reach the API server on (the kubernetes Service's endpoint; default: the bind address, or the host's first IPv4 address)",
   },
+  'cluster-cidr': {
+    type: 'required-string',
+    help: 'IPv4 subnet of the default Network, created at the first start (each node takes a /24 of it)',
+  },
   'log-level': { type: 'choice', help: 'Log level', choices: ['debug', 'info', 'warn', 'error'] },
   'log-format': { type: 'choice', help: 'Log line format', choices: ['json', 'text'] },
 } as const satisfies FlagSpecs;
@@ -110,6 +114,7 @@ export interface ServerConfig {
   readonly 'service-cidr': string;
   readonly 'service-node-port-range': string;
   readonly 'advertise-address': string;
+  readonly 'cluster-cidr': string;
   readonly 'log-level': LogLevel;
   readonly 'log-format': 'json' | 'text';
 }
@@ -127,6 +132,7 @@ function defaults(): FlagValues<typeof flagSpecs> {
     'service-cidr': defaultServiceCidr,
     'service-node-port-range': defaultNodePortRange,
     'advertise-address': '',
+    'cluster-cidr': '10.42.0.0/16',
     'log-level': 'info',
     'log-format': 'json',
   };
@@ -163,12 +169,19 @@ export function resolveServerConfig(
     ),
     'advertise-address':
       (merged['advertise-address'] as string) || defaultAdvertiseAddress(merged['bind-address'] as string),
+    'cluster-cidr': merged['cluster-cidr'] as string,
     'log-level': merged['log-level'] as LogLevel,
     'log-format': merged['log-format'] as 'json' | 'text',
   });
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(config['node-name'])) {
     throw new ConfigError(
       `Invalid node-name "${config['node-name']}": it must be a lowercase DNS subdomain (a-z, 0-9, "-", ".")`,
+    );
+  }
+  const cidr = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(config['cluster-cidr']);
+  if (!cidr || cidr.slice(1, 5).some((o) => Number(o) > 255) || Number(cidr[5]) < 8 || Number(cidr[5]) > 24) {
+    throw new ConfigError(
+      `Invalid cluster-cidr "${config['cluster-cidr']}": expected an IPv4 subnet from /8 to /24, e.g. 10.42.0.0/16`,
     );
   }
   if (!config['runtime-endpoint'].startsWith('unix:///')) {
@@ -293,7 +306,9 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
       log,
       userAgent: 'h8s-server',
     });
-    await ensureBootstrapObjects(admin, log.child({ component: 'bootstrap' }), signal);
+    await ensureBootstrapObjects(admin, log.child({ component: 'bootstrap' }), signal, {
+      clusterCidr: config['cluster-cidr'],
+    });
     const kubernetesService = runKubernetesService(
       { client: admin, clock, log },
       {

@@ -63,6 +63,11 @@ export interface PodNetworking {
   ): Promise<{ network: SandboxNetwork | undefined; podIPs: string[] }>;
   /** Removes what setUp made and frees its addresses. Idempotent, also for unknown pods. */
   tearDown(podUid: string): Promise<void>;
+  /**
+   * Called once before the pod workers start, with the uids of every pod the runtime holds:
+   * frees what pods no longer running still hold (docs/agent.md, "Recovery").
+   */
+  recover?(livePodUids: ReadonlySet<string>): Promise<void>;
 }
 
 /** No pod network: runc pods get loopback only, VM pods no NIC (the default before ADR 0007). */

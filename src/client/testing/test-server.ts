@@ -95,7 +95,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ];
     child = await spawnProcess(argv, {
       killGraceMs: 10_000,
-      ...(options.env ? { extraEnv: options.env } : {}),
+      // A test server's agent leaves the host's own network alone unless the test asks for the
+      // pod network (which plumbs a bridge, a router namespace and routes in this netns).
+      extraEnv: { H8S_AGENT_POD_NETWORK: 'none', ...options.env },
     });
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
