@@ -18,12 +18,13 @@ import { join, resolve } from 'node:path';
 import { allKinds } from '../api/index.js';
 import {
   ApiServer,
+  createClientCertificateAuthenticator,
   createTokenAuthenticator,
   ensureAdminCredentials,
-  ensureNodeCredentials,
   ensureServingCertificates,
   serverUrl,
   servingNames,
+  unionAuthenticator,
 } from '../apiserver/index.js';
 import { systemClock, type Logger, type LogLevel } from '../lib/index.js';
 import { openKeyValueStore } from '../storage/index.js';
@@ -32,6 +33,8 @@ import { startControllers, type RunningControllers } from '../controllers/index.
 import { createLeaderElector, createLeaseLock } from '../reconcile/index.js';
 import { createScheduler } from '../scheduler/index.js';
 import { ensureBootstrapObjects } from './bootstrap-objects.js';
+import { parseTtlMs } from './join-token.js';
+import { ensureServerNodeToken } from './node-token.js';
 import { superviseAgent, superviseRuntime, type SupervisedChild } from './supervised-child.js';
 import { daemonMain } from './daemon.js';
 import { versionInfo } from './version-info.js';
@@ -60,6 +63,10 @@ const flagSpecs = {
   },
   'node-name': { type: 'required-string', help: 'Name of this node' },
   'tls-san': { type: 'list', help: 'Extra names (IPs or DNS names) for the serving certificate' },
+  'node-cert-lifetime': {
+    type: 'required-string',
+    help: 'Lifetime of the certificates issued to nodes (e.g. 8760h; at least 10m)',
+  },
   'runtime-endpoint': {
     type: 'string',
     help: "Socket of this node's runtime daemon (unix:///path; default <data-dir>/runtime.sock)",
@@ -82,6 +89,7 @@ export interface ServerConfig {
   readonly disable: readonly string[];
   readonly 'node-name': string;
   readonly 'tls-san': readonly string[];
+  readonly 'node-cert-lifetime': string;
   readonly 'runtime-endpoint': string;
   readonly 'log-level': LogLevel;
   readonly 'log-format': 'json' | 'text';
@@ -95,6 +103,7 @@ function defaults(): FlagValues<typeof flagSpecs> {
     disable: [],
     'node-name': hostname().toLowerCase(),
     'tls-san': [],
+    'node-cert-lifetime': '8760h',
     'runtime-endpoint': '',
     'log-level': 'info',
     'log-format': 'json',
@@ -124,6 +133,7 @@ export function resolveServerConfig(
     disable: Object.freeze([...new Set(merged.disable as string[])]),
     'node-name': merged['node-name'] as string,
     'tls-san': Object.freeze([...(merged['tls-san'] as string[])]),
+    'node-cert-lifetime': merged['node-cert-lifetime'] as string,
     'runtime-endpoint': (merged['runtime-endpoint'] as string) || defaultRuntimeEndpointOf(dataDir),
     'log-level': merged['log-level'] as LogLevel,
     'log-format': merged['log-format'] as 'json' | 'text',
@@ -138,7 +148,22 @@ export function resolveServerConfig(
       `Invalid runtime-endpoint "${config['runtime-endpoint']}": expected unix:///absolute/path.sock`,
     );
   }
+  nodeCertLifetimeMs(config);
   return { config, args };
+}
+
+/** The `node-cert-lifetime` in ms. @throws ConfigError */
+function nodeCertLifetimeMs(config: ServerConfig): number {
+  let ms: number;
+  try {
+    ms = parseTtlMs(config['node-cert-lifetime']);
+  } catch (err) {
+    throw new ConfigError(`Invalid node-cert-lifetime: ${(err as Error).message}`);
+  }
+  if (ms < 600_000) {
+    throw new ConfigError(`Invalid node-cert-lifetime "${config['node-cert-lifetime']}": at least 10m`);
+  }
+  return ms;
 }
 
 function usage(): string {
@@ -175,12 +200,7 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
     );
     const writeCredentials = async (port: number) => {
       const urls = { server: serverUrl(config['bind-address'], port), caCertPem: certs.caCert };
-      return {
-        admin: await ensureAdminCredentials(dataDir, urls, { log }),
-        node: isEnabled('agent')
-          ? await ensureNodeCredentials(dataDir, config['node-name'], urls, { log })
-          : undefined,
-      };
+      return { admin: await ensureAdminCredentials(dataDir, urls, { log }) };
     };
     let creds = await writeCredentials(config.port);
     const nodeName = config['node-name'];
@@ -190,25 +210,25 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
         clock,
         log: log.child({ component: 'apiserver' }),
         kinds: allKinds(),
-        authenticator: createTokenAuthenticator([
-          {
-            tokenSha256: creds.admin.tokenSha256,
-            user: { name: 'admin', groups: ['system:masters', 'system:authenticated'] },
-          },
-          ...(creds.node
-            ? [
-                {
-                  tokenSha256: creds.node.tokenSha256,
-                  user: { name: `system:node:${nodeName}`, groups: ['system:nodes', 'system:authenticated'] },
-                },
-              ]
-            : []),
+        // Nodes authenticate with client certificates the CA signed (docs/agent.md "Joining").
+        authenticator: unionAuthenticator([
+          createClientCertificateAuthenticator(),
+          createTokenAuthenticator([
+            {
+              tokenSha256: creds.admin.tokenSha256,
+              user: { name: 'admin', groups: ['system:masters', 'system:authenticated'] },
+            },
+          ]),
         ]),
       },
       {
         bindAddress: config['bind-address'],
         port: config.port,
-        tls: { key: certs.key, cert: certs.cert },
+        tls: { key: certs.key, cert: certs.cert, clientCaPem: certs.caCert },
+        nodeCredentials: {
+          ca: { caCertPem: certs.caCert, caKeyPem: certs.caKey },
+          maxLifetimeMs: nodeCertLifetimeMs(config),
+        },
         version: versionInfo(),
       },
     );
@@ -224,6 +244,7 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
       userAgent: 'h8s-server',
     });
     await ensureBootstrapObjects(admin, log.child({ component: 'bootstrap' }), signal);
+    const nodeToken = await ensureServerNodeToken(dataDir, certs.caCert, admin, log);
     const childOptions = {
       dataDir,
       runtimeEndpoint: config['runtime-endpoint'],
@@ -233,13 +254,16 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
     if (isEnabled('runtime')) {
       children.push(superviseRuntime({ ...childOptions, extraEnv: childEnv(config, 'H8S_RUNTIME_') }));
     }
-    if (creds.node) {
+    if (isEnabled('agent')) {
+      // The node's agent joins with the node token like any other (a client certificate it
+      // keeps renewed in <data-dir>/agent).
       children.push(
         superviseAgent({
           ...childOptions,
           extraEnv: childEnv(config, 'H8S_AGENT_'),
           nodeName,
-          kubeconfigPath: creds.node.kubeconfigPath,
+          server: serverUrl(config['bind-address'], port),
+          tokenFile: nodeToken.path,
         }),
       );
     }
