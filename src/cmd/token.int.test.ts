@@ -13,7 +13,13 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { builtinResources } from '../client/index.js';
 import { startTestServer, type TestServer } from '../client/testing/test-server.js';
-import { execFile, spawnProcess, waitFor, type ChildHandle } from '../lib/index.js';
+import { ManualClock, execFile, nullLogger, spawnProcess, waitFor, type ChildHandle } from '../lib/index.js';
+import {
+  ensureJoinedCredentials,
+  renewAtMs,
+  runCredentialRenewal,
+  type NodeCredentials,
+} from './agent-join.js';
 import { bootstrapTokenSecret, caCertificateHash, parseJoinToken } from './join-token.js';
 
 const bin = new URL('../../bin/h8s.js', import.meta.url).pathname;
@@ -118,7 +124,8 @@ describe('joining nodes with join tokens', { timeout: 240_000 }, () => {
   }
 
   before(async () => {
-    server = await startTestServer();
+    // Node certificates of an hour, so the renewal below is due after 40 minutes.
+    server = await startTestServer({ extraArgs: ['--node-cert-lifetime', '1h'] });
     url = server.credentials.server;
     caPem = server.credentials.caPem ?? '';
     await waitFor(() => stat(join(server.dataDir, 'server', 'node-token')), {
@@ -304,5 +311,79 @@ describe('joining nodes with join tokens', { timeout: 240_000 }, () => {
     const serving = await readFile(join(dir, 'serving.crt'), 'utf8');
     const r = await call('GET', '/api/v1/nodes/node-b', { cert: serving, key: servingKey });
     assert.equal(r.status, 401);
+  });
+
+  it('renews the certificate when a third of its lifetime is left, at start and on a timer', async () => {
+    const clock = new ManualClock(Date.now());
+    const token = parseJoinToken(await readFile(join(server.dataDir, 'server', 'node-token'), 'utf8'));
+    const o = {
+      server: url,
+      token,
+      nodeName: 'node-r',
+      dataDir: join(server.dataDir, 'agent-node-r'),
+      servingNames: ['127.0.0.1'],
+      log: nullLogger,
+      clock,
+    };
+    const first = await ensureJoinedCredentials(o);
+    const lifetimeMs = first.notAfterMs - first.notBeforeMs;
+    assert.ok(Math.abs(lifetimeMs - 3600_000 - 60_000) < 2_000, `the server's lifetime (${lifetimeMs} ms)`);
+    assert.equal((await ensureJoinedCredentials(o)).certPem, first.certPem, 'fresh credentials are reused');
+
+    const renewed: NodeCredentials[] = [];
+    const stop = new AbortController();
+    const loop = runCredentialRenewal(o, first, (c) => renewed.push(c), stop.signal);
+    try {
+      await waitFor(() => clock.pendingTimers > 0, { timeoutMs: 5_000 });
+      clock.advance(renewAtMs(first) - clock.now() + 1_000);
+      const next = await waitFor(() => renewed[0], { timeoutMs: 15_000, description: 'a renewal' });
+      assert.notEqual(next.certPem, first.certPem);
+      assert.equal(await readFile(join(o.dataDir, 'client.crt'), 'utf8'), next.certPem);
+      assert.match(
+        server.output(),
+        /"Issued node credentials"[^\n]*"node":"node-r","requestedBy":"system:node:node-r"/,
+      );
+    } finally {
+      stop.abort();
+      await loop;
+    }
+
+    // An agent started when the renewal is due renews before it does anything else.
+    const current = renewed[0] as NodeCredentials;
+    clock.advance(renewAtMs(current) - clock.now() + 1_000);
+    const atStart = await ensureJoinedCredentials(o);
+    assert.notEqual(atStart.certPem, current.certPem);
+  });
+});
+
+describe("the server's own agent", { timeout: 120_000 }, () => {
+  let server: TestServer | undefined;
+  after(async () => {
+    await server?.cleanup();
+  });
+
+  it('joins with the node token and registers its Node as system:node:<name>', async () => {
+    // No runtime: the agent registers its Node all the same.
+    server = await startTestServer({
+      disable: 'runtime,scheduler',
+      extraArgs: ['--node-name', 'local-node'],
+    });
+    const s = server;
+    try {
+      await waitFor(() => s.client.resource(builtinResources.nodes).get('local-node'), {
+        timeoutMs: 60_000,
+        description: 'the Node of the local agent',
+      });
+      assert.match(
+        s.output(),
+        /"path":"\/h8s\/v1\/node-credentials","code":201[^\n]*"user":"system:bootstrap:/,
+      );
+      assert.match(s.output(), /"path":"\/api\/v1\/nodes","code":201[^\n]*"user":"system:node:local-node"/);
+      const cert = new X509Certificate(await readFile(join(s.dataDir, 'agent', 'client.crt'), 'utf8'));
+      assert.equal(cert.subject, 'CN=system:node:local-node\nO=system:nodes');
+    } catch (err) {
+      console.error(s.output().slice(-8000));
+      throw err;
+    }
   });
 });
