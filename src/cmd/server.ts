@@ -1,6 +1,7 @@
 /**
  * `h8s server`: the control-plane process (DESIGN.md sections 1 and 5). It opens the store,
- * creates the PKI and the admin credential on first start, and serves the Kubernetes API over
+ * creates the PKI, the admin credential and the node join token (`<data-dir>/server/node-token`,
+ * docs/agent.md "Joining") on first start, and serves the Kubernetes API over
  * HTTPS, runs the controllers and the scheduler, and starts the node's runtime daemon
  * (`h8s runtime`) and node agent (`h8s agent`) as supervised child processes, so one command
  * gives a one-node cluster. `--disable agent,runtime,controllers,scheduler` leaves components

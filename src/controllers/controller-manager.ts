@@ -11,6 +11,7 @@ import {
 } from './garbage-collector/garbage-collector.js';
 import { createEndpointsController } from './endpoints/endpoints-controller.js';
 import { createServiceAccountController } from './service-account/service-account-controller.js';
+import { createTokenCleaner } from './token-cleaner/token-cleaner.js';
 import {
   createNamespaceController,
   type NamespaceControllerOptions,
@@ -54,6 +55,7 @@ const registry: Readonly<Record<string, ControllerEntry>> = {
   namespace: { create: (d, t) => createNamespaceController({ ...t.namespace, ...d }) },
   endpoints: { create: (d) => createEndpointsController(d) },
   serviceaccount: { create: (d) => createServiceAccountController(d) },
+  tokencleaner: { create: (d) => createTokenCleaner(d) },
 };
 
 /** Names of the controllers `startControllers` can run. */

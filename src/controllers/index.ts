@@ -39,3 +39,4 @@ export {
   createServiceAccountController,
   type ServiceAccountControllerOptions,
 } from './service-account/service-account-controller.js';
+export { createTokenCleaner, type TokenCleanerOptions } from './token-cleaner/token-cleaner.js';

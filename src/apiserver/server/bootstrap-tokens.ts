@@ -3,8 +3,8 @@
  * keep them): a token `<id>.<secret>` is valid while the Secret `kube-system/bootstrap-token-<id>`
  * exists, is of that type, says `usage-bootstrap-authentication: "true"`, holds the same
  * `token-secret` (compared in constant time) and its optional `expiration` (RFC 3339) has not
- * passed. An expired token's Secret is deleted when it is presented (upstream's token cleaner
- * does it on a timer; `h8s token list` sweeps too).
+ * passed. An expired token's Secret is deleted when it is presented (the `tokencleaner`
+ * controller also deletes them when they expire).
  *
  * The id is public (it names the Secret); the secret never reaches a log line or an error.
  */
