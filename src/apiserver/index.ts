@@ -25,7 +25,6 @@ export {
 } from './server/certificates.js';
 export {
   ensureAdminCredentials,
-  ensureNodeCredentials,
   renderKubeconfig,
   serverUrl,
   tokenFromKubeconfig,
@@ -38,6 +37,21 @@ export {
   type TokenEntry,
 } from './filters/authentication.js';
 export { anonymousUser, apiserverUser, type UserInfo } from './filters/user-info.js';
+export {
+  createClientCertificateAuthenticator,
+  unionAuthenticator,
+} from './filters/client-certificate-authentication.js';
+export { issueNodeCertificates, type NodeCertificateAuthority } from './server/node-certificates.js';
+export {
+  caCertsPath,
+  nodeCredentialsPath,
+  type NodeCredentialsConfig,
+} from './server/node-credentials-handler.js';
+export {
+  bootstrapTokenExpiresMs,
+  bootstrapTokenNamespace,
+  bootstrapTokenSecretType,
+} from './server/bootstrap-tokens.js';
 export { defaultMaxRequestBodyBytes } from './endpoints/request-body.js';
 export {
   defaultNodePortRange,

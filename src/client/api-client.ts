@@ -132,6 +132,11 @@ export interface ApiClient {
   request<R = unknown>(req: RawRequest): Promise<R>;
   /** As `request`, with status and headers. */
   requestRaw(req: RawRequest): Promise<HttpResponse>;
+  /**
+   * Switches to a new client certificate (a renewed credential) for new connections; open
+   * watches finish on their old ones.
+   */
+  setClientCertificate(certPem: string, keyPem: string): void;
   /** Frees pooled sockets. */
   close(): void;
 }
@@ -516,6 +521,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       return (await requestRaw(req)).body as R;
     },
     requestRaw,
+    setClientCertificate: (certPem, keyPem) => transport.setClientCertificate(certPem, keyPem),
     close: () => transport.close(),
   };
 }

@@ -115,7 +115,10 @@ function isJsonContentType(ct: string | undefined): boolean {
 export class HttpTransport {
   readonly #options: HttpTransportOptions;
   readonly #url: URL;
-  readonly #agent: http.Agent;
+  #agent: http.Agent;
+  /** Agents replaced by `setClientCertificate`: their open requests (watches) run on. */
+  readonly #retiredAgents: http.Agent[] = [];
+  #clientCert: { readonly cert: string; readonly key: string } | undefined;
   readonly #clock: Clock;
 
   constructor(options: HttpTransportOptions) {
@@ -134,20 +137,39 @@ export class HttpTransport {
     this.#options = options;
     this.#url = url;
     this.#clock = options.clock ?? systemClock;
+    if (options.clientCertPem !== undefined && options.clientKeyPem !== undefined) {
+      this.#clientCert = { cert: options.clientCertPem, key: options.clientKeyPem };
+    }
+    this.#agent = this.#newAgent();
+  }
+
+  #newAgent(): http.Agent {
+    const options = this.#options;
     // Keep-alive: controllers and informers talk to one server all day. Watches hold a socket
     // each for minutes, so the pool is unbounded (HTTP/1.1 has no multiplexing).
-    this.#agent =
-      url.protocol === 'https:'
-        ? new https.Agent({
-            keepAlive: true,
-            maxFreeSockets: 16,
-            ...(options.caPem !== undefined ? { ca: options.caPem } : {}),
-            ...(options.clientCertPem !== undefined ? { cert: options.clientCertPem } : {}),
-            ...(options.clientKeyPem !== undefined ? { key: options.clientKeyPem } : {}),
-            ...(options.tlsServerName !== undefined ? { servername: options.tlsServerName } : {}),
-            rejectUnauthorized: options.insecure !== true,
-          })
-        : new http.Agent({ keepAlive: true, maxFreeSockets: 16 });
+    return this.#url.protocol === 'https:'
+      ? new https.Agent({
+          keepAlive: true,
+          maxFreeSockets: 16,
+          ...(options.caPem !== undefined ? { ca: options.caPem } : {}),
+          ...(this.#clientCert ?? {}),
+          ...(options.tlsServerName !== undefined ? { servername: options.tlsServerName } : {}),
+          rejectUnauthorized: options.insecure !== true,
+        })
+      : new http.Agent({ keepAlive: true, maxFreeSockets: 16 });
+  }
+
+  /**
+   * Uses a new client certificate (a renewed node credential) for every new connection.
+   * Requests already running (watches) finish on their old connections; the old pool's idle
+   * sockets are closed now.
+   */
+  setClientCertificate(certPem: string, keyPem: string): void {
+    this.#clientCert = { cert: certPem, key: keyPem };
+    const old = this.#agent;
+    this.#agent = this.#newAgent();
+    for (const sockets of Object.values(old.freeSockets)) for (const s of sockets ?? []) s.destroy();
+    this.#retiredAgents.push(old);
   }
 
   /** The server URL without a trailing slash. */
@@ -158,6 +180,7 @@ export class HttpTransport {
   /** Closes pooled sockets; in-flight requests finish or fail. */
   close(): void {
     this.#agent.destroy();
+    for (const a of this.#retiredAgents.splice(0)) a.destroy();
   }
 
   /**

@@ -4,8 +4,11 @@
  * registers the Node and runs the pods bound to it until SIGINT/SIGTERM. Stopping the agent
  * never stops pods; the next agent re-adopts them from the runtime.
  *
- * On the all-in-one node `h8s server` starts it with `--kubeconfig <data-dir>/agent/...`.
- * Standalone, it takes `--server URL --token-file FILE [--ca-file FILE]`.
+ * Credentials: `--kubeconfig FILE`, or `--server URL --token-file FILE`. A token file holding a
+ * join token (`K10<CA hash>::<id>.<secret>`) makes the agent join (`agent-join.ts`): it pins
+ * the CA, obtains a client certificate for its node and keeps it renewed. Any other token is
+ * a bearer token (with `--ca-file` for the CA). `h8s server` starts its own node's agent the
+ * joining way, with its `<data-dir>/server/node-token`.
  *
  * Configuration: defaults < config file (`--config`, YAML or JSON, keys = flag names) <
  * environment (`H8S_AGENT_<FLAG>`) < flags. Unknown keys and bad values are errors naming
@@ -31,13 +34,23 @@ import {
   type ParsedArgs,
 } from './flags.js';
 import { kubernetesMinor } from './version-info.js';
+import {
+  ensureJoinedCredentials,
+  runCredentialRenewal,
+  type AgentJoinOptions,
+  type NodeCredentials,
+} from './agent-join.js';
+import { isJoinToken, parseJoinToken } from './join-token.js';
 
 const flagSpecs = {
   'data-dir': { type: 'required-string', help: 'State directory of the agent (pod volumes, logs)' },
   'node-name': { type: 'required-string', help: 'Name of this node (default: the host name)' },
   kubeconfig: { type: 'string', help: 'Kubeconfig with the node credential (instead of --server)' },
   server: { type: 'string', help: 'API server URL (https://host:6443), with --token-file' },
-  'token-file': { type: 'string', help: 'File holding the bearer token of the node credential' },
+  'token-file': {
+    type: 'string',
+    help: 'File holding a join token (K10...::id.secret; see h8s token) or a bearer token',
+  },
   'ca-file': { type: 'string', help: "PEM file of the cluster CA that signed the server's certificate" },
   'runtime-endpoint': {
     type: 'required-string',
@@ -208,8 +221,13 @@ function detectNodeIps(): string[] {
   return ['127.0.0.1'];
 }
 
-async function clientOptions(config: AgentCommandConfig): Promise<ApiClientOptions> {
-  if (config.kubeconfig !== '') return loadKubeconfig(config.kubeconfig);
+/** The client's credentials, and the join options when the agent holds a node certificate. */
+async function clientOptions(
+  config: AgentCommandConfig,
+  addresses: readonly string[],
+  log: Logger,
+): Promise<{ options: ApiClientOptions; join?: { options: AgentJoinOptions; creds: NodeCredentials } }> {
+  if (config.kubeconfig !== '') return { options: await loadKubeconfig(config.kubeconfig) };
   const readNamed = async (file: string, what: string): Promise<string> => {
     try {
       return await readFile(file, 'utf8');
@@ -219,17 +237,52 @@ async function clientOptions(config: AgentCommandConfig): Promise<ApiClientOptio
   };
   const token = (await readNamed(config['token-file'], 'token-file')).trim();
   if (token === '') throw new ConfigError(`The token-file ${config['token-file']} is empty`);
+  const server = config.server.replace(/\/$/, '');
+  if (isJoinToken(token)) {
+    let parsed;
+    try {
+      parsed = parseJoinToken(token);
+    } catch (err) {
+      throw new ConfigError(`The token-file ${config['token-file']}: ${(err as Error).message}`);
+    }
+    const join: AgentJoinOptions = {
+      server,
+      token: parsed,
+      nodeName: config['node-name'],
+      dataDir: config['data-dir'],
+      servingNames: [...new Set([...addresses, config['node-name'], hostname().toLowerCase()])],
+      log,
+    };
+    const creds = await ensureJoinedCredentials(join);
+    return {
+      options: { server, caPem: creds.caPem, clientCertPem: creds.certPem, clientKeyPem: creds.keyPem },
+      join: { options: join, creds },
+    };
+  }
   return {
-    server: config.server.replace(/\/$/, ''),
-    token,
-    ...(config['ca-file'] !== '' ? { caPem: await readNamed(config['ca-file'], 'ca-file') } : {}),
+    options: {
+      server,
+      token,
+      ...(config['ca-file'] !== '' ? { caPem: await readNamed(config['ca-file'], 'ca-file') } : {}),
+    },
   };
 }
 
 /** Runs the agent until `signal` aborts. Pods keep running afterwards. */
 export async function runAgent(config: AgentCommandConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  const client = createApiClient({ ...(await clientOptions(config)), log, userAgent: 'h8s-agent' });
+  const addresses = config['node-ip'].length > 0 ? config['node-ip'] : detectNodeIps();
+  const { options, join: joined } = await clientOptions(config, addresses, log);
+  const client = createApiClient({ ...options, log, userAgent: 'h8s-agent' });
   const runtime = new RuntimeClient({ endpoint: config['runtime-endpoint'] });
+  const stopRenewal = new AbortController();
+  const renewal = joined
+    ? runCredentialRenewal(
+        joined.options,
+        joined.creds,
+        (creds) => client.setClientCertificate(creds.certPem, creds.keyPem),
+        stopRenewal.signal,
+      )
+    : undefined;
   try {
     const networkDir = join(config['data-dir'], 'network');
     const pods =
@@ -250,7 +303,7 @@ export async function runAgent(config: AgentCommandConfig, log: Logger, signal: 
       config: {
         nodeName: config['node-name'],
         dataDir: config['data-dir'],
-        addresses: config['node-ip'].length > 0 ? config['node-ip'] : detectNodeIps(),
+        addresses,
         streamingPort: config['streaming-port'],
         kubeletVersion: `v1.${kubernetesMinor}.0`,
         maxPods: config['max-pods'],
@@ -265,6 +318,8 @@ export async function runAgent(config: AgentCommandConfig, log: Logger, signal: 
     await agent.run(signal);
     log.info('h8s agent stopped');
   } finally {
+    stopRenewal.abort();
+    await renewal;
     runtime.close();
     client.close();
   }

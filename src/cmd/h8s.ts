@@ -35,6 +35,10 @@ const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'Run the control plane (API server)',
     load: async () => (await import('./server.js')).serverMain,
   },
+  token: {
+    summary: 'Create, list and delete node join tokens',
+    load: async () => (await import('./token.js')).tokenMain,
+  },
   version: { summary: 'Print the h8s version', load: async () => versionMain },
 };
 

@@ -1,6 +1,7 @@
 /**
  * `h8s server`: the control-plane process (DESIGN.md sections 1 and 5). It opens the store,
- * creates the PKI and the admin credential on first start, and serves the Kubernetes API over
+ * creates the PKI, the admin credential and the node join token (`<data-dir>/server/node-token`,
+ * docs/agent.md "Joining") on first start, and serves the Kubernetes API over
  * HTTPS, runs the controllers and the scheduler, and starts the node's runtime daemon
  * (`h8s runtime`) and node agent (`h8s agent`) as supervised child processes, so one command
  * gives a one-node cluster. `--disable agent,runtime,controllers,scheduler` leaves components
@@ -18,18 +19,19 @@ import { join, resolve } from 'node:path';
 import { allKinds, parseIp } from '../api/index.js';
 import {
   ApiServer,
+  createClientCertificateAuthenticator,
   createTokenAuthenticator,
   defaultNodePortRange,
   defaultServiceCidr,
   defaultServiceAccountIssuer,
   ensureAdminCredentials,
   ensureServiceAccountKey,
-  ensureNodeCredentials,
   ensureServingCertificates,
   parsePortRange,
   parseServiceCidr,
   serverUrl,
   servingNames,
+  unionAuthenticator,
 } from '../apiserver/index.js';
 import { describeError, systemClock, type Logger, type LogLevel } from '../lib/index.js';
 import { openKeyValueStore } from '../storage/index.js';
@@ -39,6 +41,8 @@ import { createLeaderElector, createLeaseLock } from '../reconcile/index.js';
 import { createScheduler } from '../scheduler/index.js';
 import { ensureBootstrapObjects } from './bootstrap-objects.js';
 import { runKubernetesService } from './kubernetes-service.js';
+import { parseTtlMs } from './join-token.js';
+import { ensureServerNodeToken } from './node-token.js';
 import { superviseAgent, superviseRuntime, type SupervisedChild } from './supervised-child.js';
 import { daemonMain } from './daemon.js';
 import { versionInfo } from './version-info.js';
@@ -70,6 +74,10 @@ const flagSpecs = {
   'service-account-issuer': {
     type: 'required-string',
     help: 'The iss of service-account tokens (also their default audience)',
+  },
+  'node-cert-lifetime': {
+    type: 'required-string',
+    help: 'Lifetime of the certificates issued to nodes (e.g. 8760h; at least 10m)',
   },
   'runtime-endpoint': {
     type: 'string',
@@ -110,6 +118,7 @@ export interface ServerConfig {
   readonly 'node-name': string;
   readonly 'tls-san': readonly string[];
   readonly 'service-account-issuer': string;
+  readonly 'node-cert-lifetime': string;
   readonly 'runtime-endpoint': string;
   readonly 'service-cidr': string;
   readonly 'service-node-port-range': string;
@@ -128,6 +137,7 @@ function defaults(): FlagValues<typeof flagSpecs> {
     'node-name': hostname().toLowerCase(),
     'tls-san': [],
     'service-account-issuer': defaultServiceAccountIssuer,
+    'node-cert-lifetime': '8760h',
     'runtime-endpoint': '',
     'service-cidr': defaultServiceCidr,
     'service-node-port-range': defaultNodePortRange,
@@ -162,6 +172,7 @@ export function resolveServerConfig(
     'node-name': merged['node-name'] as string,
     'tls-san': Object.freeze([...(merged['tls-san'] as string[])]),
     'service-account-issuer': merged['service-account-issuer'] as string,
+    'node-cert-lifetime': merged['node-cert-lifetime'] as string,
     'runtime-endpoint': (merged['runtime-endpoint'] as string) || defaultRuntimeEndpointOf(dataDir),
     'service-cidr': configValue(() => parseServiceCidr(merged['service-cidr'] as string).text),
     'service-node-port-range': configValue(
@@ -194,6 +205,7 @@ export function resolveServerConfig(
       `Invalid advertise-address "${config['advertise-address']}": expected an IPv4 address`,
     );
   }
+  nodeCertLifetimeMs(config);
   return { config, args };
 }
 
@@ -213,6 +225,20 @@ function defaultAdvertiseAddress(bindAddress: string): string {
     for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
   return '127.0.0.1';
+}
+
+/** The `node-cert-lifetime` in ms. @throws ConfigError */
+function nodeCertLifetimeMs(config: ServerConfig): number {
+  let ms: number;
+  try {
+    ms = parseTtlMs(config['node-cert-lifetime']);
+  } catch (err) {
+    throw new ConfigError(`Invalid node-cert-lifetime: ${(err as Error).message}`);
+  }
+  if (ms < 600_000) {
+    throw new ConfigError(`Invalid node-cert-lifetime "${config['node-cert-lifetime']}": at least 10m`);
+  }
+  return ms;
 }
 
 function usage(): string {
@@ -249,12 +275,7 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
     );
     const writeCredentials = async (port: number) => {
       const urls = { server: serverUrl(config['bind-address'], port), caCertPem: certs.caCert };
-      return {
-        admin: await ensureAdminCredentials(dataDir, urls, { log }),
-        node: isEnabled('agent')
-          ? await ensureNodeCredentials(dataDir, config['node-name'], urls, { log })
-          : undefined,
-      };
+      return { admin: await ensureAdminCredentials(dataDir, urls, { log }) };
     };
     const serviceAccountKey = await ensureServiceAccountKey(join(dataDir, 'server', 'tls'), { log });
     let creds = await writeCredentials(config.port);
@@ -265,27 +286,27 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
         clock,
         log: log.child({ component: 'apiserver' }),
         kinds: allKinds(),
-        authenticator: createTokenAuthenticator([
-          {
-            tokenSha256: creds.admin.tokenSha256,
-            user: { name: 'admin', groups: ['system:masters', 'system:authenticated'] },
-          },
-          ...(creds.node
-            ? [
-                {
-                  tokenSha256: creds.node.tokenSha256,
-                  user: { name: `system:node:${nodeName}`, groups: ['system:nodes', 'system:authenticated'] },
-                },
-              ]
-            : []),
+        // Nodes authenticate with client certificates the CA signed (docs/agent.md "Joining").
+        authenticator: unionAuthenticator([
+          createClientCertificateAuthenticator(),
+          createTokenAuthenticator([
+            {
+              tokenSha256: creds.admin.tokenSha256,
+              user: { name: 'admin', groups: ['system:masters', 'system:authenticated'] },
+            },
+          ]),
         ]),
       },
       {
         bindAddress: config['bind-address'],
         port: config.port,
-        tls: { key: certs.key, cert: certs.cert },
+        tls: { key: certs.key, cert: certs.cert, clientCaPem: certs.caCert },
         serviceCidr: config['service-cidr'],
         nodePortRange: config['service-node-port-range'],
+        nodeCredentials: {
+          ca: { caCertPem: certs.caCert, caKeyPem: certs.caKey },
+          maxLifetimeMs: nodeCertLifetimeMs(config),
+        },
         version: versionInfo(),
         serviceAccounts: {
           signingKey: serviceAccountKey,
@@ -319,6 +340,7 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
       // Ends with the server, also when start-up fails after this point.
       stopChildren.signal,
     );
+    const nodeToken = await ensureServerNodeToken(dataDir, certs.caCert, admin, log);
     const childOptions = {
       dataDir,
       runtimeEndpoint: config['runtime-endpoint'],
@@ -328,13 +350,16 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
     if (isEnabled('runtime')) {
       children.push(superviseRuntime({ ...childOptions, extraEnv: childEnv(config, 'H8S_RUNTIME_') }));
     }
-    if (creds.node) {
+    if (isEnabled('agent')) {
+      // The node's agent joins with the node token like any other (a client certificate it
+      // keeps renewed in <data-dir>/agent).
       children.push(
         superviseAgent({
           ...childOptions,
           extraEnv: childEnv(config, 'H8S_AGENT_'),
           nodeName,
-          kubeconfigPath: creds.node.kubeconfigPath,
+          server: serverUrl(config['bind-address'], port),
+          tokenFile: nodeToken.path,
         }),
       );
     }

@@ -112,9 +112,16 @@ export function superviseRuntime(options: NodeChildOptions): SupervisedChild {
   });
 }
 
-/** The node agent, state in `<data-dir>/agent`, with the node credential the server wrote. */
+/**
+ * The node agent, state in `<data-dir>/agent`, joining `server` with the join token in
+ * `tokenFile` (it keeps its client certificate there).
+ */
 export function superviseAgent(
-  options: NodeChildOptions & { readonly nodeName: string; readonly kubeconfigPath: string },
+  options: NodeChildOptions & {
+    readonly nodeName: string;
+    readonly server: string;
+    readonly tokenFile: string;
+  },
 ): SupervisedChild {
   return superviseChild({
     ...options,
@@ -125,8 +132,10 @@ export function superviseAgent(
       join(options.dataDir, 'agent'),
       '--node-name',
       options.nodeName,
-      '--kubeconfig',
-      options.kubeconfigPath,
+      '--server',
+      options.server,
+      '--token-file',
+      options.tokenFile,
       '--runtime-endpoint',
       options.runtimeEndpoint,
     ],

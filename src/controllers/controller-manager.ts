@@ -12,6 +12,7 @@ import {
 import { createEndpointsController } from './endpoints/endpoints-controller.js';
 import { createServiceAccountController } from './service-account/service-account-controller.js';
 import { createRootCaPublisher } from './root-ca-publisher/root-ca-publisher.js';
+import { createTokenCleaner } from './token-cleaner/token-cleaner.js';
 import {
   createNamespaceController,
   type NamespaceControllerOptions,
@@ -58,6 +59,7 @@ const registry: Readonly<Record<string, ControllerEntry>> = {
   endpoints: { create: (d) => createEndpointsController(d) },
   serviceaccount: { create: (d) => createServiceAccountController(d) },
   'root-ca-cert-publisher': { create: (d, t) => createRootCaPublisher({ ...d, caCertPem: t.rootCaCertPem }) },
+  tokencleaner: { create: (d) => createTokenCleaner(d) },
 };
 
 /** Names of the controllers `startControllers` can run. */

@@ -44,3 +44,4 @@ export {
   rootCaConfigMapName,
   type RootCaPublisherOptions,
 } from './root-ca-publisher/root-ca-publisher.js';
+export { createTokenCleaner, type TokenCleanerOptions } from './token-cleaner/token-cleaner.js';

@@ -11,7 +11,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { badRequest, writeFileAtomic, type Logger } from '../../lib/index.js';
+import { writeFileAtomic, type Logger } from '../../lib/index.js';
 import { sha256 } from '../filters/authentication.js';
 import { readTextIfExists } from './data-files.js';
 
@@ -121,35 +121,6 @@ export function ensureAdminCredentials(
       digestPath: join(dataDir, 'server', 'cred', 'admin-token.sha256'),
     },
     { ...options, userName: 'admin' },
-    deps,
-  );
-}
-
-/** Node names as the API accepts them (DNS subdomains), so a name is safe in a file name. */
-const nodeNamePattern = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-/**
- * The credential of the server's own node agent (`system:node:<name>`, group `system:nodes`):
- * a token in `<data-dir>/agent/kubeconfig.yaml`, its digest in the server's cred dir. Agents
- * on other hosts join with a join token instead (not built yet).
- */
-export function ensureNodeCredentials(
-  dataDir: string,
-  nodeName: string,
-  options: { readonly server: string; readonly caCertPem: string },
-  deps: { readonly log: Logger },
-): Promise<AdminCredentials> {
-  if (!nodeNamePattern.test(nodeName)) {
-    throw badRequest(
-      `Invalid node name "${nodeName}": must be a lowercase DNS subdomain (a-z, 0-9, "-", ".")`,
-    );
-  }
-  return ensureTokenCredential(
-    {
-      kubeconfigPath: join(dataDir, 'agent', 'kubeconfig.yaml'),
-      digestPath: join(dataDir, 'server', 'cred', `node-${nodeName}-token.sha256`),
-    },
-    { ...options, userName: `system:node:${nodeName}` },
     deps,
   );
 }

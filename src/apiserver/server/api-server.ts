@@ -54,6 +54,7 @@ import {
 import { ApiRegistry } from '../registry/api-registry.js';
 import { WritePool } from './write-pool.js';
 import { ServiceAccountApi, type ServiceAccountConfig } from '../serviceaccount/service-account-api.js';
+import { NodeCredentialsHandler, type NodeCredentialsConfig } from './node-credentials-handler.js';
 
 export interface VersionInfo {
   readonly major: string;
@@ -71,8 +72,14 @@ export interface ApiServerConfig {
   readonly bindAddress: string;
   /** 0 picks a free port (tests). */
   readonly port: number;
-  /** PEM key and certificate chain; without them the server speaks plain HTTP (tests only). */
-  readonly tls?: { readonly key: string; readonly cert: string };
+  /**
+   * PEM key and certificate chain; without them the server speaks plain HTTP (tests only).
+   * With `clientCaPem` the server asks for client certificates and verifies them against it
+   * (clients without one still connect: bearer tokens keep working).
+   */
+  readonly tls?: { readonly key: string; readonly cert: string; readonly clientCaPem?: string };
+  /** Serves `/cacerts` and `POST /h8s/v1/node-credentials` (joining nodes) when given. */
+  readonly nodeCredentials?: NodeCredentialsConfig;
   readonly maxRequestBodyBytes?: number;
   /** How often idle watches that allow bookmarks get one. */
   readonly bookmarkIntervalMs?: number;
@@ -166,6 +173,7 @@ export class ApiServer {
   readonly #resources: ResourceHandler;
   readonly #openApi: OpenApiHandler;
   readonly #writePool: WritePool | undefined;
+  readonly #nodeCredentials: NodeCredentialsHandler | undefined;
   readonly #server: Server;
   readonly #shutdown = new AbortController();
   /** Loops that run until shutdown (they never reject). */
@@ -255,12 +263,25 @@ export class ApiServer {
       ...(this.#writePool ? { createPreparer: this.#writePool } : {}),
     });
     this.#openApi = new OpenApiHandler(deps.kinds, config.version.gitVersion);
+    this.#nodeCredentials = config.nodeCredentials
+      ? new NodeCredentialsHandler(
+          { registry: this.registry, clock: deps.clock, log: deps.log },
+          config.nodeCredentials,
+        )
+      : undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res);
     };
     this.#server = config.tls
       ? createHttpsServer(
-          { key: config.tls.key, cert: config.tls.cert, ALPNProtocols: ['http/1.1'] },
+          {
+            key: config.tls.key,
+            cert: config.tls.cert,
+            ALPNProtocols: ['http/1.1'],
+            ...(config.tls.clientCaPem !== undefined
+              ? { ca: config.tls.clientCaPem, requestCert: true, rejectUnauthorized: false }
+              : {}),
+          },
           handler,
         )
       : createHttpServer(handler);
@@ -422,6 +443,8 @@ export class ApiServer {
     const user =
       this.#deps.authenticator.authenticate(ctx.req) ?? (await this.#serviceAccounts?.authenticate(ctx.req));
     ctx.user = user;
+    // Joining nodes authenticate with bootstrap tokens, which the handler checks itself.
+    if (this.#nodeCredentials?.serves(path)) return this.#nodeCredentials.handle(ctx);
     if (!user && !isPublicPath(path)) throw unauthorizedError();
     if (this.#serviceAccounts && ServiceAccountApi.isDiscoveryPath(path)) {
       return this.#serviceAccounts.handleDiscovery(ctx);

@@ -19,7 +19,8 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+/** The CA's key and signature algorithm. */
+export const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const dayMs = 24 * 3600 * 1000;
 const caLifetimeMs = 3650 * dayMs;
 const servingLifetimeMs = 365 * dayMs;
@@ -28,6 +29,8 @@ const renewBeforeMs = 30 * dayMs;
 export interface ServingCertificates {
   /** PEM of the CA certificate (goes into kubeconfigs). */
   readonly caCert: string;
+  /** PEM (PKCS#8) of the CA key: signs node client and serving certificates. */
+  readonly caKey: string;
   readonly cert: string;
   readonly key: string;
   readonly caCertPath: string;
@@ -38,7 +41,8 @@ export interface CertificateNames {
   readonly dnsNames: readonly string[];
 }
 
-function serial(): string {
+/** A random positive 16-byte certificate serial number (hex). */
+export function serial(): string {
   // Positive 16-byte serial.
   const b = randomBytes(16);
   b[0] = (b[0] as number) & 0x7f;
@@ -50,7 +54,8 @@ async function exportKeyPem(key: CryptoKey): Promise<string> {
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
-async function importKeyPem(pem: string): Promise<CryptoKey> {
+/** The CA key from its PKCS#8 PEM. @throws InternalError when it holds no PEM block */
+export async function importKeyPem(pem: string): Promise<CryptoKey> {
   const der = x509.PemConverter.decode(pem)[0];
   if (!der) throw internal('The CA key file holds no PEM block');
   return webcrypto.subtle.importKey('pkcs8', der, algorithm, true, ['sign']);
@@ -151,7 +156,7 @@ export async function ensureServingCertificates(
       const caPublic = createPublicKey(caCertPem);
       const fresh = Date.parse(cert.validTo) - now > renewBeforeMs;
       if (fresh && cert.verify(caPublic) && covers(cert, names)) {
-        return { caCert: caCertPem, cert: certPem, key: keyPem, caCertPath };
+        return { caCert: caCertPem, caKey: caKeyPem, cert: certPem, key: keyPem, caCertPath };
       }
     } catch {
       // Unreadable: issue a new one below.
@@ -188,5 +193,5 @@ export async function ensureServingCertificates(
   await writeAtomic(keyPath, newKeyPem, 0o600);
   await writeAtomic(certPath, newCertPem, 0o644);
   deps.log.info('Issued the serving certificate', { ips: names.ips, dnsNames: names.dnsNames });
-  return { caCert: caCertPem, cert: newCertPem, key: newKeyPem, caCertPath };
+  return { caCert: caCertPem, caKey: caKeyPem, cert: newCertPem, key: newKeyPem, caCertPath };
 }
