@@ -13,3 +13,4 @@
  */
 export { createAgent, type Agent, type AgentConfig, type AgentDeps } from './node-agent-runner.js';
 export { noPodNetworking, type PodNetworking } from './pods/pod-worker.js';
+export { StreamingServer, kubeletClientName, type StreamingTls } from './streaming/streaming-server.js';

@@ -37,5 +37,11 @@ export {
   type Authenticator,
   type TokenEntry,
 } from './filters/authentication.js';
+export {
+  ensureKubeletClientCredentials,
+  ensureNodeStreamingCredentials,
+  kubeletClientCommonName,
+  type KubeletClientCredentials,
+} from './server/streaming-credentials.js';
 export { anonymousUser, apiserverUser, type UserInfo } from './filters/user-info.js';
 export { defaultMaxRequestBodyBytes } from './endpoints/request-body.js';

@@ -14,8 +14,8 @@
 import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
-import { createAgent } from '../agent/index.js';
+import { join, resolve } from 'node:path';
+import { createAgent, type StreamingTls } from '../agent/index.js';
 import { createApiClient, loadKubeconfig, type ApiClientOptions } from '../client/index.js';
 import { describeError, type Logger, type LogLevel } from '../lib/index.js';
 import { RuntimeClient } from '../runtime/index.js';
@@ -44,6 +44,18 @@ const flagSpecs = {
   },
   'node-ip': { type: 'list', help: 'InternalIP addresses of the node (default: detected)' },
   'streaming-port': { type: 'port', help: 'Port of the streaming endpoint (exec, logs)' },
+  'tls-cert-file': {
+    type: 'string',
+    help: 'Serving certificate of the streaming endpoint (default <data-dir>/pki/streaming.crt)',
+  },
+  'tls-private-key-file': {
+    type: 'string',
+    help: 'Its private key (default <data-dir>/pki/streaming.key)',
+  },
+  'client-ca-file': {
+    type: 'string',
+    help: "CA of the API server's client certificate (default <data-dir>/pki/client-ca.crt)",
+  },
   'max-pods': { type: 'int', help: 'Pods this node accepts', min: 1 },
   'node-labels': { type: 'list', help: 'Extra node labels, key=value' },
   'log-level': { type: 'choice', help: 'Log level', choices: ['debug', 'info', 'warn', 'error'] },
@@ -66,6 +78,9 @@ export interface AgentCommandConfig {
   readonly 'runtime-endpoint': string;
   readonly 'node-ip': readonly string[];
   readonly 'streaming-port': number;
+  readonly 'tls-cert-file': string;
+  readonly 'tls-private-key-file': string;
+  readonly 'client-ca-file': string;
   readonly 'max-pods': number;
   readonly 'node-labels': Readonly<Record<string, string>>;
   readonly 'log-level': LogLevel;
@@ -83,6 +98,9 @@ function defaults(): FlagValues<typeof flagSpecs> {
     'runtime-endpoint': 'unix:///run/h8s/runtime.sock',
     'node-ip': [],
     'streaming-port': 10250,
+    'tls-cert-file': '',
+    'tls-private-key-file': '',
+    'client-ca-file': '',
     'max-pods': 110,
     'node-labels': [],
     'log-level': 'info',
@@ -138,6 +156,9 @@ export function resolveAgentConfig(
     'runtime-endpoint': str(merged['runtime-endpoint']),
     'node-ip': Object.freeze([...(merged['node-ip'] as string[])]),
     'streaming-port': merged['streaming-port'] as number,
+    'tls-cert-file': path(merged['tls-cert-file']),
+    'tls-private-key-file': path(merged['tls-private-key-file']),
+    'client-ca-file': path(merged['client-ca-file']),
     'max-pods': merged['max-pods'] as number,
     'node-labels': Object.freeze(parseNodeLabels(merged['node-labels'] as string[])),
     'log-level': merged['log-level'] as LogLevel,
@@ -216,8 +237,39 @@ async function clientOptions(config: AgentCommandConfig): Promise<ApiClientOptio
   };
 }
 
+/**
+ * The streaming endpoint's certificates (`h8s server` writes them for its own node), or
+ * undefined when the serving certificate is not there (the agent then serves no streams).
+ */
+async function streamingTls(config: AgentCommandConfig): Promise<StreamingTls | undefined> {
+  const pki = join(config['data-dir'], 'pki');
+  const certFile = config['tls-cert-file'] || join(pki, 'streaming.crt');
+  const keyFile = config['tls-private-key-file'] || join(pki, 'streaming.key');
+  const caFile = config['client-ca-file'] || join(pki, 'client-ca.crt');
+  const read = async (file: string): Promise<string | undefined> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && file !== config['tls-cert-file'])
+        return undefined;
+      throw new ConfigError(`Cannot read ${file}: ${describeError(err)}`);
+    }
+  };
+  const cert = await read(certFile);
+  if (cert === undefined) return undefined;
+  const key = await read(keyFile);
+  const clientCa = await read(caFile);
+  if (key === undefined || clientCa === undefined) {
+    throw new ConfigError(
+      `The streaming certificate ${certFile} needs its key ${keyFile} and the client CA ${caFile}`,
+    );
+  }
+  return { cert, key, clientCa };
+}
+
 /** Runs the agent until `signal` aborts. Pods keep running afterwards. */
 export async function runAgent(config: AgentCommandConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  const tls = await streamingTls(config);
   const client = createApiClient({ ...(await clientOptions(config)), log, userAgent: 'h8s-agent' });
   const runtime = new RuntimeClient({ endpoint: config['runtime-endpoint'] });
   try {
@@ -230,6 +282,7 @@ export async function runAgent(config: AgentCommandConfig, log: Logger, signal: 
         dataDir: config['data-dir'],
         addresses: config['node-ip'].length > 0 ? config['node-ip'] : detectNodeIps(),
         streamingPort: config['streaming-port'],
+        ...(tls ? { streamingTls: tls } : {}),
         kubeletVersion: `v1.${kubernetesMinor}.0`,
         maxPods: config['max-pods'],
         labels: config['node-labels'],

@@ -13,14 +13,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { allKinds } from '../api/index.js';
 import {
   ApiServer,
   createTokenAuthenticator,
   ensureAdminCredentials,
+  ensureKubeletClientCredentials,
   ensureNodeCredentials,
+  ensureNodeStreamingCredentials,
   ensureServingCertificates,
   serverUrl,
   servingNames,
@@ -184,12 +186,32 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
     };
     let creds = await writeCredentials(config.port);
     const nodeName = config['node-name'];
+    // Streaming (logs, exec, port-forward): the server's client certificate for agents, and
+    // the serving certificate of its own node's agent.
+    const tlsDir = join(dataDir, 'server', 'tls');
+    const kubeletClient = await ensureKubeletClientCredentials(tlsDir, { clock, log });
+    if (isEnabled('agent')) {
+      const hostAddresses = Object.values(networkInterfaces()).flatMap((a) =>
+        (a ?? []).map((i) => i.address),
+      );
+      await ensureNodeStreamingCredentials(
+        tlsDir,
+        join(dataDir, 'agent'),
+        nodeName,
+        [hostname(), ...hostAddresses],
+        {
+          clock,
+          log,
+        },
+      );
+    }
     const server = new ApiServer(
       {
         store,
         clock,
         log: log.child({ component: 'apiserver' }),
         kinds: allKinds(),
+        kubeletClient,
         authenticator: createTokenAuthenticator([
           {
             tokenSha256: creds.admin.tokenSha256,
