@@ -10,6 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
+import * as k8s from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { findFreePort, startTestServer, type TestServer } from '../../src/client/testing/test-server.js';
 import { pushBusybox } from '../../src/images/testing/image-builder.js';
@@ -215,10 +217,51 @@ describe('kubectl logs, exec, port-forward, cp and attach', { timeout: 600_000 }
     }
   }
 
+  it('execs with @kubernetes/client-node over WebSocket, with the exit status', async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(server.kubeconfigPath);
+    const exec = new k8s.Exec(kc);
+    const run = (cmd: string[]): Promise<{ out: string; status: k8s.V1Status }> =>
+      new Promise((resolve, reject) => {
+        let out = '';
+        const stdout = new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            out += chunk.toString('utf8');
+            cb();
+          },
+        });
+        exec
+          .exec('default', 'stream-runc', 'main', cmd, stdout, null, null, false, (status) =>
+            resolve({ out, status }),
+          )
+          .catch(reject);
+      });
+    const ok = await run(['echo', 'from client-node']);
+    assert.equal(ok.status.status, 'Success');
+    assert.equal(ok.out, 'from client-node\n');
+    const failed = await run(['sh', '-c', 'exit 4']);
+    assert.equal(failed.status.reason, 'NonZeroExitCode');
+    assert.equal(failed.status.details?.causes?.[0]?.message, '4');
+  });
+
   it('answers Status errors for a missing pod and a pod without a node', async () => {
     const k = kubectls[0] as Kubectl;
     const r = await k.run(['logs', 'no-such-pod']);
     assert.notEqual(r.exitCode, 0);
     assert.match(r.stderr, /not found/);
+    const manifest = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'stream-unscheduled' },
+      spec: {
+        nodeSelector: { 'h8s.io/no-such-label': 'x' },
+        containers: [{ name: 'c', image: 'busybox', command: ['sleep', '1'] }],
+      },
+    };
+    await k.ok(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
+    const pending = await k.run(['logs', 'stream-unscheduled']);
+    assert.notEqual(pending.exitCode, 0);
+    assert.match(pending.stderr, /does not have a host assigned/);
+    await k.ok(['delete', 'pod', 'stream-unscheduled', '--wait=false']);
   });
 });

@@ -168,10 +168,13 @@ export class SpdyHeaderReader {
   readonly #inflate: Inflate = createInflate({ dictionary: spdyHeaderDictionary });
   #chain: Promise<unknown> = Promise.resolve();
   #error: Error | undefined;
+  /** Fails the block being decoded (a zlib error ends the inflater; no flush callback follows). */
+  #failCurrent: ((err: Error) => void) | undefined;
 
   constructor() {
     this.#inflate.on('error', (err: Error) => {
       this.#error = err;
+      this.#failCurrent?.(err);
     });
   }
 
@@ -180,22 +183,25 @@ export class SpdyHeaderReader {
     const next = this.#chain.then(
       () =>
         new Promise<Record<string, string>>((resolve, reject) => {
-          if (this.#error) {
-            reject(protocolError(`bad header compression: ${this.#error.message}`));
-            return;
-          }
+          const fail = (err: Error): void => {
+            this.#failCurrent = undefined;
+            reject(protocolError(`bad header compression: ${err.message}`));
+          };
+          if (this.#error) return fail(this.#error);
           const out: Buffer[] = [];
           const onData = (c: Buffer): void => {
             out.push(c);
+          };
+          this.#failCurrent = (err) => {
+            this.#inflate.off('data', onData);
+            fail(err);
           };
           this.#inflate.on('data', onData);
           this.#inflate.write(compressed);
           this.#inflate.flush(zlibConstants.Z_SYNC_FLUSH, () => {
             this.#inflate.off('data', onData);
-            if (this.#error) {
-              reject(protocolError(`bad header compression: ${this.#error.message}`));
-              return;
-            }
+            if (this.#error) return fail(this.#error);
+            this.#failCurrent = undefined;
             try {
               resolve(decodeHeaderBlock(Buffer.concat(out)));
             } catch (err) {
