@@ -7,7 +7,7 @@
  * the error that kept the command from starting).
  */
 import type { Readable, Writable } from 'node:stream';
-import { describeError, type Logger } from '../../lib/index.js';
+import { bestEffort, describeError, type Logger } from '../../lib/index.js';
 import type { RuntimeService, StreamSession, TerminalSize } from '../../runtime/index.js';
 import { errorStatus, exitCodeStatus, successStatus, type StreamStatus } from './streaming-status.js';
 
@@ -82,7 +82,7 @@ export async function runRemoteCommand(
   try {
     session = await startSession(runtime, req);
   } catch (err) {
-    await streams.writeStatus(errorStatus(err)).catch(() => undefined);
+    await bestEffort(log, 'writing the status of a remote command', streams.writeStatus(errorStatus(err)));
     streams.close();
     return;
   }
@@ -114,9 +114,9 @@ export async function runRemoteCommand(
   isOver = true;
   void input;
   void resizes;
-  await streams.writeStatus(status).catch(() => undefined);
+  await bestEffort(log, 'writing the status of a remote command', streams.writeStatus(status));
   streams.close();
-  await session.close().catch(() => undefined);
+  await bestEffort(log, 'closing a remote command session', () => session.close());
 }
 
 /** Parses the JSON terminal sizes the client sends (`{"Width":80,"Height":24}`, one or more). */

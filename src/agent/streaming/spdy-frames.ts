@@ -210,6 +210,7 @@ export class SpdyHeaderReader {
           });
         }),
     );
+    // The chain only orders the blocks; each caller sees its own block's failure.
     this.#chain = next.catch(() => undefined);
     return next;
   }
