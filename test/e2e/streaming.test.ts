@@ -7,6 +7,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,8 @@ import { join } from 'node:path';
 import { findFreePort, startTestServer, type TestServer } from '../../src/client/testing/test-server.js';
 import { pushBusybox } from '../../src/images/testing/image-builder.js';
 import { startTestRegistry, type TestRegistry } from '../../src/images/testing/test-registry.js';
-import { waitFor } from '../../src/lib/index.js';
+import { nullLogger, systemClock, waitFor } from '../../src/lib/index.js';
+import { ensureNodeStreamingCredentials } from '../../src/apiserver/index.js';
 import { RuntimeClient } from '../../src/runtime/index.js';
 import { unmountAll } from '../../src/runtime/host-mounts.js';
 import { detectCgroupVersion, removeCgroupTree } from '../../src/runtime/runc/cgroups.js';
@@ -54,6 +57,7 @@ describe('kubectl logs, exec, port-forward, cp and attach', { timeout: 600_000 }
   let server: TestServer;
   let kubectls: Kubectl[] = [];
   let scratch = '';
+  let streamingPort = 0;
   const pods = [
     { name: 'stream-runc', runtimeClassName: 'runc' },
     { name: 'stream-vm', runtimeClassName: 'hyper' },
@@ -69,7 +73,7 @@ describe('kubectl logs, exec, port-forward, cp and attach', { timeout: 600_000 }
       env: {
         H8S_RUNTIME_POOL_SIZE: '0',
         H8S_RUNTIME_CGROUP_PARENT: cgroupParent,
-        H8S_AGENT_STREAMING_PORT: String(await findFreePort()),
+        H8S_AGENT_STREAMING_PORT: String((streamingPort = await findFreePort())),
         H8S_RUNTIME_LOG_FORMAT: 'text',
         H8S_AGENT_LOG_FORMAT: 'text',
       },
@@ -242,6 +246,69 @@ describe('kubectl logs, exec, port-forward, cp and attach', { timeout: 600_000 }
     const failed = await run(['sh', '-c', 'exit 4']);
     assert.equal(failed.status.reason, 'NonZeroExitCode');
     assert.equal(failed.status.details?.causes?.[0]?.message, '4');
+  });
+
+  it('forwards a port with @kubernetes/client-node over WebSocket channels', async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(server.kubeconfigPath);
+    const forward = new k8s.PortForward(kc);
+    const sockets = new Set<Socket>();
+    const local = createServer((sock) => {
+      sockets.add(sock);
+      forward.portForward('default', 'stream-vm', [8080], sock, null, sock).catch(() => sock.destroy());
+    });
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = local.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/index.html`, { headers: { connection: 'close' } });
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /^hello from /);
+    } finally {
+      for (const s of sockets) s.destroy();
+      local.close();
+    }
+  });
+
+  it("serves the agent's streaming port only to the API server's kubelet client certificate", async () => {
+    const tlsDir = join(server.dataDir, 'server', 'tls');
+    const ca = await readFile(join(tlsDir, 'server-ca.crt'), 'utf8');
+    const get = (creds: { cert?: string; key?: string }): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: streamingPort,
+            path: '/containerLogs/default/stream-runc/main?tailLines=1',
+            ca,
+            servername: 'stream-node',
+            ...creds,
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const client = {
+      cert: await readFile(join(tlsDir, 'kubelet-client.crt'), 'utf8'),
+      key: await readFile(join(tlsDir, 'kubelet-client.key'), 'utf8'),
+    };
+    assert.equal(await get(client), 200);
+    // No client certificate: the TLS handshake fails.
+    await assert.rejects(get({}));
+    // Another certificate of the same CA (a node's serving certificate) is refused.
+    const other = join(scratch, 'other-node');
+    await ensureNodeStreamingCredentials(tlsDir, other, 'other-node', [], {
+      clock: systemClock,
+      log: nullLogger,
+    });
+    const node = {
+      cert: await readFile(join(other, 'pki', 'streaming.crt'), 'utf8'),
+      key: await readFile(join(other, 'pki', 'streaming.key'), 'utf8'),
+    };
+    assert.equal(await get(node), 403);
   });
 
   it('answers Status errors for a missing pod and a pod without a node', async () => {

@@ -6,6 +6,7 @@
  * bytes both ways, FIN for each direction's end). One runtime port-forward per pair.
  */
 import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
 import { describeError, type Logger } from '../../lib/index.js';
 import type { RuntimeService } from '../../runtime/index.js';
 import { SpdyServerConnection, type SpdyStream } from './spdy-connection.js';
@@ -101,4 +102,96 @@ async function forward(
   pod.on('close', finish);
   data.pipe(pod);
   pod.pipe(data);
+}
+
+/**
+ * port-forward over WebSocket channels (kubelet's `v4.channel.k8s.io` port-forward, what
+ * @kubernetes/client-node speaks): one connection per port of `?port=`, channel 2i its data
+ * and 2i+1 its errors; the first message on each channel starts with the port (uint16, little
+ * endian). v5 clients half-close a port's data with `[255, 2i]`.
+ */
+export async function serveWebSocketPortForward(
+  ws: WebSocket,
+  ports: readonly number[],
+  target: PortForwardTarget,
+  runtime: RuntimeService,
+  log: Logger,
+): Promise<void> {
+  ws.on('error', () => undefined); // the close that follows is what we act on
+  const conns: (Duplex | undefined)[] = [];
+  const early: Buffer[][] = [];
+  const endedEarly = new Set<number>();
+  const send = (channel: number, data: Uint8Array): void => {
+    if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Uint8Array.of(channel), data]), { binary: true });
+  };
+  let open = ports.length;
+  const done = (): void => {
+    if (--open === 0 && ws.readyState === ws.OPEN) ws.close(1000);
+  };
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!isBinary || data.length === 0) return;
+    const channel = data[0] as number;
+    if (channel === 255) {
+      const i = (data[1] ?? 1) / 2;
+      if (Number.isInteger(i) && i < ports.length) {
+        if (conns[i]) conns[i].end();
+        else endedEarly.add(i);
+      }
+      return;
+    }
+    if (channel % 2 !== 0 || channel / 2 >= ports.length) return;
+    const conn = conns[channel / 2];
+    if (!conn) {
+      // Not connected yet: kept until it is (bounded by the pause below).
+      const queue = (early[channel / 2] ??= []);
+      queue.push(data.subarray(1));
+      if (queue.length > 16) ws.pause();
+      return;
+    }
+    if (!conn.writableEnded && !conn.write(data.subarray(1))) {
+      ws.pause();
+      conn.once('drain', () => ws.resume());
+    }
+  });
+  ws.on('close', () => {
+    for (const c of conns) c?.destroy();
+  });
+  await Promise.all(
+    ports.map(async (port, i) => {
+      const portBytes = Buffer.alloc(2);
+      portBytes.writeUInt16LE(port);
+      send(2 * i, portBytes);
+      send(2 * i + 1, portBytes);
+      let conn: Duplex;
+      try {
+        conn = await runtime.portForward(target.sandboxId, port);
+      } catch (err) {
+        send(
+          2 * i + 1,
+          Buffer.from(`error forwarding port ${port} to pod ${target.podName}: ${describeError(err)}`),
+        );
+        done();
+        return;
+      }
+      conns[i] = conn;
+      for (const chunk of early[i] ?? []) conn.write(chunk);
+      early[i] = [];
+      if (endedEarly.has(i)) conn.end();
+      ws.resume();
+      conn.on('data', (chunk: Buffer) => send(2 * i, chunk));
+      conn.on('error', (err) => {
+        log.debug('A port-forward connection to a pod failed', {
+          pod: target.podName,
+          port,
+          error: describeError(err),
+        });
+        if (!conn.readableEnded)
+          send(
+            2 * i + 1,
+            Buffer.from(`error forwarding port ${port} to pod ${target.podName}: ${err.message}`),
+          );
+      });
+      conn.on('close', done);
+    }),
+  );
 }

@@ -31,7 +31,7 @@ import type { RuntimeService } from '../../runtime/index.js';
 import type { RuntimeSnapshotReader } from '../pods/runtime-snapshot.js';
 import { isTrue, parseLogQuery, serveContainerLogs } from './container-logs.js';
 import { PodLookup, type PodRef } from './pod-lookup.js';
-import { servePortForward } from './port-forward.js';
+import { servePortForward, serveWebSocketPortForward } from './port-forward.js';
 import { runRemoteCommand, type CommandRequest } from './remote-command.js';
 import { spdyCommandStreams } from './spdy-command.js';
 import { errorStatus } from './streaming-status.js';
@@ -132,8 +132,12 @@ export class StreamingServer {
       noServer: true,
       perMessageDeflate: false,
       maxPayload: 16 * 1024 * 1024,
-      handleProtocols: (offered) => {
-        for (const p of [...channelProtocols, wsPortForwardProtocol]) if (offered.has(p)) return p;
+      handleProtocols: (offered, req) => {
+        // port-forward: kubectl's SPDY tunnel first, else the channel protocol (client-node).
+        const order = req.url?.startsWith('/portForward/')
+          ? [wsPortForwardProtocol, ...channelProtocols]
+          : channelProtocols;
+        for (const p of order) if (offered.has(p)) return p;
         return false;
       },
     });
@@ -241,7 +245,22 @@ export class StreamingServer {
         const target = { sandboxId, podName: `${route.pod.namespace}/${route.pod.name}` };
         let stream: Duplex;
         if (isWebSocket) {
-          const ws = await this.#acceptWebSocket(req, socket, head, [wsPortForwardProtocol]);
+          const isTunnel = String(req.headers['sec-websocket-protocol'] ?? '')
+            .split(',')
+            .some((p) => p.trim() === wsPortForwardProtocol);
+          // Checked before the upgrade: afterwards a refusal can no longer be a Status reply.
+          const ports = isTunnel ? [] : this.#ports(query);
+          const ws = await this.#acceptWebSocket(
+            req,
+            socket,
+            head,
+            isTunnel ? [wsPortForwardProtocol] : channelProtocols,
+          );
+          if (!isTunnel) {
+            this.#log.info('Port-forward started', { pod: target.podName, ports });
+            await serveWebSocketPortForward(ws, ports, target, this.#options.runtime, this.#log);
+            return;
+          }
           stream = createWebSocketStream(ws);
           stream.on('error', () => ws.terminate());
         } else {
@@ -289,6 +308,17 @@ export class StreamingServer {
       });
       refuseUpgrade(socket, err);
     }
+  }
+
+  /** The `port` query of a WebSocket port-forward. @throws BadRequest */
+  #ports(q: URLSearchParams): number[] {
+    const ports = q.getAll('port').flatMap((v) => v.split(','));
+    if (ports.length === 0) throw badRequest('query parameter "port" is required');
+    return ports.map((v) => {
+      const n = Number(v);
+      if (!/^\d{1,5}$/.test(v) || n < 1 || n > 65535) throw badRequest(`Invalid port "${v}"`);
+      return n;
+    });
   }
 
   #commandRequest(kind: 'exec' | 'attach', containerId: string, q: URLSearchParams): CommandRequest {
