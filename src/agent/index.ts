@@ -15,3 +15,4 @@ export { createAgent, type Agent, type AgentConfig, type AgentDeps } from './nod
 export { noPodNetworking, type PodNetworking } from './pods/pod-worker.js';
 export { PlumbedPodNetworking, type PlumbedPodNetworkingOptions } from './network/plumbed-pod-networking.js';
 export type { ServiceProgrammer } from './proxy/service-proxy.js';
+export { StreamingServer, kubeletClientName, type StreamingTls } from './streaming/streaming-server.js';

@@ -30,6 +30,7 @@ import { PodStatusWriter } from './pods/status-writer.js';
 import { ProbeManager } from './probes/probe-manager.js';
 import { ServiceProxy, type ServiceProgrammer } from './proxy/service-proxy.js';
 import { PodVolumes } from './volumes/pod-volumes.js';
+import { StreamingServer, type StreamingTls } from './streaming/streaming-server.js';
 
 export interface AgentConfig {
   readonly nodeName: string;
@@ -39,6 +40,11 @@ export interface AgentConfig {
   readonly addresses: readonly string[];
   /** Port of the streaming endpoint, reported in the Node's daemonEndpoints. */
   readonly streamingPort: number;
+  /**
+   * Certificates of the streaming endpoint (logs, exec, attach, port-forward); without them
+   * the agent serves no streams (kubectl logs/exec answer that the node cannot be reached).
+   */
+  readonly streamingTls?: StreamingTls;
   readonly kubeletVersion: string;
   readonly maxPods?: number;
   /** Concurrent pod syncs; default 8. */
@@ -238,53 +244,76 @@ export function createAgent(deps: AgentDeps): Agent {
     }
   }
 
+  const streaming = config.streamingTls
+    ? new StreamingServer({
+        runtime,
+        snapshot,
+        log,
+        clock,
+        tls: config.streamingTls,
+        port: config.streamingPort,
+      })
+    : undefined;
+
   return {
     async run(signal) {
-      // Registration retries until the API answers: an agent may start before its server.
-      for (;;) {
-        try {
-          await nodeAgent.register();
-          break;
-        } catch (err) {
-          log.warn('Cannot register node; retrying', { error: describeError(err) });
-          try {
-            await clock.sleep(2_000, signal);
-          } catch {
-            return;
-          }
-        }
-      }
-      const alloc = nodeAgent.node?.status?.allocatable ?? {};
-      for (const [k, v] of Object.entries(alloc)) nodeAllocatable[k] = String(v);
-      const tasks: Promise<void>[] = [nodeAgent.run(signal), informer.run(signal)];
+      // Listening before the Node advertises the port; a port in use fails the agent.
+      if (streaming) await streaming.start();
+      else
+        log.warn('No streaming certificates: kubectl logs, exec and port-forward will not reach this node');
       try {
-        await informer.waitForSync(signal);
-      } catch {
-        await Promise.all(tasks);
-        return;
+        await runAgent(signal);
+      } finally {
+        await streaming?.stop();
       }
-      if (network.recover) {
-        // Before any worker runs: what pods the runtime no longer has still hold is freed.
-        try {
-          await network.recover(new Set((await snapshot.read()).keys()));
-        } catch (err) {
-          log.warn('Cannot recover the pod network', { error: describeError(err) });
-        }
-      }
-      log.info('Pod informer synced; starting pod workers', { pods: informer.cache.list().length });
-      tasks.push(controller.run(signal), relist(signal), collectImages(signal));
-      if (deps.services) {
-        const proxy = new ServiceProxy({
-          client,
-          programmer: deps.services,
-          nodeName: config.nodeName,
-          clock,
-          log: log.child({ component: 'service-proxy' }),
-        });
-        tasks.push(proxy.run(signal));
-      }
-      await Promise.all(tasks);
-      probes.stopAll();
     },
   };
+
+  async function runAgent(signal: AbortSignal): Promise<void> {
+    // Registration retries until the API answers: an agent may start before its server.
+    for (;;) {
+      try {
+        await nodeAgent.register();
+        break;
+      } catch (err) {
+        log.warn('Cannot register node; retrying', { error: describeError(err) });
+        try {
+          await clock.sleep(2_000, signal);
+        } catch {
+          return;
+        }
+      }
+    }
+    const alloc = nodeAgent.node?.status?.allocatable ?? {};
+    for (const [k, v] of Object.entries(alloc)) nodeAllocatable[k] = String(v);
+    const tasks: Promise<void>[] = [nodeAgent.run(signal), informer.run(signal)];
+    try {
+      await informer.waitForSync(signal);
+    } catch {
+      await Promise.all(tasks);
+      return;
+    }
+    if (network.recover) {
+      // Before any worker runs: what pods the runtime no longer has still hold is freed.
+      try {
+        await network.recover(new Set((await snapshot.read()).keys()));
+      } catch (err) {
+        log.warn('Cannot recover the pod network', { error: describeError(err) });
+      }
+    }
+    log.info('Pod informer synced; starting pod workers', { pods: informer.cache.list().length });
+    tasks.push(controller.run(signal), relist(signal), collectImages(signal));
+    if (deps.services) {
+      const proxy = new ServiceProxy({
+        client,
+        programmer: deps.services,
+        nodeName: config.nodeName,
+        clock,
+        log: log.child({ component: 'service-proxy' }),
+      });
+      tasks.push(proxy.run(signal));
+    }
+    await Promise.all(tasks);
+    probes.stopAll();
+  }
 }

@@ -36,6 +36,12 @@ export {
   type Authenticator,
   type TokenEntry,
 } from './filters/authentication.js';
+export {
+  ensureKubeletClientCredentials,
+  ensureNodeStreamingCredentials,
+  kubeletClientCommonName,
+  type KubeletClientCredentials,
+} from './server/streaming-credentials.js';
 export { anonymousUser, apiserverUser, type UserInfo } from './filters/user-info.js';
 export {
   createClientCertificateAuthenticator,

@@ -14,11 +14,12 @@
  * environment (`H8S_AGENT_<FLAG>`) < flags. Unknown keys and bad values are errors naming
  * their source. `--print-config` prints the result and exits.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createAgent, PlumbedPodNetworking } from '../agent/index.js';
+import { createAgent, PlumbedPodNetworking, type StreamingTls } from '../agent/index.js';
 import { createApiClient, loadKubeconfig, type ApiClientOptions } from '../client/index.js';
 import { describeError, type Logger, type LogLevel } from '../lib/index.js';
 import { NodeNetwork } from '../network/index.js';
@@ -58,6 +59,18 @@ const flagSpecs = {
   },
   'node-ip': { type: 'list', help: 'InternalIP addresses of the node (default: detected)' },
   'streaming-port': { type: 'port', help: 'Port of the streaming endpoint (exec, logs)' },
+  'tls-cert-file': {
+    type: 'string',
+    help: 'Serving certificate of the streaming endpoint (default <data-dir>/pki/streaming.crt)',
+  },
+  'tls-private-key-file': {
+    type: 'string',
+    help: 'Its private key (default <data-dir>/pki/streaming.key)',
+  },
+  'client-ca-file': {
+    type: 'string',
+    help: "CA of the API server's client certificate (default <data-dir>/pki/client-ca.crt)",
+  },
   'max-pods': { type: 'int', help: 'Pods this node accepts', min: 1 },
   'node-labels': { type: 'list', help: 'Extra node labels, key=value' },
   'pod-network': {
@@ -85,6 +98,9 @@ export interface AgentCommandConfig {
   readonly 'runtime-endpoint': string;
   readonly 'node-ip': readonly string[];
   readonly 'streaming-port': number;
+  readonly 'tls-cert-file': string;
+  readonly 'tls-private-key-file': string;
+  readonly 'client-ca-file': string;
   readonly 'max-pods': number;
   readonly 'node-labels': Readonly<Record<string, string>>;
   readonly 'pod-network': 'plumbed' | 'none';
@@ -103,6 +119,9 @@ function defaults(): FlagValues<typeof flagSpecs> {
     'runtime-endpoint': 'unix:///run/h8s/runtime.sock',
     'node-ip': [],
     'streaming-port': 10250,
+    'tls-cert-file': '',
+    'tls-private-key-file': '',
+    'client-ca-file': '',
     'max-pods': 110,
     'node-labels': [],
     // Plumbing bridges, namespaces and nftables needs root; without it pods get loopback only.
@@ -160,6 +179,9 @@ export function resolveAgentConfig(
     'runtime-endpoint': str(merged['runtime-endpoint']),
     'node-ip': Object.freeze([...(merged['node-ip'] as string[])]),
     'streaming-port': merged['streaming-port'] as number,
+    'tls-cert-file': path(merged['tls-cert-file']),
+    'tls-private-key-file': path(merged['tls-private-key-file']),
+    'client-ca-file': path(merged['client-ca-file']),
     'max-pods': merged['max-pods'] as number,
     'node-labels': Object.freeze(parseNodeLabels(merged['node-labels'] as string[])),
     'pod-network': merged['pod-network'] as 'plumbed' | 'none',
@@ -268,10 +290,49 @@ async function clientOptions(
   };
 }
 
+/**
+ * The streaming endpoint's certificates (`h8s server` writes them for its own node), or
+ * undefined when the serving certificate is not there (the agent then serves no streams).
+ */
+async function streamingTls(config: AgentCommandConfig): Promise<StreamingTls | undefined> {
+  // The flags; else what `h8s server` wrote for its own node's agent (pki/); else the serving
+  // certificate a join obtained, with the cluster CA as the client CA.
+  const pki = join(config['data-dir'], 'pki');
+  const joined = {
+    cert: join(config['data-dir'], 'serving.crt'),
+    key: join(config['data-dir'], 'serving.key'),
+    ca: join(config['data-dir'], 'ca.crt'),
+  };
+  const useJoined = config['tls-cert-file'] === '' && !existsSync(join(pki, 'streaming.crt'));
+  const certFile = config['tls-cert-file'] || (useJoined ? joined.cert : join(pki, 'streaming.crt'));
+  const keyFile = config['tls-private-key-file'] || (useJoined ? joined.key : join(pki, 'streaming.key'));
+  const caFile = config['client-ca-file'] || (useJoined ? joined.ca : join(pki, 'client-ca.crt'));
+  const read = async (file: string): Promise<string | undefined> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && file !== config['tls-cert-file'])
+        return undefined;
+      throw new ConfigError(`Cannot read ${file}: ${describeError(err)}`);
+    }
+  };
+  const cert = await read(certFile);
+  if (cert === undefined) return undefined;
+  const key = await read(keyFile);
+  const clientCa = await read(caFile);
+  if (key === undefined || clientCa === undefined) {
+    throw new ConfigError(
+      `The streaming certificate ${certFile} needs its key ${keyFile} and the client CA ${caFile}`,
+    );
+  }
+  return { cert, key, clientCa };
+}
+
 /** Runs the agent until `signal` aborts. Pods keep running afterwards. */
 export async function runAgent(config: AgentCommandConfig, log: Logger, signal: AbortSignal): Promise<void> {
   const addresses = config['node-ip'].length > 0 ? config['node-ip'] : detectNodeIps();
   const { options, join: joined } = await clientOptions(config, addresses, log);
+  const tls = await streamingTls(config);
   const client = createApiClient({ ...options, log, userAgent: 'h8s-agent' });
   const runtime = new RuntimeClient({ endpoint: config['runtime-endpoint'] });
   const stopRenewal = new AbortController();
@@ -305,6 +366,7 @@ export async function runAgent(config: AgentCommandConfig, log: Logger, signal: 
         dataDir: config['data-dir'],
         addresses,
         streamingPort: config['streaming-port'],
+        ...(tls ? { streamingTls: tls } : {}),
         kubeletVersion: `v1.${kubernetesMinor}.0`,
         maxPods: config['max-pods'],
         labels: config['node-labels'],

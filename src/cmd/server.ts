@@ -25,6 +25,8 @@ import {
   defaultServiceCidr,
   defaultServiceAccountIssuer,
   ensureAdminCredentials,
+  ensureKubeletClientCredentials,
+  ensureNodeStreamingCredentials,
   ensureServiceAccountKey,
   ensureServingCertificates,
   parsePortRange,
@@ -280,12 +282,32 @@ export async function runServer(config: ServerConfig, log: Logger, signal: Abort
     const serviceAccountKey = await ensureServiceAccountKey(join(dataDir, 'server', 'tls'), { log });
     let creds = await writeCredentials(config.port);
     const nodeName = config['node-name'];
+    // Streaming (logs, exec, port-forward): the server's client certificate for agents, and
+    // the serving certificate of its own node's agent.
+    const tlsDir = join(dataDir, 'server', 'tls');
+    const kubeletClient = await ensureKubeletClientCredentials(tlsDir, { clock, log });
+    if (isEnabled('agent')) {
+      const hostAddresses = Object.values(networkInterfaces()).flatMap((a) =>
+        (a ?? []).map((i) => i.address),
+      );
+      await ensureNodeStreamingCredentials(
+        tlsDir,
+        join(dataDir, 'agent'),
+        nodeName,
+        [hostname(), ...hostAddresses],
+        {
+          clock,
+          log,
+        },
+      );
+    }
     const server = new ApiServer(
       {
         store,
         clock,
         log: log.child({ component: 'apiserver' }),
         kinds: allKinds(),
+        kubeletClient,
         // Nodes authenticate with client certificates the CA signed (docs/agent.md "Joining").
         authenticator: unionAuthenticator([
           createClientCertificateAuthenticator(),

@@ -825,11 +825,19 @@ async function servePortForward(sock: Duplex, head: Buffer, conn: Duplex): Promi
         }
       }
     });
+    let isEnded = false;
     conn.on('end', () => {
+      isEnded = true;
       sock.write(encodeFrame(channel.close, Uint8Array.of(channel.stdout)));
     });
     conn.on('error', (err) => {
-      sock.write(encodeJsonFrame(channel.status, { error: errorBody(unavailable(describeError(err))).body }));
+      // After its end, a failure (the pod closing while our half-close is in flight, which
+      // the shim's socket reports as a premature close) loses no data: not an error then.
+      if (!isEnded) {
+        sock.write(
+          encodeJsonFrame(channel.status, { error: errorBody(unavailable(describeError(err))).body }),
+        );
+      }
       resolve();
     });
     conn.on('close', () => resolve());

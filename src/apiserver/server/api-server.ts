@@ -55,6 +55,8 @@ import { ApiRegistry } from '../registry/api-registry.js';
 import { WritePool } from './write-pool.js';
 import { ServiceAccountApi, type ServiceAccountConfig } from '../serviceaccount/service-account-api.js';
 import { NodeCredentialsHandler, type NodeCredentialsConfig } from './node-credentials-handler.js';
+import { PodStreamProxy, routeUpgradeRequests } from './pod-stream-proxy.js';
+import type { KubeletClientCredentials } from './streaming-credentials.js';
 
 export interface VersionInfo {
   readonly major: string;
@@ -115,6 +117,8 @@ export interface ApiServerDeps {
   readonly authenticator: Authenticator;
   /** Where the server's metrics live (served as Prometheus text on `GET /metrics`); default its own. */
   readonly metrics?: MetricsRegistry;
+  /** The client certificate for node agents: with it, pods' log/exec/attach/portforward are proxied. */
+  readonly kubeletClient?: KubeletClientCredentials;
 }
 
 const mutatingMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -174,6 +178,7 @@ export class ApiServer {
   readonly #openApi: OpenApiHandler;
   readonly #writePool: WritePool | undefined;
   readonly #nodeCredentials: NodeCredentialsHandler | undefined;
+  readonly #podStreams: PodStreamProxy | undefined;
   readonly #server: Server;
   readonly #shutdown = new AbortController();
   /** Loops that run until shutdown (they never reject). */
@@ -290,6 +295,11 @@ export class ApiServer {
     // Receiving a request (headers and body) must finish within a minute, so slow senders cannot
     // hold sockets and buffers; responses (watches) may last as long as they need.
     this.#server.requestTimeout = 60_000;
+    // Streaming (pods/log, exec, attach, portforward): upgrades go through `handle` too.
+    this.#podStreams = deps.kubeletClient
+      ? new PodStreamProxy({ registry: this.registry, kubeletClient: deps.kubeletClient, log: deps.log })
+      : undefined;
+    routeUpgradeRequests(this.#server, handler);
     this.#server.on('clientError', (err, socket) => {
       this.#log.debug('Rejected a malformed HTTP request', { error: describeError(err) });
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -480,6 +490,7 @@ export class ApiServer {
           }
           this.#watches++;
           try {
+            if (this.#podStreams?.handles(info)) return await this.#podStreams.handle(ctx, info);
             return await this.#resources.handle(ctx, info);
           } finally {
             this.#watches--;

@@ -66,6 +66,16 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'h8s-test-server-')));
   const port = await findFreePort();
+  // The node agent's streaming port (default 10250) is the test's own, so servers of tests
+  // running side by side do not take each other's; a restart keeps it.
+  // Its own streaming port (tests run side by side); and its agent leaves the host's own
+  // network alone unless the test asks for the pod network (a bridge, a router namespace and
+  // routes in this netns).
+  const env = {
+    H8S_AGENT_STREAMING_PORT: String(await findFreePort()),
+    H8S_AGENT_POD_NETWORK: 'none',
+    ...options.env,
+  };
   const kubeconfigPath = join(dataDir, 'kubeconfig.yaml');
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   let child: ChildHandle | undefined;
@@ -95,9 +105,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ];
     child = await spawnProcess(argv, {
       killGraceMs: 10_000,
-      // A test server's agent leaves the host's own network alone unless the test asks for the
-      // pod network (which plumbs a bridge, a router namespace and routes in this netns).
-      extraEnv: { H8S_AGENT_POD_NETWORK: 'none', ...options.env },
+      extraEnv: env,
     });
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
