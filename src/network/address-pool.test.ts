@@ -36,7 +36,7 @@ describe('AddressPool', () => {
       assert.equal(new Set(all.map((a) => a.ip)).size, 50);
     }));
 
-  it('keeps allocations across a restart and reuses a freed address', () =>
+  it('keeps allocations and the round-robin position across a restart; a freed address is not given next', () =>
     withDir(async (dir) => {
       const file = join(dir, 'a.json');
       const pool = await AddressPool.open(file, '10.42.3.0/24');
@@ -53,9 +53,21 @@ describe('AddressPool', () => {
       ]);
       assert.equal((await again.release('uid-a'))?.ip, '10.42.3.2');
       assert.equal(await again.release('uid-a'), undefined, 'release is idempotent');
-      assert.equal((await again.allocate('uid-c', veth)).ip, '10.42.3.2');
-      const onDisk = JSON.parse(await readFile(file, 'utf8')) as { allocations: unknown[] };
+      // round robin: the next address after the last one given, not the one just freed
+      assert.equal((await again.allocate('uid-c', veth)).ip, '10.42.3.4');
+      const onDisk = JSON.parse(await readFile(file, 'utf8')) as { allocations: unknown[]; lastIp: string };
       assert.equal(onDisk.allocations.length, 2);
+      assert.equal(onDisk.lastIp, '10.42.3.4', 'the round-robin position survives a restart');
+    }));
+
+  it('wraps around to the addresses freed before, once the end of the block is reached', () =>
+    withDir(async (dir) => {
+      const pool = await AddressPool.open(join(dir, 'a.json'), '10.42.3.0/29');
+      const ips: string[] = [];
+      for (const o of ['a', 'b', 'c', 'd', 'e']) ips.push((await pool.allocate(o, veth)).ip);
+      assert.deepEqual(ips, ['10.42.3.2', '10.42.3.3', '10.42.3.4', '10.42.3.5', '10.42.3.6']);
+      await pool.release('b');
+      assert.equal((await pool.allocate('f', veth)).ip, '10.42.3.3');
     }));
 
   it('answers ServiceUnavailable when the block is full', () =>

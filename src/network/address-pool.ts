@@ -34,6 +34,8 @@ const PoolFileSchema = Type.Object({
   schema: Type.Literal(1),
   block: Type.String({ maxLength: 18 }),
   allocations: Type.Array(AllocationSchema, { maxItems: 65536 }),
+  /** The address given out last: the next search starts after it (absent in older files). */
+  lastIp: Type.Optional(Type.String({ maxLength: 15 })),
 });
 
 export type HostPortMapping = Static<typeof HostPortSchema>;
@@ -52,6 +54,7 @@ export class AddressPool {
   readonly #first: number;
   readonly #last: number;
   #byOwner = new Map<string, AddressAllocation>();
+  #lastIp: number | undefined;
   #tail: Promise<unknown> = Promise.resolve();
 
   private constructor(path: string, block: string) {
@@ -89,6 +92,7 @@ export class AddressPool {
         );
       }
       for (const a of file.allocations) pool.#byOwner.set(a.owner, a);
+      if (file.block === pool.block && file.lastIp !== undefined) pool.#lastIp = parseIpv4(file.lastIp);
     }
     return pool;
   }
@@ -102,15 +106,21 @@ export class AddressPool {
   }
 
   /**
-   * The owner's address: the one it holds, else the lowest free one, persisted before it is
-   * returned. @throws ServiceUnavailable when the block is full
+   * The owner's address: the one it holds, else the next free one after the address given out
+   * last (round robin, as CNI's host-local does: an address just freed is not handed to the next
+   * pod at once, while neighbours and connection tracking may still remember its last owner),
+   * persisted before it is returned. @throws ServiceUnavailable when the block is full
    */
   allocate(owner: string, request: AllocationRequest): Promise<AddressAllocation> {
     return this.#serial(async () => {
       const held = this.#byOwner.get(owner);
       if (held) return held;
       const used = new Set([...this.#byOwner.values()].map((a) => parseIpv4(a.ip)));
-      for (let ip = this.#first; ip <= this.#last; ip++) {
+      const count = this.#last - this.#first + 1;
+      const after = this.#lastIp !== undefined && this.#lastIp >= this.#first && this.#lastIp <= this.#last;
+      const start = after ? (this.#lastIp as number) - this.#first + 1 : 0;
+      for (let i = 0; i < count; i++) {
+        const ip = this.#first + ((start + i) % count);
         if (used.has(ip)) continue;
         const a: AddressAllocation = {
           owner,
@@ -119,8 +129,9 @@ export class AddressPool {
           hostPorts: [...request.hostPorts],
         };
         const next = new Map(this.#byOwner).set(owner, a);
-        await this.#persist(next);
+        await this.#persist(next, ip);
         this.#byOwner = next;
+        this.#lastIp = ip;
         return a;
       }
       throw unavailable(`No free address in block "${this.block}" for "${owner}"`);
@@ -140,11 +151,12 @@ export class AddressPool {
     });
   }
 
-  async #persist(next: Map<string, AddressAllocation>): Promise<void> {
+  async #persist(next: Map<string, AddressAllocation>, lastIp = this.#lastIp): Promise<void> {
     const file: Static<typeof PoolFileSchema> = {
       schema: 1,
       block: this.block,
       allocations: [...next.values()].sort((a, b) => (parseIpv4(a.ip) ?? 0) - (parseIpv4(b.ip) ?? 0)),
+      ...(lastIp !== undefined ? { lastIp: formatIpv4(lastIp) } : {}),
     };
     await writeJsonFileAtomic(this.#path, file, { isDurable: true });
   }
