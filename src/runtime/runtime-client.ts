@@ -370,7 +370,15 @@ export class RuntimeClient implements NodeRuntime {
       'POST',
       `/v1/sandboxes/${enc(podSandboxId)}/port-forward?port=${port}`,
     );
-    return framedDuplex(sock, head);
+    const duplex = framedDuplex(sock, head);
+    // The daemon may refuse at once (a status frame with the upgrade, e.g. a pod going away):
+    // that is this call's failure, not an 'error' event nobody listens to yet.
+    const refused = duplex.errored;
+    if (refused) {
+      duplex.once('error', () => undefined); // the same error, thrown below
+      throw refused;
+    }
+    return duplex;
   }
 
   containerStats(id: string): Promise<ContainerStats> {
