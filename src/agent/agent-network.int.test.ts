@@ -44,7 +44,8 @@ async function netnsNames(): Promise<string[]> {
 
 before(async () => {
   [server, runtime] = await Promise.all([
-    startTestServer({ disable: 'agent,runtime,controllers,scheduler' }),
+    // controllers on: the EndpointSlice controller feeds the service proxy
+    startTestServer({ disable: 'agent,runtime,scheduler' }),
     startTestRuntime({ handlers: ['runc'] }),
   ]);
   client = server.client;
@@ -67,6 +68,15 @@ before(async () => {
       spec: { tenantID: 'default', subnets: { default: { cidr: '10.42.0.0/16' } } },
     } as KubeObject)
     .catch(() => undefined);
+  // pods need the namespace's default ServiceAccount, which the controllers create
+  await waitFor(
+    async () =>
+      (await client.resource(builtinResources.serviceAccounts, 'default').find('default')) !== undefined,
+    {
+      timeoutMs: 60_000,
+      description: 'the default ServiceAccount',
+    },
+  );
   dataDir = await mkdtemp(join(tmpdir(), 'h8s-agent-net-'));
   // PRIVILEGED (test): the node's own namespace; removed below.
   await execFile(['ip', 'netns', 'add', nodeNetns]);
@@ -115,6 +125,109 @@ after(async () => {
 });
 
 describe('agent pod network', () => {
+  it('serves three pods behind a ClusterIP Service to another pod, spread over the three', async () => {
+    const pods = client.resource<PodObject>(builtinResources.pods, 'default');
+    const backend = (i: number): PodObject =>
+      ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `be-${i}`, namespace: 'default', labels: { app: 'be' } },
+        spec: {
+          nodeName,
+          runtimeClassName: 'runc',
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            {
+              name: 'web',
+              image: runtime.busyboxRef,
+              imagePullPolicy: 'IfNotPresent',
+              command: [
+                'sh',
+                '-c',
+                `mkdir -p /w && echo be-${i} > /w/index.html && exec httpd -f -p 8080 -h /w`,
+              ],
+              ports: [{ name: 'http', containerPort: 8080 }],
+              readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+            },
+          ],
+        },
+      }) as PodObject;
+    for (let i = 0; i < 3; i++) await pods.create(backend(i));
+    await pods.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'client', namespace: 'default' },
+      spec: {
+        nodeName,
+        runtimeClassName: 'runc',
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'sh',
+            image: runtime.busyboxRef,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sleep', '3600'],
+          },
+        ],
+      },
+    } as PodObject);
+    const services = client.resource<KubeObject & { spec?: { clusterIP?: string } }>(
+      builtinResources.services,
+      'default',
+    );
+    const svc = await services.create({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'be', namespace: 'default' },
+      spec: { selector: { app: 'be' }, ports: [{ port: 80, targetPort: 'http' }] },
+    } as KubeObject);
+    const clusterIp = svc.spec?.clusterIP ?? '';
+    assert.match(clusterIp, /^10\.43\./, 'a cluster IP from the service range');
+    const slices = client.resource<KubeObject & { endpoints?: { conditions?: { ready?: boolean } }[] }>(
+      builtinResources.endpointSlices,
+      'default',
+    );
+    await waitFor(
+      async () => {
+        const list = await slices.list({ labelSelector: 'kubernetes.io/service-name=be' });
+        return list.items.flatMap((x) => x.endpoints ?? []).filter((e) => e.conditions?.ready).length === 3;
+      },
+      { timeoutMs: 120_000, description: 'three ready endpoints' },
+    );
+    const clientContainer = await waitFor(
+      async () =>
+        (await runtime.client.listContainers({ state: 'CONTAINER_RUNNING' })).find(
+          (c) => c.metadata.name === 'sh',
+        ),
+      { timeoutMs: 60_000, description: 'the client pod running' },
+    );
+    const get = async (): Promise<string> => {
+      const r = await runtime.client.execSync(
+        clientContainer.id,
+        ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${clusterIp} 80 | tail -n 1`],
+        10,
+      );
+      return Buffer.from(r.stdout).toString().trim();
+    };
+    await waitFor(async () => /^be-\d$/.test(await get()), {
+      timeoutMs: 30_000,
+      description: 'the ClusterIP to answer',
+    });
+    const seen = new Set<string>();
+    for (let i = 0; i < 40 && seen.size < 3; i++) seen.add(await get());
+    assert.deepEqual(
+      [...seen].sort(),
+      ['be-0', 'be-1', 'be-2'],
+      'every backend answered through the ClusterIP',
+    );
+    await services.delete('be');
+    for (const name of ['be-0', 'be-1', 'be-2', 'client']) await pods.delete(name);
+    await waitFor(async () => (await pods.list()).items.length === 0, {
+      timeoutMs: 60_000,
+      description: 'pods deleted',
+    });
+  });
+
   it('gives a runc pod an address the node reaches, and frees it on delete', async () => {
     const pods = client.resource<PodObject>(builtinResources.pods, 'default');
     await pods.create({
