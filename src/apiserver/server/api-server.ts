@@ -411,12 +411,17 @@ export class ApiServer {
       res.destroy();
       return;
     }
-    // A body we did not read (e.g. 413) must not be parsed as the next request.
-    if (!ctx.req.complete) res.setHeader('Connection', 'close');
+    // A body we did not read (e.g. 413) ends the connection, but its reading side only once the
+    // client has sent the body (or after a bound): Node destroys a `Connection: close` socket as
+    // soon as the answer is written, which resets a client still writing, so it sees EPIPE
+    // instead of our Status (Go's client copes; Node's and Python's do not).
+    if (!ctx.req.complete) {
+      res.setHeader('Connection', 'close');
+      drainThenClose(ctx.req);
+    }
     const retry = (body.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
     if (retry !== undefined) res.setHeader('Retry-After', String(retry));
     writeJson(res, code, body);
-    if (!ctx.req.complete) ctx.req.resume();
   }
 
   #logRequest(ctx: RequestContext, startedMs: number, error: unknown): void {
@@ -559,4 +564,33 @@ export class ApiServer {
     }
     return writeText(ctx.res, 200, 'ok');
   }
+}
+
+/** Bounds on reading and discarding a refused request's body before its connection closes. */
+const drainMaxBytes = 16 * 1024 * 1024;
+const drainMaxMs = 10_000;
+
+/**
+ * Reads and discards the rest of a request answered with `Connection: close` (up to 16 MiB or
+ * 10 s) before the socket goes: Node's close after the answer only ends the writing side here
+ * (the client sees the answer, then the end), and the socket is destroyed once the client has
+ * sent its body, or past the bounds.
+ */
+function drainThenClose(req: IncomingMessage): void {
+  const socket = req.socket as IncomingMessage['socket'] & { destroySoon?: () => void };
+  socket.destroySoon = () => socket.end();
+  let drained = 0;
+  const close = (): void => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(close, drainMaxMs);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > drainMaxBytes) close();
+  });
+  req.on('end', close);
+  req.on('error', close);
+  req.resume();
 }
