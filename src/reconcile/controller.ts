@@ -101,3 +101,30 @@ export function createController<K extends string = string>(options: ControllerO
     },
   };
 }
+
+/** What `runWhenSynced` needs of an informer. */
+export interface SyncingSource {
+  run(signal: AbortSignal): Promise<void>;
+  waitForSync(signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * Runs the informers, and the controller once all of them have synced (a controller must not
+ * act on a partial cache), until `signal` aborts. `onSynced` runs between the two.
+ */
+export async function runWhenSynced(
+  sources: readonly SyncingSource[],
+  controller: Controller,
+  signal: AbortSignal,
+  onSynced?: () => void,
+): Promise<void> {
+  const runs = sources.map((s) => s.run(signal));
+  try {
+    await Promise.all(sources.map((s) => s.waitForSync(signal)));
+  } catch {
+    await Promise.all(runs);
+    return;
+  }
+  onSynced?.();
+  await Promise.all([...runs, controller.run(signal)]);
+}

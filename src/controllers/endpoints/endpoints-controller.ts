@@ -23,7 +23,7 @@ import {
   type Clock,
   type Logger,
 } from '../../lib/index.js';
-import { createController, createWorkQueue } from '../../reconcile/index.js';
+import { createController, createWorkQueue, runWhenSynced } from '../../reconcile/index.js';
 import {
   portsKey,
   resolvePorts,
@@ -340,20 +340,9 @@ export function createEndpointsController(options: EndpointsControllerOptions): 
   });
 
   return {
-    async run(signal) {
-      const runs = [services.run(signal), pods.run(signal), slices.run(signal)];
-      try {
-        await Promise.all([
-          services.waitForSync(signal),
-          pods.waitForSync(signal),
-          slices.waitForSync(signal),
-        ]);
-      } catch {
-        await Promise.all(runs);
-        return;
-      }
-      log.info('Endpoints controller synced');
-      await Promise.all([...runs, controller.run(signal)]);
-    },
+    run: (signal) =>
+      runWhenSynced([services, pods, slices], controller, signal, () =>
+        log.info('Endpoints controller synced'),
+      ),
   };
 }

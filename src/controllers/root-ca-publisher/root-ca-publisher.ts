@@ -14,7 +14,7 @@ import {
   type Clock,
   type Logger,
 } from '../../lib/index.js';
-import { createController, createWorkQueue } from '../../reconcile/index.js';
+import { createController, createWorkQueue, runWhenSynced } from '../../reconcile/index.js';
 
 export const rootCaConfigMapName = 'kube-root-ca.crt';
 const description =
@@ -101,15 +101,6 @@ export function createRootCaPublisher(options: RootCaPublisherOptions): {
     },
   });
   return {
-    async run(signal) {
-      const runs = [namespaces.run(signal), configMaps.run(signal)];
-      try {
-        await Promise.all([namespaces.waitForSync(signal), configMaps.waitForSync(signal)]);
-      } catch {
-        await Promise.all(runs);
-        return;
-      }
-      await Promise.all([...runs, controller.run(signal)]);
-    },
+    run: (signal) => runWhenSynced([namespaces, configMaps], controller, signal),
   };
 }

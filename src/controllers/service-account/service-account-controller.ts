@@ -7,7 +7,7 @@
 import type { KubeObject } from '../../api/index.js';
 import { builtinResources, createInformer, type ApiClient } from '../../client/index.js';
 import { isAlreadyExists, nullLogger, systemClock, type Clock, type Logger } from '../../lib/index.js';
-import { createController, createWorkQueue } from '../../reconcile/index.js';
+import { createController, createWorkQueue, runWhenSynced } from '../../reconcile/index.js';
 
 export interface ServiceAccountControllerOptions {
   readonly client: ApiClient;
@@ -71,15 +71,6 @@ export function createServiceAccountController(options: ServiceAccountController
     },
   });
   return {
-    async run(signal) {
-      const runs = [namespaces.run(signal), sas.run(signal)];
-      try {
-        await Promise.all([namespaces.waitForSync(signal), sas.waitForSync(signal)]);
-      } catch {
-        await Promise.all(runs);
-        return;
-      }
-      await Promise.all([...runs, controller.run(signal)]);
-    },
+    run: (signal) => runWhenSynced([namespaces, sas], controller, signal),
   };
 }
