@@ -215,7 +215,9 @@ async function directStarts(handler: string, n: number): Promise<number[]> {
     times.push(Number(m[1]));
     const id = /POD id is (\S+)/.exec(r.stdout)?.[1];
     if (id)
-      await execFile([process.execPath, hyperctlBin, '--host', endpoint, 'rm', '-f', id], { timeoutMs: 120_000 });
+      await execFile([process.execPath, hyperctlBin, '--host', endpoint, 'rm', '-f', id], {
+        timeoutMs: 120_000,
+      });
   }
   return times;
 }
