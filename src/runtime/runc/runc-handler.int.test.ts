@@ -109,8 +109,21 @@ describe('runc handler', () => {
 
   it('stops a container with its stop signal first, before the grace period ends', async () => {
     const id = await run({
-      command: ['sh', '-c', 'trap "echo got-term; exit 7" TERM; while true; do sleep 0.1; done'],
+      command: [
+        'sh',
+        '-c',
+        'trap "echo got-term; exit 7" TERM; touch /tmp/trapped; while true; do sleep 0.1; done',
+      ],
     });
+    // A SIGTERM before the trap is set would be ignored (PID 1 has no default action): wait.
+    await waitFor(
+      async () => {
+        const s = await sandbox.exec(id, { cmd: ['test', '-e', '/tmp/trapped'] });
+        await Promise.all([collectBytes(s.stdout), collectBytes(s.stderr)]);
+        return (await s.exit).exitCode === 0;
+      },
+      { timeoutMs: 30_000, description: 'the trap to be set' },
+    );
     await sandbox.stopContainer(id, 60, 'SIGTERM');
     // Its own exit code, not 137: the stop signal reached it and SIGKILL was not needed.
     assert.equal((await exitOf(id)).exitCode, 7);

@@ -375,9 +375,14 @@ export function runRuntimeConformance(name: string, setup: () => Promise<Conform
     });
 
     it('stops a container with its stop signal before the grace period ends', async () => {
-      const id = await run({ command: ['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.1; done'] });
+      const id = await run({
+        command: ['sh', '-c', 'trap "exit 7" TERM; touch /tmp/trapped; while true; do sleep 0.1; done'],
+      });
       await running(id);
-      await waitFor(async () => (await rt.execSync(id, ['true'], 10)).exitCode === 0, { timeoutMs });
+      // a SIGTERM before the trap is set would be ignored (PID 1 has no default action)
+      await waitFor(async () => (await rt.execSync(id, ['test', '-e', '/tmp/trapped'], 10)).exitCode === 0, {
+        timeoutMs,
+      });
       await rt.stopContainer(id, 60);
       const st = await rt.containerStatus(id);
       assert.equal(st.state, 'CONTAINER_EXITED');
